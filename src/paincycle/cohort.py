@@ -1,0 +1,595 @@
+"""The canonical cohort and its validation.
+
+Every importer ends here: three tables (patients, observations, events) in the
+form shared/cohort-format.md defines. Validation collects every problem, each
+naming the file, the spreadsheet row (the header is row 1, the first data row
+is row 2) and the column, so a clinic's data team can fix its export in one go.
+Nothing in a cell is ever evaluated: text that looks like a formula stays text.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from paincycle import measures
+
+TABLES = ("patients", "observations", "events")
+REQUIRED_TABLES = ("patients", "observations")
+TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
+
+PATIENT_COLUMNS = ("patient_id", "intake_date", "sex", "birth_year", "diagnosis", "site")
+OBSERVATION_COLUMNS = ("patient_id", "date", "measure", "value")
+EVENT_COLUMNS = ("patient_id", "date", "event", "detail")
+REQUIRED_COLUMNS = {
+    "patients": ("patient_id", "intake_date"),
+    "observations": ("patient_id", "date", "measure", "value"),
+    "events": ("patient_id", "date", "event"),
+}
+EVENT_KINDS = (
+    "treatment_start", "treatment_stop", "appointment_attended", "appointment_missed", "note",
+)
+TREATMENTS = (
+    "cbt", "graded_exercise", "snri", "mbsr", "physiotherapy", "opioid_taper",
+    "sleep_intervention", "other",
+)
+SEXES = ("female", "male", "other", "unknown")
+MAX_DAYS_BEFORE_INTAKE = 60
+MAX_ID_LENGTH = 64
+
+#: Limits that keep a hostile upload from exhausting the machine.
+MAX_TABLE_BYTES = 2 * 1024**3
+MAX_ZIP_RATIO = 200
+
+#: Problems kept in full; beyond this only counts are kept (a 30-million-row
+#: file with one systematic error must not produce 30 million messages).
+MAX_PROBLEMS_PER_CHECK = 200
+
+_ISO_DATE = r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, in words a data manager can act on."""
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ValidationReport:
+    """All problems found, with the total per kind even where the list was capped."""
+
+    problems: list[Problem] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return not self.counts
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def add(self, problem: Problem, kind: str | None = None) -> None:
+        self.counts[kind or problem.message] += 1
+        self.problems.append(problem)
+
+    def add_many(self, file: str, rows: Iterable[int], column: str | None,
+                 messages: Iterable[str] | str, kind: str, count: int | None = None) -> None:
+        rows = list(rows)
+        msgs = [messages] * len(rows) if isinstance(messages, str) else list(messages)
+        self.counts[kind] += count if count is not None else len(rows)
+        for row, msg in zip(rows[:MAX_PROBLEMS_PER_CHECK], msgs[:MAX_PROBLEMS_PER_CHECK]):
+            self.problems.append(Problem(file, row, column, msg))
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [(p.file, p.row, p.column, p.message) for p in self.problems],
+            columns=["file", "row", "column", "problem"],
+        ).astype({"row": "Int64"})
+
+    def summary(self, limit: int = 50) -> str:
+        lines = [str(p) for p in self.problems[:limit]]
+        if self.total > limit:
+            lines.append(f"... and {self.total - min(limit, len(self.problems))} more problems")
+        return "\n".join(lines)
+
+
+class CohortError(ValueError):
+    """Input that cannot become a cohort; carries the full validation report."""
+
+    def __init__(self, report: ValidationReport):
+        self.report = report
+        super().__init__(f"{report.total} problem(s) in the cohort:\n{report.summary(10)}")
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Patients, their scores over time and their care events, in canonical form.
+
+    Dates are midnight timestamps (datetime64); values are floats; ids are text.
+    Treat it as immutable: analyses return new frames and never edit these.
+    """
+
+    patients: pd.DataFrame
+    observations: pd.DataFrame
+    events: pd.DataFrame
+    name: str = ""
+
+    @property
+    def n_patients(self) -> int:
+        return len(self.patients)
+
+    def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        dates = pd.concat([self.patients["intake_date"], self.observations["date"]])
+        dates = dates.dropna()
+        return (dates.min(), dates.max()) if len(dates) else None
+
+    def subset(self, patient_ids: Iterable[str]) -> Cohort:
+        """The same cohort restricted to some patients (filters, a single drill-down)."""
+        ids = pd.Index(pd.unique(pd.Series(list(patient_ids), dtype=object)))
+        return Cohort(
+            self.patients[self.patients["patient_id"].isin(ids)].reset_index(drop=True),
+            self.observations[self.observations["patient_id"].isin(ids)].reset_index(drop=True),
+            self.events[self.events["patient_id"].isin(ids)].reset_index(drop=True),
+            self.name,
+        )
+
+    def measures_present(self) -> list[str]:
+        return sorted(self.observations["measure"].unique().tolist())
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_cohort(path: str | Path) -> Cohort:
+    """Read and validate a cohort folder or .zip; raise CohortError listing every problem."""
+    cohort, report = load_and_validate(path)
+    if cohort is None:
+        raise CohortError(report)
+    return cohort
+
+
+def load_and_validate(path: str | Path) -> tuple[Cohort | None, ValidationReport]:
+    """Read a cohort folder or .zip; return the cohort (None if invalid) and the report."""
+    path = Path(path)
+    report = ValidationReport()
+    if not path.exists():
+        report.add(Problem(str(path), None, None, "no such file or folder"), "missing path")
+        return None, report
+    try:
+        raw = _read_zip(path, report) if path.is_file() else _read_folder(path, report)
+    except zipfile.BadZipFile:
+        report.add(Problem(path.name, None, None, "not a valid .zip file"), "bad zip")
+        return None, report
+    if not report.ok:
+        return None, report
+    return validate_tables(raw, report)
+
+
+def _read_folder(folder: Path, report: ValidationReport) -> dict[str, tuple[str, pd.DataFrame]]:
+    found = {}
+    for table in TABLES:
+        candidates = [folder / f"{table}{suffix}" for suffix in TABLE_SUFFIXES]
+        candidates += [p for p in folder.iterdir() if p.is_file() and p.stem.lower() == table
+                       and p.suffix.lower() in TABLE_SUFFIXES]
+        existing = [p for p in dict.fromkeys(candidates) if p.exists()]
+        if not existing:
+            continue
+        file = existing[0]
+        if file.stat().st_size > MAX_TABLE_BYTES:
+            report.add(Problem(file.name, None, None, "file is larger than the 2 GB limit"), "too large")
+            continue
+        frame = _parse_table(file.name, file.read_bytes(), report)
+        if frame is not None:
+            found[table] = (file.name, frame)
+    _require_tables(found, report, folder.name)
+    return found
+
+
+def _read_zip(path: Path, report: ValidationReport) -> dict[str, tuple[str, pd.DataFrame]]:
+    """Tables from a zip, read in memory: nothing is extracted, so member names cannot escape."""
+    if path.suffix.lower() != ".zip":
+        report.add(Problem(path.name, None, None,
+                           "expected a cohort folder or a .zip of one (patients and observations tables)"),
+                   "not a cohort")
+        return {}
+    found = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            member = PurePosixPath(info.filename.replace("\\", "/"))
+            if info.is_dir() or member.name.startswith(".") or "__MACOSX" in member.parts:
+                continue
+            stem, suffix = member.stem.lower(), member.suffix.lower()
+            if stem not in TABLES or suffix not in TABLE_SUFFIXES or stem in found:
+                continue
+            if info.file_size > MAX_TABLE_BYTES or (
+                info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO
+                and info.file_size > 50 * 1024**2
+            ):
+                report.add(Problem(member.name, None, None,
+                                   "refused: this zip member expands far beyond a plausible table "
+                                   "(possible zip bomb)"), "zip bomb")
+                continue
+            with archive.open(info) as handle:
+                data = handle.read(MAX_TABLE_BYTES + 1)
+            if len(data) > MAX_TABLE_BYTES:
+                report.add(Problem(member.name, None, None, "file is larger than the 2 GB limit"),
+                           "too large")
+                continue
+            frame = _parse_table(member.name, data, report)
+            if frame is not None:
+                found[stem] = (member.name, frame)
+    _require_tables(found, report, path.name)
+    return found
+
+
+def _require_tables(found: Mapping, report: ValidationReport, where: str) -> None:
+    for table in REQUIRED_TABLES:
+        if table not in found and not any(p.file.lower().startswith(table) for p in report.problems):
+            report.add(Problem(where, None, None,
+                               f"no {table} table: expected {table}.csv, {table}.parquet or {table}.xlsx"),
+                       f"missing {table}")
+
+
+def _parse_table(name: str, data: bytes, report: ValidationReport) -> pd.DataFrame | None:
+    """Bytes of one table to a frame; CSV and Excel cells stay text until validation."""
+    if not data.strip():
+        report.add(Problem(name, None, None, "file is empty"), "empty file")
+        return None
+    suffix = PurePosixPath(name).suffix.lower()
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(io.BytesIO(data))
+        elif suffix == ".xlsx":
+            frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False,
+                                  engine="openpyxl")
+        else:
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                line = data[: exc.start].count(b"\n") + 1
+                report.add(Problem(name, line, None,
+                                   "text is not UTF-8 (save the file as 'CSV UTF-8'); first bad byte "
+                                   f"at position {exc.start}"), "not utf-8")
+                return None
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                                skip_blank_lines=True)
+    except Exception as exc:  # the parsers raise many types; all mean "unreadable file"
+        report.add(Problem(name, None, None, f"could not read the file: {_short(exc)}"),
+                   "unreadable")
+        return None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    dupes = [c for c, n in Counter(frame.columns).items() if n > 1]
+    if dupes:
+        report.add(Problem(name, 1, dupes[0], "column appears twice (names are case-insensitive)"),
+                   "duplicate column")
+        return None
+    if frame.empty:
+        report.add(Problem(name, None, None, "file has a header but no rows"), "empty file")
+        return None
+    return frame
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_tables(raw: Mapping[str, tuple[str, pd.DataFrame]],
+                    report: ValidationReport | None = None) -> tuple[Cohort | None, ValidationReport]:
+    """Check and convert raw tables ({table: (file name, frame)}) into a Cohort."""
+    report = report or ValidationReport()
+    patients_file, patients_raw = raw["patients"]
+    obs_file, obs_raw = raw["observations"]
+    events_file, events_raw = raw.get("events", ("events", pd.DataFrame(columns=EVENT_COLUMNS)))
+
+    columns_ok = [
+        _has_columns(patients_file, patients_raw, "patients", report),
+        _has_columns(obs_file, obs_raw, "observations", report),
+        _has_columns(events_file, events_raw, "events", report),
+    ]
+    if not all(columns_ok):
+        return None, report
+
+    patients = _validate_patients(patients_file, patients_raw, report)
+    observations = _validate_observations(obs_file, obs_raw, patients, report)
+    events = _validate_events(events_file, events_raw, patients, report)
+    if not report.ok:
+        return None, report
+    return Cohort(patients, observations, events), report
+
+
+def from_frames(patients: pd.DataFrame, observations: pd.DataFrame,
+                events: pd.DataFrame | None = None, name: str = "",
+                source: str = "") -> Cohort:
+    """Validate frames an importer built; raise CohortError naming ``source`` tables."""
+    prefix = f"{source}: " if source else ""
+    raw = {
+        "patients": (f"{prefix}patients", patients.reset_index(drop=True)),
+        "observations": (f"{prefix}observations", observations.reset_index(drop=True)),
+    }
+    if events is not None:
+        raw["events"] = (f"{prefix}events", events.reset_index(drop=True))
+    cohort, report = validate_tables(raw)
+    if cohort is None:
+        raise CohortError(report)
+    return Cohort(cohort.patients, cohort.observations, cohort.events, name)
+
+
+def _has_columns(file: str, frame: pd.DataFrame, table: str, report: ValidationReport) -> bool:
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in REQUIRED_COLUMNS[table] if c not in frame.columns]
+    for column in missing:
+        report.add(Problem(file, 1, column, f"required column '{column}' is missing "
+                                            f"(found: {', '.join(map(str, frame.columns[:12]))})"),
+                   "missing column")
+    return not missing
+
+
+def _rows(mask: pd.Series) -> list[int]:
+    """Spreadsheet row numbers (header = row 1) of the True entries."""
+    return (np.flatnonzero(mask.to_numpy()) + 2).tolist()
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Cells as stripped text, missing as ''; never evaluated, whatever they start with."""
+    out = series.astype(object).where(series.notna(), "")
+    return out.map(lambda v: v if isinstance(v, str) else str(v)).str.strip()
+
+
+def _blank(file: str, text: pd.Series, column: str, report: ValidationReport) -> pd.Series:
+    mask = text == ""
+    if mask.any():
+        report.add_many(file, _rows(mask), column, f"'{column}' is required but empty",
+                        f"empty {column}")
+    return mask
+
+
+def _dates(file: str, series: pd.Series, column: str, report: ValidationReport,
+           blank: pd.Series) -> pd.Series:
+    """ISO 8601 dates or datetimes to the calendar date as recorded (offsets kept local)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        values = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) else series
+        parsed = values.dt.normalize().astype("datetime64[ns]")
+        bad = parsed.isna() & ~blank
+    else:
+        text = _text(series)
+        is_iso = text.str.match(_ISO_DATE)
+        parsed = pd.to_datetime(text.where(is_iso).str.slice(0, 10), format="%Y-%m-%d",
+                                errors="coerce").astype("datetime64[ns]")
+        bad = parsed.isna() & ~blank
+        if bad.any():
+            shown = text[bad].str.slice(0, 40)
+            report.add_many(file, _rows(bad), column,
+                            [f"'{v}' is not a date; use ISO 8601 such as 2025-03-14" for v in shown],
+                            f"bad {column}")
+        return parsed
+    if bad.any():
+        report.add_many(file, _rows(bad), column, "not a valid date", f"bad {column}")
+    return parsed
+
+
+def _validate_patients(file: str, raw: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
+    ids = _text(raw["patient_id"])
+    blank = _blank(file, ids, "patient_id", report)
+    too_long = ids.str.len() > MAX_ID_LENGTH
+    if too_long.any():
+        report.add_many(file, _rows(too_long), "patient_id",
+                        f"patient_id is longer than {MAX_ID_LENGTH} characters", "long id")
+    dup = ids.duplicated(keep=False) & ~blank
+    if dup.any():
+        rows_of = pd.Series(_rows(dup), index=ids[dup].to_numpy()).groupby(level=0).agg(
+            lambda r: ", ".join(map(str, r)))
+        report.add_many(file, _rows(dup), "patient_id",
+                        [f"duplicate patient_id '{pid[:64]}' (rows {rows_of[pid]})"
+                         for pid in ids[dup]], "duplicate id")
+    intake_blank = _blank(file, _text(raw["intake_date"]), "intake_date", report)
+    intake = _dates(file, raw["intake_date"], "intake_date", report, intake_blank)
+
+    out = pd.DataFrame({"patient_id": ids.astype(str), "intake_date": intake})
+    out["sex"] = _sex(file, raw, report)
+    out["birth_year"] = _birth_year(file, raw, report)
+    for column in ("diagnosis", "site"):
+        out[column] = (_text(raw[column]).replace("", None) if column in raw
+                       else pd.Series(None, index=raw.index, dtype=object)).astype("string")
+    extra = [c for c in raw.columns if c not in out.columns]
+    for column in extra:
+        out[column] = raw[column].to_numpy()
+    return out
+
+
+def _sex(file: str, raw: pd.DataFrame, report: ValidationReport) -> pd.Series:
+    if "sex" not in raw:
+        return pd.Series(pd.NA, index=raw.index, dtype="string")
+    text = _text(raw["sex"]).str.lower()
+    text = text.replace({"f": "female", "m": "male", "": None})
+    bad = text.notna() & ~text.isin(SEXES)
+    if bad.any():
+        report.add_many(file, _rows(bad), "sex",
+                        [f"'{v[:30]}' is not a sex code; use female, male, other or unknown (F/M accepted)"
+                         for v in text[bad]], "bad sex")
+    return text.astype("string")
+
+
+def _birth_year(file: str, raw: pd.DataFrame, report: ValidationReport) -> pd.Series:
+    if "birth_year" not in raw:
+        return pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    text = _text(raw["birth_year"])
+    numbers = pd.to_numeric(text.replace("", None), errors="coerce")
+    bad = (text != "") & (numbers.isna() | (numbers % 1 != 0)
+                          | (numbers < 1900) | (numbers > date.today().year))
+    if bad.any():
+        report.add_many(file, _rows(bad), "birth_year",
+                        [f"'{v[:20]}' is not a birth year between 1900 and {date.today().year}"
+                         for v in text[bad]], "bad birth_year")
+    return numbers.where(~bad).round().astype("Int64")
+
+
+def _patient_links(file: str, ids: pd.Series, known: pd.Series, report: ValidationReport,
+                   blank: pd.Series) -> pd.Series:
+    unknown = ~ids.isin(known) & ~blank
+    if unknown.any():
+        report.add_many(file, _rows(unknown), "patient_id",
+                        [f"patient_id '{v[:64]}' is not in the patients table" for v in ids[unknown]],
+                        "unknown patient")
+    return unknown
+
+
+def _validate_observations(file: str, raw: pd.DataFrame, patients: pd.DataFrame,
+                           report: ValidationReport) -> pd.DataFrame:
+    ids = _text(raw["patient_id"])
+    blank_id = _blank(file, ids, "patient_id", report)
+    _patient_links(file, ids, patients["patient_id"], report, blank_id)
+    blank_date = _blank(file, _text(raw["date"]), "date", report)
+    dates = _dates(file, raw["date"], "date", report, blank_date)
+
+    codes = _text(raw["measure"]).str.lower()
+    _blank(file, codes, "measure", report)
+    unknown = (codes != "") & ~codes.isin(list(measures.MEASURES)) & ~codes.str.startswith(
+        measures.CUSTOM_PREFIX)
+    if unknown.any():
+        messages = []
+        for code in codes[unknown].head(MAX_PROBLEMS_PER_CHECK):
+            hint = measures.suggest(code)
+            messages.append(f"unknown measure '{code[:40]}'"
+                            + (f"; did you mean '{hint}'?" if hint else "")
+                            + " (custom measures start with 'x_')")
+        report.add_many(file, _rows(unknown), "measure", messages, "unknown measure",
+                        count=int(unknown.sum()))
+
+    values = _values(file, raw["value"], report)
+    low = codes.map({c: m.low for c, m in measures.MEASURES.items()})
+    high = codes.map({c: m.high for c, m in measures.MEASURES.items()})
+    out_of_range = values.notna() & np.isfinite(values) & ((values < low) | (values > high))
+    if out_of_range.any():
+        report.add_many(
+            file, _rows(out_of_range), "value",
+            [f"{v:g} is outside the range of {c} ({lo:g}-{hi:g})"
+             for v, c, lo, hi in zip(values[out_of_range].head(MAX_PROBLEMS_PER_CHECK),
+                                     codes[out_of_range], low[out_of_range], high[out_of_range])],
+            "value out of range", count=int(out_of_range.sum()))
+
+    intake = ids.map(patients.set_index("patient_id")["intake_date"].to_dict()
+                     if patients["patient_id"].is_unique else
+                     patients.drop_duplicates("patient_id").set_index("patient_id")["intake_date"])
+    intake = pd.to_datetime(intake)
+    early = (intake - dates).dt.days > MAX_DAYS_BEFORE_INTAKE
+    if early.any():
+        report.add_many(file, _rows(early), "date",
+                        f"observation is more than {MAX_DAYS_BEFORE_INTAKE} days before the "
+                        "patient's intake_date", "too early", count=int(early.sum()))
+    out = pd.DataFrame({"patient_id": ids.astype(str), "date": dates, "measure": codes.astype(str),
+                        "value": values.astype("float64")})
+    for column in raw.columns:
+        if column not in out:
+            out[column] = raw[column].to_numpy()
+    return out
+
+
+def _values(file: str, series: pd.Series, report: ValidationReport) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        values = series.astype("float64")
+        text = None
+    else:
+        text = _text(series)
+        values = pd.to_numeric(text.replace("", None), errors="coerce").astype("float64")
+        values = values.where(np.isfinite(values))
+        not_number = (text != "") & values.isna()
+        if text is not None and not_number.any():
+            shown = text[not_number].str.slice(0, 30)
+            non_finite = shown.str.lower().str.lstrip("+-").isin(["nan", "inf", "infinity"])
+            report.add_many(file, _rows(not_number), "value",
+                            [f"'{v}' is not a finite number" if nf else f"'{v}' is not a number"
+                             for v, nf in zip(shown, non_finite)], "bad value")
+        blank = text == ""
+        if blank.any():
+            report.add_many(file, _rows(blank), "value", "'value' is required but empty",
+                            "empty value")
+        return values
+    missing = values.isna()
+    if missing.any():
+        report.add_many(file, _rows(missing), "value", "value is missing or not a number",
+                        "bad value")
+    inf = ~np.isfinite(values) & ~missing
+    if inf.any():
+        report.add_many(file, _rows(inf), "value", "value is not a finite number", "bad value")
+    return values
+
+
+def _validate_events(file: str, raw: pd.DataFrame, patients: pd.DataFrame,
+                     report: ValidationReport) -> pd.DataFrame:
+    if raw.empty:
+        return pd.DataFrame({"patient_id": pd.Series(dtype=str),
+                             "date": pd.Series(dtype="datetime64[ns]"),
+                             "event": pd.Series(dtype=str), "detail": pd.Series(dtype="string")})
+    ids = _text(raw["patient_id"])
+    blank_id = _blank(file, ids, "patient_id", report)
+    _patient_links(file, ids, patients["patient_id"], report, blank_id)
+    blank_date = _blank(file, _text(raw["date"]), "date", report)
+    dates = _dates(file, raw["date"], "date", report, blank_date)
+    kinds = _text(raw["event"]).str.lower()
+    bad_kind = ~kinds.isin(EVENT_KINDS)
+    if bad_kind.any():
+        report.add_many(file, _rows(bad_kind), "event",
+                        [f"'{v[:40]}' is not an event; use one of {', '.join(EVENT_KINDS)}"
+                         for v in kinds[bad_kind]], "bad event")
+    detail = (_text(raw["detail"]) if "detail" in raw
+              else pd.Series("", index=raw.index, dtype=object))
+    is_treatment = kinds.isin(["treatment_start", "treatment_stop"])
+    bad_detail = is_treatment & ~detail.str.lower().isin(TREATMENTS)
+    if bad_detail.any():
+        report.add_many(file, _rows(bad_detail), "detail",
+                        [f"'{v[:40]}' is not a treatment; use one of {', '.join(TREATMENTS)}"
+                         for v in detail[bad_detail]], "bad treatment")
+    detail = detail.where(~is_treatment, detail.str.lower())
+    out = pd.DataFrame({"patient_id": ids.astype(str), "date": dates, "event": kinds.astype(str),
+                        "detail": detail.replace("", None).astype("string")})
+    for column in raw.columns:
+        if column not in out:
+            out[column] = raw[column].to_numpy()
+    return out
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_cohort(cohort: Cohort, folder: str | Path, fmt: str = "parquet") -> Path:
+    """Write the three tables as ``fmt`` ('parquet' or 'csv') into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for table in TABLES:
+        frame: pd.DataFrame = getattr(cohort, table)
+        if fmt == "csv":
+            out = frame.copy()
+            for column in out.columns:
+                if pd.api.types.is_datetime64_any_dtype(out[column]):
+                    out[column] = out[column].dt.strftime("%Y-%m-%d")
+            out.to_csv(folder / f"{table}.csv", index=False)
+        elif fmt == "parquet":
+            frame.to_parquet(folder / f"{table}.parquet", index=False)
+        else:
+            raise ValueError(f"unknown format {fmt!r}: use 'parquet' or 'csv'")
+    return folder

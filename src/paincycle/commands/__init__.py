@@ -1,0 +1,1 @@
+"""Subcommands of the `paincycle` CLI, one module each (discovered by paincycle.cli)."""

@@ -1,0 +1,172 @@
+"""The measure registry: the one place that knows each instrument's facts.
+
+Ranges, directions, MCIDs, severity bands and LOINC codes come from the cohort
+format (shared contract); every validator, chart, feature and export reads them
+from here rather than repeating a number.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Literal
+
+Domain = Literal["pain", "mood", "sleep", "function", "context"]
+Direction = Literal["worse_high", "better_high"]
+
+#: The four clinical domains shown side by side everywhere, in display order.
+CLINICAL_DOMAINS: tuple[str, ...] = ("pain", "mood", "sleep", "function")
+
+#: Prefix of clinic-defined measures that the registry does not know.
+CUSTOM_PREFIX = "x_"
+
+
+@dataclass(frozen=True)
+class Band:
+    """A named severity level.
+
+    For worse-high measures ``threshold`` is where the level starts (PHQ-9
+    moderate from 10). For better-high measures it is where the level ends:
+    PSEQ "low" means a score below 20.
+    """
+
+    name: str
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Measure:
+    code: str
+    instrument: str
+    domain: Domain
+    low: float
+    high: float
+    direction: Direction
+    mcid: float | None = None
+    mcid_percent: float | None = None
+    bands: tuple[Band, ...] = field(default_factory=tuple)
+    loinc: str | None = None
+    unit: str = "score"
+
+    @property
+    def worse_high(self) -> bool:
+        return self.direction == "worse_high"
+
+    def improvement(self, baseline: float, later: float) -> float:
+        """Change in the 'better' direction: positive means the patient improved."""
+        return (baseline - later) if self.worse_high else (later - baseline)
+
+    def is_important_improvement(self, baseline: float, later: float) -> bool:
+        """Improvement of at least the MCID (points, or percent where the MCID allows it)."""
+        gain = self.improvement(baseline, later)
+        if self.mcid is not None and gain >= self.mcid:
+            return True
+        if self.mcid_percent is not None and baseline:
+            return gain / abs(baseline) * 100 >= self.mcid_percent
+        return False
+
+    def is_important_worsening(self, baseline: float, later: float) -> bool:
+        if self.mcid is None:
+            return False
+        return -self.improvement(baseline, later) >= self.mcid
+
+    def band_of(self, value: float) -> str | None:
+        """Name of the severity band a score falls in, or None outside every band."""
+        if not self.worse_high:
+            below = [b for b in self.bands if value < b.threshold]
+            return min(below, key=lambda b: b.threshold).name if below else None
+        name = None
+        for band in sorted(self.bands, key=lambda b: b.threshold):
+            if value >= band.threshold:
+                name = band.name
+        return name
+
+    def in_range(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    @property
+    def label(self) -> str:
+        return self.instrument
+
+
+def _bands(*pairs: tuple[str, float]) -> tuple[Band, ...]:
+    return tuple(Band(name, lower) for name, lower in pairs)
+
+
+_MEASURES: tuple[Measure, ...] = (
+    Measure("pain_nrs", "Average pain (NRS 0-10)", "pain", 0, 10, "worse_high", 2, 30,
+            _bands(("mild", 1), ("moderate", 4), ("severe", 7)), "72514-3"),
+    Measure("peg", "PEG-3 mean", "pain", 0, 10, "worse_high", 1, None, (), "91147-9"),
+    Measure("bpi_interference", "BPI interference mean", "pain", 0, 10, "worse_high", 1, None,
+            _bands(("mild", 0), ("moderate", 5), ("severe", 7)), "77565-0"),
+    Measure("promis_pain_interference", "PROMIS pain interference T", "pain", 20, 90,
+            "worse_high", 3, None, _bands(("mild", 55), ("moderate", 60), ("severe", 70)),
+            "71961-7", "T-score"),
+    Measure("phq9", "PHQ-9 total", "mood", 0, 27, "worse_high", 5, None,
+            _bands(("mild", 5), ("moderate", 10), ("moderately severe", 15), ("severe", 20)),
+            "44261-6"),
+    Measure("gad7", "GAD-7 total", "mood", 0, 21, "worse_high", 4, None,
+            _bands(("mild", 5), ("moderate", 10), ("severe", 15)), "70274-6"),
+    Measure("promis_depression", "PROMIS depression T", "mood", 20, 90, "worse_high", 3, None,
+            _bands(("mild", 55), ("moderate", 60), ("severe", 70)), "71965-8", "T-score"),
+    Measure("pcs", "Pain Catastrophizing Scale", "mood", 0, 52, "worse_high", 8, None,
+            _bands(("high", 30),)),
+    Measure("isi", "Insomnia Severity Index", "sleep", 0, 28, "worse_high", 6, None,
+            _bands(("subthreshold", 8), ("moderate", 15), ("severe", 22))),
+    Measure("promis_sleep_disturbance", "PROMIS sleep disturbance T", "sleep", 20, 90,
+            "worse_high", 3, None, _bands(("mild", 55), ("moderate", 60), ("severe", 70)),
+            "71955-9", "T-score"),
+    Measure("sleep_hours", "Diary total sleep time", "sleep", 0, 24, "better_high", 1, None, (),
+            None, "hours"),
+    Measure("promis_physical_function", "PROMIS physical function T", "function", 10, 90,
+            "better_high", 4, None, (), "71959-1", "T-score"),
+    Measure("promis_social_roles", "PROMIS social roles T", "function", 20, 90, "better_high",
+            4, None, (), "71957-5", "T-score"),
+    Measure("odi", "Oswestry Disability Index", "function", 0, 100, "worse_high", 10, None,
+            _bands(("moderate", 21), ("severe", 41), ("crippled", 61), ("bed-bound", 81)),
+            "97909-6", "%"),
+    Measure("pdi", "Pain Disability Index", "function", 0, 70, "worse_high", 9),
+    Measure("steps", "Daily step count (wearable)", "function", 0, 100000, "better_high", 1000,
+            None, (), "55423-8", "steps/day"),
+    Measure("active_minutes", "Daily active minutes", "function", 0, 1440, "better_high", 15,
+            None, (), None, "min/day"),
+    Measure("tsk", "Tampa Scale of Kinesiophobia", "function", 17, 68, "worse_high", 6, None,
+            _bands(("high", 38),)),
+    Measure("pseq", "Pain Self-Efficacy Questionnaire", "function", 0, 60, "better_high", 5.5,
+            None, _bands(("low", 20),)),
+    Measure("ieq", "Injustice Experience Questionnaire", "context", 0, 48, "worse_high", None,
+            None, _bands(("high", 30),)),
+    Measure("mme", "Daily opioid dose (MME)", "context", 0, 1000, "worse_high", None, None,
+            _bands(("high", 50),), None, "mg/day"),
+)
+
+MEASURES: dict[str, Measure] = {m.code: m for m in _MEASURES}
+BY_LOINC: dict[str, Measure] = {m.loinc: m for m in _MEASURES if m.loinc}
+
+
+def get(code: str) -> Measure:
+    """The registry entry for ``code``; KeyError names the closest known code."""
+    try:
+        return MEASURES[code]
+    except KeyError:
+        hint = suggest(code)
+        raise KeyError(f"unknown measure {code!r}" + (f" (did you mean {hint!r}?)" if hint else "")) from None
+
+
+def is_known(code: str) -> bool:
+    return code in MEASURES or code.startswith(CUSTOM_PREFIX)
+
+
+def suggest(code: str) -> str | None:
+    """Closest registry code to a mistyped one, for validation messages."""
+    matches = difflib.get_close_matches(str(code).strip().lower(), list(MEASURES), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def in_domain(domain: str) -> list[Measure]:
+    return [m for m in _MEASURES if m.domain == domain]
+
+
+def domain_of(code: str) -> str | None:
+    measure = MEASURES.get(code)
+    return measure.domain if measure else None

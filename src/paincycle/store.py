@@ -1,0 +1,133 @@
+"""The cohort store: immutable, content-hashed versions of validated cohorts.
+
+A version is a folder of Parquet tables plus ``manifest.json``. It is written
+into a temporary folder and renamed into place in one step, so a crash or a
+bad file mid-import never leaves a half-written version behind. Several app
+servers can share one store folder: versions never change once written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from paincycle import config
+from paincycle.cohort import TABLES, Cohort, write_cohort
+
+MANIFEST = "manifest.json"
+_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored cohort version, as listed for the version picker."""
+
+    id: str
+    name: str
+    created_at: str
+    content_hash: str
+    rows: dict
+    source: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.rows.get('patients', 0):,} patients, {self.created_at[:16]})"
+
+
+class CohortStore:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root else config.data_dir() / "cohorts"
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def save(self, cohort: Cohort, name: str = "", source: str = "") -> Version:
+        """Store ``cohort`` as a new version (or return the identical one already stored)."""
+        staging = self.root / f".tmp-{uuid.uuid4().hex}"
+        try:
+            write_cohort(cohort, staging, fmt="parquet")
+            content_hash = _hash_folder(staging)
+            for existing in self.versions():
+                if existing.content_hash == content_hash:
+                    return existing
+            created = datetime.now(UTC)
+            safe_name = _NAME.sub("-", name or cohort.name or "cohort").strip("-")[:60] or "cohort"
+            version_id = f"{created:%Y%m%dT%H%M%S}-{content_hash[:10]}"
+            manifest = {
+                "id": version_id,
+                "name": safe_name,
+                "created_at": created.isoformat(timespec="seconds"),
+                "content_hash": content_hash,
+                "rows": {t: int(len(getattr(cohort, t))) for t in TABLES},
+                "source": str(source)[:300],
+            }
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            final = self.root / version_id
+            os.replace(staging, final)
+            return _version(manifest)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def versions(self) -> list[Version]:
+        """Every complete version, newest first (staging folders are never listed)."""
+        found = []
+        for folder in self.root.iterdir():
+            manifest = folder / MANIFEST
+            if folder.name.startswith(".") or not manifest.exists():
+                continue
+            try:
+                found.append(_version(json.loads(manifest.read_text())))
+            except (ValueError, KeyError):
+                continue
+        return sorted(found, key=lambda v: (v.created_at, v.id), reverse=True)
+
+    def latest(self) -> Version | None:
+        versions = self.versions()
+        return versions[0] if versions else None
+
+    def find(self, key: str) -> Version | None:
+        """A version by id, unique id prefix, or name (the newest of that name)."""
+        versions = self.versions()
+        for version in versions:
+            if version.id == key:
+                return version
+        prefixed = [v for v in versions if v.id.startswith(key)]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        named = [v for v in versions if v.name == key]
+        return named[0] if named else None
+
+    def load(self, version_id: str) -> Cohort:
+        folder = self.root / version_id
+        if not (folder / MANIFEST).exists():
+            raise KeyError(f"no stored cohort version {version_id!r}")
+        manifest = json.loads((folder / MANIFEST).read_text())
+        tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in TABLES}
+        return Cohort(tables["patients"], tables["observations"], tables["events"],
+                      manifest.get("name", version_id))
+
+    def path_of(self, version_id: str) -> Path:
+        return self.root / version_id
+
+
+def _version(manifest: dict) -> Version:
+    return Version(manifest["id"], manifest["name"], manifest["created_at"],
+                   manifest["content_hash"], manifest["rows"], manifest.get("source", ""))
+
+
+def _hash_folder(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for table in TABLES:
+        digest.update(table.encode())
+        with open(folder / f"{table}.parquet", "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
