@@ -1,0 +1,37 @@
+"""Overview: what cohort is loaded, how big it is, and where to go next."""
+
+import streamlit as st
+
+from paincycle.summary import cohort_headline
+from paincycle.ui import data
+
+st.title("🔄 PainCycle")
+st.write(
+    "Chronic pain, low mood and poor sleep feed each other, and the patients who do "
+    "worst often withdraw quietly. PainCycle shows the cycle in your clinic's own data."
+)
+
+cohort = data.current_cohort()
+if cohort is None:
+    st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
+    st.stop()
+
+version = data.current_version()
+headline = cohort_headline(cohort)
+st.subheader(f"Cohort: {version.name if version else cohort.name}")
+cols = st.columns(4)
+cols[0].metric("Patients", f"{headline.patients:,}")
+cols[1].metric("Observations", f"{headline.observations:,}")
+cols[2].metric("First record", headline.first_date)
+cols[3].metric("Last record", headline.last_date)
+st.caption(f"Measures recorded: {', '.join(headline.measures) or 'none'}")
+if version and "synthetic" in version.source:
+    st.info("This is the bundled **synthetic** demo cohort: no real patient is described.")
+
+st.markdown(
+    "- **Cohort**: how the whole cohort is doing in pain, mood, sleep and function.\n"
+    "- **Patient**: one patient's timeline with treatments and missed appointments.\n"
+    "- **Case review**: the team's weekly meeting agenda and decisions.\n"
+    "- **Risk model**: who is withdrawing, and how well the model works on your data.\n"
+    "- **Data** and **Export**: bring data in, hand a summary out."
+)

@@ -1,0 +1,1 @@
+"""The only streamlit-aware code in the package: caching and shared widgets."""

@@ -1,0 +1,100 @@
+"""Cached access to the cohort store for the pages.
+
+Cohorts are cached by version id: a version never changes, so the cache never
+goes stale, and every page and rerun shares one copy in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from paincycle import config
+from paincycle.cohort import Cohort, read_cohort
+from paincycle.store import CohortStore, Version
+
+_SESSION_KEY = "cohort_version"
+
+
+@st.cache_resource(show_spinner=False)
+def _store_at(root: str) -> CohortStore:
+    return CohortStore(Path(root))
+
+
+def store() -> CohortStore:
+    """The cohort store of the configured data folder."""
+    return _store_at(str((config.data_dir() / "cohorts").resolve()))
+
+
+@st.cache_resource(show_spinner="Loading cohort...", max_entries=4)
+def _load(root: str, version_id: str) -> Cohort:
+    return _store_at(root).load(version_id)
+
+
+def load_cohort(version_id: str) -> Cohort:
+    """One stored version, loaded once per server and shared by every session."""
+    return _load(str(store().root.resolve()), version_id)
+
+
+def ensure_sample_cohort() -> Version | None:
+    """On a fresh data folder, store the bundled demo cohort so the app shows something real."""
+    current = store()
+    latest = current.latest()
+    sample_present = any((config.SAMPLE_COHORT / f"patients{s}").exists()
+                         for s in (".parquet", ".csv"))
+    if latest is not None or not sample_present:
+        return latest
+    with st.spinner("First start: storing the bundled demo cohort..."):
+        cohort = read_cohort(config.SAMPLE_COHORT)
+        return current.save(cohort, name="demo", source="sample_data/demo (synthetic)")
+
+
+def versions() -> list[Version]:
+    return store().versions()
+
+
+def current_version_id() -> str | None:
+    """The version this session is looking at: the one picked, else the newest."""
+    chosen = st.session_state.get(_SESSION_KEY)
+    if chosen and store().find(chosen) is not None:
+        return chosen
+    latest = ensure_sample_cohort()
+    return latest.id if latest else None
+
+
+def set_current_version(version_id: str) -> None:
+    """Make ``version_id`` the cohort every page of this session shows."""
+    st.session_state[_SESSION_KEY] = version_id
+
+
+def current_version() -> Version | None:
+    version_id = current_version_id()
+    return store().find(version_id) if version_id else None
+
+
+def current_cohort() -> Cohort | None:
+    """The cohort every page reads, or None when the store is empty."""
+    version_id = current_version_id()
+    return load_cohort(version_id) if version_id else None
+
+
+def version_picker(container=st.sidebar) -> str | None:  # noqa: B008 - streamlit container
+    """Sidebar select box of stored versions; returns the chosen version id."""
+    all_versions = versions()
+    if not all_versions:
+        current_version_id()  # may store the bundled sample
+        all_versions = versions()
+    if not all_versions:
+        container.info("No cohort stored yet: import one on the Data page.")
+        return None
+    ids = [v.id for v in all_versions]
+    current = current_version_id()
+    labels = {v.id: v.label for v in all_versions}
+    chosen = container.selectbox(
+        "Cohort version", ids, index=ids.index(current) if current in ids else 0,
+        format_func=labels.get, help="Every import is kept as its own version; the newest is the default.",
+    )
+    if chosen != current:
+        set_current_version(chosen)
+    return chosen

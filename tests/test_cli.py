@@ -1,0 +1,57 @@
+"""The CLI's validate and import commands, run as a user would."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from paincycle.cli import main
+from paincycle.store import CohortStore
+
+
+def test_validate_valid_cohort(tiny_cohort_dir, capsys):
+    assert main(["validate", str(tiny_cohort_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("valid: 3 patients, 11 observations, 4 events")
+
+
+def test_validate_lists_problems_and_exits_1(tiny_cohort_dir, capsys):
+    obs = tiny_cohort_dir / "observations.csv"
+    obs.write_text(obs.read_text() + "P001,2025-05-01,phq9,40\n")
+    assert main(["validate", str(tiny_cohort_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "observations.csv, row 13, column value: 40 is outside the range of phq9 (0-27)" in err
+    assert "Traceback" not in err
+
+
+def test_validate_caps_the_list_at_50(tiny_cohort_dir, capsys):
+    obs = tiny_cohort_dir / "observations.csv"
+    obs.write_text(obs.read_text() + "P001,2025-05-01,phq9,40\n" * 80)
+    assert main(["validate", str(tiny_cohort_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("outside the range") == 50
+    assert "... and 30 more problems" in err
+
+
+def test_import_stores_a_version(tiny_cohort_dir, capsys, data_dir):
+    assert main(["import", str(tiny_cohort_dir), "--name", "north"]) == 0
+    version_id = capsys.readouterr().out.strip()
+    assert CohortStore().find(version_id).name == "north"
+    assert (data_dir / "cohorts" / version_id / "manifest.json").exists()
+
+
+def test_import_of_bad_cohort_writes_nothing(tiny_cohort_dir, capsys, data_dir):
+    (tiny_cohort_dir / "patients.csv").write_text("patient_id\nP001\n")
+    assert main(["import", str(tiny_cohort_dir)]) == 1
+    assert "required column 'intake_date' is missing" in capsys.readouterr().err
+    assert CohortStore().versions() == []
+
+
+def test_installed_entry_point_never_prints_a_traceback(tmp_path):
+    exe = Path(sys.executable).with_name("paincycle")
+    result = subprocess.run([str(exe), "validate", str(tmp_path / "missing")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "no such file or folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    help_text = subprocess.run([str(exe), "import", "--help"], capture_output=True, text=True)
+    assert "--name" in help_text.stdout

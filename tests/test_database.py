@@ -1,0 +1,23 @@
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from paincycle import config, database
+
+
+def test_sqlite_default_lives_in_the_data_folder(data_dir):
+    assert config.database_url() == f"sqlite:///{(data_dir / 'paincycle.db').resolve()}"
+    engine = database.get_engine()
+    with engine.begin() as conn:
+        conn.execute(database.audit_log.insert().values(
+            at=datetime.now(UTC), user="nurse@clinic", role="clinician", action="view",
+            patient_id="P001", cohort_version="v1", detail=""))
+        assert conn.execute(sa.select(sa.func.count()).select_from(database.audit_log)).scalar() == 1
+    assert (data_dir / "paincycle.db").exists()
+    database.dispose_all()
+
+
+def test_url_from_environment(monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    monkeypatch.setenv("PAINCYCLE_DATABASE_URL", url)
+    assert config.database_url() == url

@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from paincycle.cohort import read_cohort
+from paincycle.store import CohortStore
+
+
+def test_save_load_and_list_versions(tiny_cohort_dir, tmp_path):
+    store = CohortStore(tmp_path / "store")
+    cohort = read_cohort(tiny_cohort_dir)
+    version = store.save(cohort, name="tiny clinic")
+    assert version.name == "tiny-clinic"
+    assert version.rows == {"patients": 3, "observations": 11, "events": 4}
+    manifest = json.loads((store.path_of(version.id) / "manifest.json").read_text())
+    assert manifest["content_hash"] == version.content_hash
+    loaded = store.load(version.id)
+    assert loaded.observations["value"].sum() == cohort.observations["value"].sum()
+    assert store.find("tiny-clinic") == version
+    assert store.latest() == version
+
+
+def test_identical_content_is_stored_once(tiny_cohort_dir, tmp_path):
+    store = CohortStore(tmp_path / "store")
+    cohort = read_cohort(tiny_cohort_dir)
+    assert store.save(cohort).id == store.save(cohort).id
+    assert len(store.versions()) == 1
+    smaller = cohort.subset(["P001"])
+    assert store.save(smaller).id != store.versions()[-1].id or len(store.versions()) == 2
+    assert len(store.versions()) == 2
+
+
+def test_a_crash_mid_write_leaves_no_version(tiny_cohort_dir, tmp_path, monkeypatch):
+    store = CohortStore(tmp_path / "store")
+    cohort = read_cohort(tiny_cohort_dir)
+
+    def explode(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("paincycle.store._hash_folder", explode)
+    with pytest.raises(OSError):
+        store.save(cohort)
+    assert store.versions() == []
+    assert list(store.root.iterdir()) == []
+
+
+def test_unknown_version_is_refused(tmp_path):
+    with pytest.raises(KeyError, match="no stored cohort version"):
+        CohortStore(tmp_path / "s").load("nope")
