@@ -1,0 +1,331 @@
+"""What every converter shares: reading the clinic's files, parsing cells, reporting.
+
+Converters read files as text and parse every cell themselves, so a bad cell
+becomes a Problem naming the clinic's own file, row and column (row 1 is the
+header) instead of a row number in some intermediate table. What a converter
+deliberately leaves out (vitals and labs that are not in the measure registry,
+columns the mapping does not name) becomes a Notice with a count, so nothing
+is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from paincycle import cohort as cohort_mod
+from paincycle.cohort import Cohort, CohortError, Problem, ValidationReport
+
+#: SNOMED CT codes of chronic pain conditions: their onset is the intake date
+#: where no pain clinic encounter says otherwise, and their name the diagnosis.
+CHRONIC_PAIN_SNOMED: dict[str, str] = {
+    "82423001": "chronic pain",
+    "278860009": "chronic low back pain",
+    "1121000119107": "chronic neck pain",
+    "203082005": "fibromyalgia",
+}
+
+#: Largest upload the Data page accepts and largest single input file read.
+MAX_INPUT_BYTES = 500 * 1024**2
+
+Progress = Callable[[float, str], None]
+
+
+def no_progress(_fraction: float, _text: str) -> None:
+    """Progress sink for the command line, where nothing is drawn."""
+
+
+class ConversionError(CohortError):
+    """Input a converter cannot turn into a cohort; every Problem names file, row, column."""
+
+    def __init__(self, problems: ValidationReport | Iterable[Problem]):
+        if isinstance(problems, ValidationReport):
+            report = problems
+        else:
+            report = ValidationReport()
+            for problem in problems:
+                report.add(problem, problem.message)
+        super().__init__(report)
+
+
+def fail(file: str, row: int | None, column: str | None, message: str) -> ConversionError:
+    """One-problem ConversionError, for the input errors that stop a converter early."""
+    return ConversionError([Problem(file, row, column, message)])
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something a converter left out or changed on purpose, with how many rows it concerns."""
+
+    file: str
+    column: str | None
+    rows: int
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message} ({self.rows:,} row(s))"
+
+
+@dataclass
+class Conversion:
+    """A validated cohort and what the converter left out to build it."""
+
+    cohort: Cohort
+    notices: list[Notice] = field(default_factory=list)
+
+    def notices_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([(n.file, n.column, n.rows, n.message) for n in self.notices],
+                            columns=["file", "column", "rows", "notice"])
+
+
+# --------------------------------------------------------------------------- reading inputs
+
+
+def read_inputs(path: str | Path) -> dict[str, bytes]:
+    """Every file in ``path`` (a file, a folder or a .zip) by name; .gz members are unpacked.
+
+    Zips are read in memory and never extracted, so member names cannot escape;
+    members that expand far beyond their packed size are refused (zip bombs).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise fail(str(path), None, None, "no such file or folder")
+    files: dict[str, bytes] = {}
+    if path.is_dir():
+        for item in sorted(path.rglob("*")):
+            if item.is_file() and not any(p.startswith(".") for p in item.relative_to(path).parts):
+                _add(files, item.relative_to(path).as_posix(), _read_limited(item))
+    elif path.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    member = PurePosixPath(info.filename.replace("\\", "/"))
+                    if (info.is_dir() or member.name.startswith(".")
+                            or "__MACOSX" in member.parts):
+                        continue
+                    if info.file_size > MAX_INPUT_BYTES or (
+                            info.compress_size and info.file_size > 50 * 1024**2
+                            and info.file_size / info.compress_size > cohort_mod.MAX_ZIP_RATIO):
+                        raise fail(member.as_posix(), None, None,
+                                   "refused: this zip member expands far beyond a plausible "
+                                   "export (possible zip bomb)")
+                    with archive.open(info) as handle:
+                        _add(files, member.as_posix(), handle.read(MAX_INPUT_BYTES + 1))
+        except zipfile.BadZipFile:
+            raise fail(path.name, None, None, "not a valid .zip file") from None
+    else:
+        _add(files, path.name, _read_limited(path))
+    if not files:
+        raise fail(path.name, None, None, "no files found")
+    return files
+
+
+def _read_limited(path: Path) -> bytes:
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise fail(path.name, None, None,
+                   f"file is larger than the {MAX_INPUT_BYTES // 1024**2} MB limit")
+    return path.read_bytes()
+
+
+def _add(files: dict[str, bytes], name: str, data: bytes) -> None:
+    if len(data) > MAX_INPUT_BYTES:
+        raise fail(name, None, None, f"file is larger than the {MAX_INPUT_BYTES // 1024**2} MB limit")
+    if name.lower().endswith(".gz"):
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
+                data = handle.read(MAX_INPUT_BYTES + 1)
+        except (OSError, EOFError):
+            raise fail(name, None, None, "not a valid gzip file") from None
+        if len(data) > MAX_INPUT_BYTES:
+            raise fail(name, None, None, "unpacks to more than the "
+                                         f"{MAX_INPUT_BYTES // 1024**2} MB limit")
+        name = name[:-3]
+    files[name] = data
+
+
+def find_file(files: dict[str, bytes], stem: str, suffixes: tuple[str, ...] = (".csv",)) -> str | None:
+    """The input whose file name (any folder, any case) is ``stem`` plus one of ``suffixes``."""
+    for name in files:
+        base = PurePosixPath(name).name.lower()
+        if any(base == stem.lower() + s for s in suffixes):
+            return name
+    return None
+
+
+def decode(name: str, data: bytes) -> str:
+    """UTF-8 text (BOM or not); a clear Problem naming the line of the first bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise fail(name, line, None, "text is not UTF-8 (save the file as 'CSV UTF-8'); "
+                                     f"first bad byte at position {exc.start}") from None
+
+
+def read_csv(name: str, data: bytes) -> pd.DataFrame:
+    """A CSV export as text cells, header names stripped, fully blank rows kept (row numbers hold)."""
+    text = decode(name, data)
+    if not text.strip():
+        raise fail(name, None, None, "file is empty")
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                            skip_blank_lines=False)
+    except Exception as exc:  # pandas raises several types; all mean unreadable CSV
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise fail(name, None, None, f"could not read the CSV file: {message}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def column(frame: pd.DataFrame, name: str, file: str, required: bool = True) -> str | None:
+    """The frame's column called ``name`` whatever its case; a clear Problem when required."""
+    wanted = name.strip().lower()
+    for col in frame.columns:
+        if col.lower() == wanted:
+            return col
+    if required:
+        shown = ", ".join(map(str, frame.columns[:15])) + (" ..." if len(frame.columns) > 15 else "")
+        raise fail(file, 1, name, f"required column '{name}' is missing (found: {shown})")
+    return None
+
+
+def blank_rows(frame: pd.DataFrame) -> pd.Series:
+    """Rows where every cell is empty (trailing or stray blank lines in an export)."""
+    if frame.empty:
+        return pd.Series(False, index=frame.index)
+    return frame.apply(lambda s: s.str.strip() == "").all(axis=1)
+
+
+def sheet_rows(mask: pd.Series | np.ndarray) -> list[int]:
+    """Spreadsheet row numbers (header = row 1) of the True entries of a positional mask."""
+    return (np.flatnonzero(np.asarray(mask)) + 2).tolist()
+
+
+# --------------------------------------------------------------------------- parsing cells
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].*)?$")
+_MDY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}(?: .*)?$")
+
+
+def parse_dates(text: pd.Series, formats: str = "auto") -> tuple[pd.Series, pd.Series]:
+    """Text to calendar dates as written (an offset never moves the day); returns (dates, bad).
+
+    ``formats``: 'auto' (YYYY-MM-DD, with or without a time, or M/D/YYYY), 'ymd', 'mdy', 'dmy'.
+    Blank cells are NaT and not bad.
+    """
+    text = text.astype(str).str.strip()
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    if formats in ("auto", "ymd"):
+        iso = text.str.match(_ISO)
+        out[iso] = pd.to_datetime(text[iso].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    if formats in ("auto", "mdy", "dmy"):
+        slashed = text.str.match(_MDY)
+        pattern = "%d/%m/%Y" if formats == "dmy" else "%m/%d/%Y"
+        out[slashed] = pd.to_datetime(text[slashed].str.split(" ").str[0], format=pattern,
+                                      errors="coerce")
+    bad = out.isna() & (text != "")
+    return out, bad
+
+
+def parse_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Text to finite floats; returns (values, bad) where bad marks non-blank non-numbers."""
+    text = text.astype(str).str.strip()
+    values = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
+    values = values.where(np.isfinite(values))
+    bad = values.isna() & (text != "")
+    return values, bad
+
+
+def clean_ids(ids: pd.Series) -> pd.Series:
+    """Record numbers as text; '13118.0' (a number some tool wrote as a float) becomes '13118'."""
+    ids = ids.astype(str).str.strip()
+    if len(ids) and ids[ids != ""].str.fullmatch(r"\d+\.0+").all():
+        ids = ids.str.replace(r"\.0+$", "", regex=True)
+    return ids
+
+
+def report_bad(report: ValidationReport, file: str, bad: pd.Series, col: str,
+               shown: pd.Series, what: str, kind: str) -> None:
+    """Add one Problem per bad cell: "'abc' is not a number" at file, row, column."""
+    if bad.any():
+        values = shown[bad.to_numpy()].astype(str).str.slice(0, 40)
+        report.add_many(file, sheet_rows(bad), col, [f"'{v}' is {what}" for v in values], kind)
+
+
+# --------------------------------------------------------------------------- finishing
+
+
+@dataclass
+class Rows:
+    """Long rows a converter built, with where each came from in the clinic's files."""
+
+    frame: pd.DataFrame
+    file: list[str]
+    row: list[int | None]
+    column: list[str | None]
+
+
+def finish(patients: pd.DataFrame, observations: pd.DataFrame, events: pd.DataFrame | None,
+           name: str, source: str, notices: list[Notice],
+           provenance: dict[str, pd.DataFrame] | None = None) -> Conversion:
+    """Validate the built tables; problems point back at the clinic's file, row and column.
+
+    ``provenance`` maps 'patients'/'observations'/'events' to a frame aligned with
+    that table, with columns file, row, column: where each built row came from.
+    """
+    try:
+        built = cohort_mod.from_frames(patients, observations, events, name=name, source=source)
+    except CohortError as exc:
+        raise ConversionError(_translate(exc.report, source, provenance or {})) from None
+    return Conversion(built, notices)
+
+
+def _translate(report: ValidationReport, source: str,
+               provenance: dict[str, pd.DataFrame]) -> ValidationReport:
+    out = ValidationReport(counts=report.counts.copy())
+    prefix = f"{source}: " if source else ""
+    for problem in report.problems:
+        table = problem.file[len(prefix):] if problem.file.startswith(prefix) else problem.file
+        origin = provenance.get(table)
+        if origin is None or problem.row is None or not 0 <= problem.row - 2 < len(origin):
+            out.problems.append(problem)
+            continue
+        where = origin.iloc[problem.row - 2]
+        row = where.get("row")
+        out.problems.append(Problem(
+            str(where.get("file") or problem.file),
+            None if row is None or pd.isna(row) else int(row),
+            where.get("column") or problem.column,
+            problem.message,
+        ))
+    return out
+
+
+def empty_events() -> pd.DataFrame:
+    return pd.DataFrame({"patient_id": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]"),
+                         "event": pd.Series(dtype=str), "detail": pd.Series(dtype=object)})
+
+
+def unknown_codes_notice(file: str, col: str, codes: pd.Series, what: str,
+                         labels: pd.Series | None = None, limit: int = 12) -> Notice | None:
+    """'4,210 rows with 87 LOINC codes not in the measure registry left out: 8302-2 Body Height (45), ...'"""
+    if codes.empty:
+        return None
+    counts = codes.value_counts()
+    names = {}
+    if labels is not None:
+        names = labels.groupby(codes.to_numpy()).first().to_dict()
+    listed = ", ".join(f"{code}{' ' + str(names[code])[:40] if names.get(code) else ''} ({n:,})"
+                       for code, n in counts.head(limit).items())
+    more = f" and {len(counts) - limit} more" if len(counts) > limit else ""
+    return Notice(file, col, int(counts.sum()),
+                  f"{len(counts)} {what} left out: {listed}{more}")
