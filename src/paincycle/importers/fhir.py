@@ -1,0 +1,419 @@
+"""FHIR R4 exports: a Bundle, a folder or zip of Bundles, or NDJSON (bulk export).
+
+What becomes what:
+- Patient -> a patient; the id is the first identifier's value (the clinic's
+  record number) where there is one, else the resource id.
+- Observation with a LOINC code from the measure registry -> a score; the
+  value may be valueQuantity, valueInteger, valueDecimal or a LOINC answer
+  code of the 0-10 pain scale. Other codes are counted and reported.
+- Condition with a chronic-pain SNOMED code -> the patient's diagnosis.
+- Encounter -> appointment attended (finished) or missed (cancelled, no-show);
+  MedicationRequest for a named treatment (e.g. duloxetine -> snri) -> treatment start.
+- Dates are the calendar day as written: 2024-03-01T23:30:00-08:00 is 1 March.
+- Intake is the earliest pain-related encounter or pain observation, unless
+  the mapping says ``intake: condition`` (chronic-pain onset) or gives a date.
+Plain JSON parsing is enough for this subset; no FHIR model library is needed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date
+from pathlib import PurePosixPath
+from typing import Any
+
+import pandas as pd
+
+from paincycle import measures
+from paincycle.cohort import MAX_DAYS_BEFORE_INTAKE, Problem, ValidationReport
+from paincycle.importers.common import (
+    CHRONIC_PAIN_SNOMED,
+    Conversion,
+    ConversionError,
+    Notice,
+    Progress,
+    decode,
+    empty_events,
+    fail,
+    finish,
+    no_progress,
+    read_inputs,
+    unknown_codes_notice,
+)
+from paincycle.importers.mapping import MappingReader
+
+KIND = "fhir"
+NEEDS_MAPPING = False
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+
+#: LOINC answer list for the 0-10 verbal numeric pain rating (72514-3): answer code -> score.
+PAIN_ANSWERS: dict[str, float] = {
+    "LA6111-4": 0, "LA6112-2": 1, "LA6113-0": 2, "LA6114-8": 3, "LA6115-5": 4, "LA10137-0": 5,
+    "LA10138-8": 6, "LA10139-6": 7, "LA10140-4": 8, "LA10141-2": 9, "LA13942-0": 10,
+}
+
+#: Medication names that mean a treatment the cohort format knows; a mapping may add more.
+TREATMENT_MEDICATIONS: dict[str, list[str]] = {
+    "snri": ["duloxetine", "venlafaxine", "desvenlafaxine", "milnacipran", "levomilnacipran"],
+}
+
+ATTENDED = {"finished", "arrived", "in-progress", "fulfilled", "checked-in"}
+MISSED = {"cancelled", "noshow"}
+
+
+class _Where:
+    """Where one resource sits: file plus NDJSON line or Bundle entry index."""
+
+    def __init__(self, file: str, line: int | None = None, entry: int | None = None):
+        self.file, self.line, self.entry = file, line, entry
+
+    def field(self, path: str) -> str:
+        return f"entry[{self.entry}].resource.{path}" if self.entry is not None else path
+
+
+def convert(path: str, mapping: dict[str, Any] | None = None,
+            progress: Progress = no_progress) -> Conversion:
+    files = read_inputs(path)
+    names = [n for n in files if n.lower().endswith((".json", ".ndjson"))]
+    if not names:
+        raise fail(PurePosixPath(str(path)).name, None, None,
+                   "no FHIR files found: expected .json Bundles or .ndjson resources")
+    reader = MappingReader(mapping, KIND)
+    options = _Options(reader)
+    reader.raise_if_any()
+    resources: list[tuple[dict[str, Any], str | None, _Where]] = []
+    for i, name in enumerate(names):
+        progress(0.4 * i / len(names), f"Reading {name}")
+        resources += _resources(name, files[name])
+    progress(0.4, "Linking resources")
+    return _Builder(options).build(resources, PurePosixPath(str(path)).name, progress)
+
+
+def _resources(name: str, data: bytes) -> list[tuple[dict[str, Any], str | None, _Where]]:
+    text = decode(name, data)
+    out = []
+    if name.lower().endswith(".ndjson"):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                resource = _json(name, line, number)
+                out.append((resource, None, _Where(name, line=number)))
+        return out
+    document = _json(name, text, None)
+    if document.get("resourceType") == "Bundle":
+        for index, entry in enumerate(document.get("entry") or []):
+            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                out.append((entry["resource"], entry.get("fullUrl"), _Where(name, entry=index)))
+        return out
+    return [(document, None, _Where(name))]
+
+
+def _json(name: str, text: str, line: int | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = line if line is not None else exc.lineno
+        raise fail(name, at, None, f"not valid JSON: {exc.msg} (line {at}, column {exc.colno})") from None
+    if not isinstance(value, dict) or "resourceType" not in value:
+        raise fail(name, line, "resourceType",
+                   "not a FHIR resource: expected a JSON object with a resourceType")
+    return value
+
+
+class _Options:
+    def __init__(self, reader: MappingReader):
+        intake = reader.get("intake", "earliest_pain")
+        self.intake_rule, self.intake_date = "earliest_pain", None
+        if isinstance(intake, date) or (isinstance(intake, str) and intake[:1].isdigit()):
+            self.intake_rule, self.intake_date = "fixed", reader.date("intake", intake)
+        elif intake in ("earliest_pain", "condition", "encounter"):
+            self.intake_rule = intake
+        else:
+            reader.error("intake", "use earliest_pain, condition, encounter or a date")
+        self.loinc = {str(code): m for code, m in reader.table("loinc").items()
+                      if reader.measure(f"loinc.{code}", m)}
+        self.diagnoses = {**CHRONIC_PAIN_SNOMED, **{str(k): str(v) for k, v in
+                                                    reader.table("diagnosis_codes").items()}}
+        self.treatments = {k: [w.lower() for w in v] for k, v in TREATMENT_MEDICATIONS.items()}
+        for detail, words in reader.table("treatments").items():
+            self.treatments[detail] = [str(w).lower() for w in (words or [])]
+
+    def measure_of(self, code: str) -> str | None:
+        if code in self.loinc:
+            return self.loinc[code]
+        known = measures.BY_LOINC.get(code)
+        return known.code if known else None
+
+
+def _codes(concept: Any, system: str | None = None) -> list[tuple[str, str]]:
+    """(code, display) pairs of a CodeableConcept, optionally of one code system."""
+    if not isinstance(concept, dict):
+        return []
+    out = []
+    for coding in concept.get("coding") or []:
+        if isinstance(coding, dict) and coding.get("code") and (
+                system is None or coding.get("system") in (system, None)):
+            out.append((str(coding["code"]), str(coding.get("display") or concept.get("text") or "")))
+    return out
+
+
+def _day(value: Any) -> str | None:
+    """'2014-01-29T08:00:43-08:00' -> '2014-01-29': the local calendar day as written."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    day = value[:10]
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return None
+    return day
+
+
+def _first_day(resource: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = resource.get(key)
+        if isinstance(value, dict):
+            value = value.get("start")
+        day = _day(value)
+        if day:
+            return day
+    return None
+
+
+class _Builder:
+    def __init__(self, options: _Options):
+        self.options = options
+        self.report = ValidationReport()
+        self.notices: list[Notice] = []
+
+    def problem(self, where: _Where, path: str | None, message: str, kind: str) -> None:
+        self.report.add(Problem(where.file, where.line, where.field(path) if path else None, message), kind)
+
+    def build(self, resources: list[tuple[dict[str, Any], str | None, _Where]], source: str,
+              progress: Progress) -> Conversion:
+        patients, refs = self._patients(resources)
+        obs_rows, cond_rows, event_rows = [], [], []
+        unknown, unknown_labels, skipped = [], [], Counter()
+        for resource, _url, where in resources:
+            kind = resource.get("resourceType")
+            if kind == "Patient":
+                continue
+            if kind not in ("Observation", "Condition", "Encounter", "MedicationRequest"):
+                skipped[kind] += 1
+                continue
+            subject = resource.get("subject") or resource.get("patient") or {}
+            ref = subject.get("reference") if isinstance(subject, dict) else None
+            pid = refs.get(ref) or (refs.get(ref.rsplit("/", 2)[-2] + "/" + ref.rsplit("/", 1)[-1])
+                                   if isinstance(ref, str) and ref.count("/") >= 2 else None)
+            if pid is None:
+                self.problem(where, "subject.reference",
+                             f"{kind} refers to patient '{ref}', which is not a Patient in the input",
+                             "unknown patient")
+                continue
+            if kind == "Observation":
+                row = self._observation(resource, where, pid, unknown, unknown_labels)
+                if row:
+                    obs_rows.append(row)
+            elif kind == "Condition":
+                row = self._condition(resource, pid)
+                if row:
+                    cond_rows.append(row)
+            elif kind == "Encounter":
+                row = self._encounter(resource, pid)
+                if row:
+                    event_rows.append(row)
+            else:
+                row = self._medication(resource, pid)
+                if row:
+                    event_rows.append(row)
+        if not self.report.ok:
+            raise ConversionError(self.report)
+        progress(0.7, "Intake dates")
+        if unknown:
+            notice = unknown_codes_notice(source, "Observation.code", pd.Series(unknown),
+                                          "observation codes not in the measure registry "
+                                          "(add them under 'loinc' in a mapping to keep them)",
+                                          pd.Series(unknown_labels))
+            self.notices.append(notice)
+        if skipped:
+            listed = ", ".join(f"{k} ({n})" for k, n in skipped.most_common(8))
+            self.notices.append(Notice(source, None, sum(skipped.values()),
+                                       f"resource types PainCycle does not read were skipped: {listed}"))
+        return self._assemble(patients, obs_rows, cond_rows, event_rows, source, progress)
+
+    def _patients(self, resources) -> tuple[pd.DataFrame, dict[str, str]]:
+        rows, refs, origins = [], {}, {}
+        for resource, url, where in resources:
+            if resource.get("resourceType") != "Patient":
+                continue
+            ids = [i.get("value") for i in resource.get("identifier") or []
+                   if isinstance(i, dict) and i.get("value")]
+            pid = str(ids[0] if ids else resource.get("id") or "").strip()
+            if not pid:
+                self.problem(where, "identifier", "Patient has neither an identifier nor an id",
+                             "no patient id")
+                continue
+            if pid in origins:
+                self.problem(where, "identifier", f"patient '{pid}' appears twice (also in "
+                             f"{origins[pid]})", "duplicate patient")
+                continue
+            origins[pid] = where.file
+            for key in (url, f"Patient/{resource.get('id')}", resource.get("id")):
+                if key:
+                    refs[str(key)] = pid
+            birth = _day(resource.get("birthDate")) or (
+                str(resource.get("birthDate"))[:4] + "-01-01" if resource.get("birthDate") else None)
+            gender = str(resource.get("gender") or "").lower() or None
+            rows.append({"patient_id": pid, "sex": gender if gender in ("female", "male", "other",
+                                                                        "unknown") else None,
+                         "birth_year": int(birth[:4]) if birth and birth[:4].isdigit() else None,
+                         "_file": where.file})
+        if not rows and self.report.ok:
+            raise fail(resources[0][2].file if resources else "input", None, None,
+                       "no Patient resources found")
+        return pd.DataFrame(rows), refs
+
+    def _observation(self, resource, where, pid, unknown, unknown_labels) -> dict | None:
+        if resource.get("status") in ("entered-in-error", "cancelled"):
+            return None
+        codes = _codes(resource.get("code"), LOINC)
+        measure = next((m for m in (self.options.measure_of(c) for c, _ in codes) if m), None)
+        if measure is None:
+            code, label = codes[0] if codes else ("(no LOINC code)", "")
+            unknown.append(code)
+            unknown_labels.append(label)
+            return None
+        day = _first_day(resource, "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
+        if day is None:
+            self.problem(where, "effectiveDateTime", "Observation has no effective date", "no date")
+            return None
+        value = self._value(resource, where)
+        if value is None:
+            return None
+        return {"patient_id": pid, "date": day, "measure": measure, "value": value,
+                "_file": where.file, "_row": where.line, "_column": where.field("value[x]")}
+
+    def _value(self, resource, where) -> float | None:
+        for key in ("valueInteger", "valueDecimal"):
+            if key in resource:
+                return self._number(resource[key], where, key)
+        if "valueQuantity" in resource:
+            quantity = resource["valueQuantity"]
+            return self._number(quantity.get("value") if isinstance(quantity, dict) else quantity,
+                                where, "valueQuantity.value")
+        if "valueCodeableConcept" in resource:
+            for code, _label in _codes(resource["valueCodeableConcept"]):
+                if code in PAIN_ANSWERS:
+                    return float(PAIN_ANSWERS[code])
+            shown = ", ".join(c for c, _ in _codes(resource["valueCodeableConcept"])) or "no code"
+            self.problem(where, "valueCodeableConcept",
+                         f"answer '{shown}' is not a LOINC answer of the 0-10 pain scale", "bad value")
+            return None
+        if "valueString" in resource:
+            return self._number(resource["valueString"], where, "valueString")
+        self.problem(where, "value[x]", "Observation has no value (valueQuantity, valueInteger, "
+                     "valueDecimal or a 0-10 answer code)", "no value")
+        return None
+
+    def _number(self, value, where, path) -> float | None:
+        if isinstance(value, bool) or value is None:
+            self.problem(where, path, f"'{value}' is not a number", "bad value")
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            self.problem(where, path, f"'{str(value)[:40]}' is not a number", "bad value")
+            return None
+
+    def _condition(self, resource, pid) -> dict | None:
+        for code, label in _codes(resource.get("code"), SNOMED):
+            if code in self.options.diagnoses:
+                day = _first_day(resource, "onsetDateTime", "onsetPeriod", "recordedDate")
+                return {"patient_id": pid, "diagnosis": label or self.options.diagnoses[code],
+                        "date": day}
+        return None
+
+    def _encounter(self, resource, pid) -> dict | None:
+        status = str(resource.get("status") or "")
+        day = _first_day(resource, "period")
+        if day is None or (status not in ATTENDED and status not in MISSED):
+            return None
+        reasons = [c for c, _ in _codes({"coding": [c for rc in resource.get("reasonCode") or []
+                                                    for c in (rc.get("coding") or [])]})]
+        pain = any(c in self.options.diagnoses for c in reasons)
+        return {"patient_id": pid, "date": day,
+                "event": "appointment_attended" if status in ATTENDED else "appointment_missed",
+                "detail": None, "_pain": pain}
+
+    def _medication(self, resource, pid) -> dict | None:
+        concept = resource.get("medicationCodeableConcept") or {}
+        names = " ".join([str(concept.get("text") or "")] + [d for _, d in _codes(concept)]).lower()
+        day = _first_day(resource, "authoredOn")
+        for detail, words in self.options.treatments.items():
+            if day and any(w in names for w in words):
+                return {"patient_id": pid, "date": day, "event": "treatment_start", "detail": detail,
+                        "_pain": False}
+        return None
+
+    def _assemble(self, patients, obs_rows, cond_rows, event_rows, source, progress) -> Conversion:
+        obs = pd.DataFrame(obs_rows, columns=["patient_id", "date", "measure", "value", "_file",
+                                              "_row", "_column"])
+        conds = pd.DataFrame(cond_rows, columns=["patient_id", "diagnosis", "date"])
+        events = pd.DataFrame(event_rows, columns=["patient_id", "date", "event", "detail", "_pain"])
+        for frame in (obs, conds, events):
+            frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
+        intake = self._intake(patients, obs, conds, events)
+        patients = patients.assign(intake_date=patients["patient_id"].map(intake))
+        conds = conds.sort_values("date")
+        first_dx = conds.groupby("patient_id")["diagnosis"].agg(
+            lambda s: "; ".join(dict.fromkeys(s)))
+        patients["diagnosis"] = patients["patient_id"].map(first_dx)
+        no_intake = patients["intake_date"].isna()
+        if no_intake.any():
+            self.notices.append(Notice(source, None, int(no_intake.sum()),
+                                       "patients without any pain-related encounter or observation "
+                                       "(no intake date) were left out"))
+            patients = patients[~no_intake]
+        keep_ids = set(patients["patient_id"])
+        obs, events = obs[obs["patient_id"].isin(keep_ids)], events[events["patient_id"].isin(keep_ids)]
+        early_obs = self._too_early(obs, intake)
+        early_events = self._too_early(events, intake)
+        if early_obs.any() or early_events.any():
+            self.notices.append(Notice(
+                source, "date", int(early_obs.sum() + early_events.sum()),
+                f"scores and care events dated more than {MAX_DAYS_BEFORE_INTAKE} days before the "
+                "patient's intake were left out (the cohort format's window)"))
+        obs, events = obs[~early_obs].reset_index(drop=True), events[~early_events]
+        progress(0.85, "Validating")
+        provenance = {
+            "observations": obs[["_file", "_row", "_column"]].set_axis(["file", "row", "column"], axis=1),
+            "patients": patients[["_file"]].set_axis(["file"], axis=1).assign(row=None, column=None),
+        }
+        cohort_patients = patients.drop(columns=["_file"]).reset_index(drop=True)
+        provenance["patients"] = provenance["patients"].reset_index(drop=True)
+        ev = (events.drop(columns=["_pain"]).sort_values(["patient_id", "date"])
+              if not events.empty else empty_events())
+        result = finish(cohort_patients, obs[["patient_id", "date", "measure", "value"]], ev,
+                        name="", source=source, notices=self.notices, provenance=provenance)
+        progress(1.0, "Done")
+        return result
+
+    def _intake(self, patients, obs, conds, events) -> pd.Series:
+        options = self.options
+        if options.intake_rule == "fixed":
+            return pd.Series(pd.Timestamp(options.intake_date), index=patients["patient_id"])
+        if options.intake_rule == "condition":
+            dates = conds["date"]
+            return dates.groupby(conds["patient_id"]).min()
+        pain_codes = {m.code for m in measures.in_domain("pain")}
+        candidates = [events.loc[events["_pain"].astype(bool), ["patient_id", "date"]]]
+        if options.intake_rule == "earliest_pain":
+            candidates.append(obs.loc[obs["measure"].isin(pain_codes), ["patient_id", "date"]])
+        found = pd.concat(candidates)
+        return found.groupby("patient_id")["date"].min()
+
+    @staticmethod
+    def _too_early(frame: pd.DataFrame, intake: pd.Series) -> pd.Series:
+        start = pd.to_datetime(frame["patient_id"].map(intake))
+        return ((start - frame["date"]).dt.days > MAX_DAYS_BEFORE_INTAKE).fillna(False)

@@ -1,0 +1,185 @@
+"""Synthea CSV exports: patients, observations, conditions, medications (encounters optional).
+
+Synthea is the synthetic patient generator many EHR test systems are filled
+from. Columns are matched by name (headers differ between Synthea releases);
+observations are matched by LOINC CODE, never by DESCRIPTION. The intake date
+is the onset of the patient's first chronic-pain condition (SNOMED 82423001,
+278860009, 1121000119107, 203082005), which also names the diagnosis; patients
+without one start at their first pain score. Timestamps are UTC and become the
+UTC calendar day.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from paincycle import measures
+from paincycle.cohort import MAX_DAYS_BEFORE_INTAKE, ValidationReport
+from paincycle.importers.common import (
+    CHRONIC_PAIN_SNOMED,
+    Conversion,
+    ConversionError,
+    Notice,
+    Progress,
+    column,
+    fail,
+    find_file,
+    finish,
+    no_progress,
+    parse_dates,
+    parse_numbers,
+    read_csv,
+    read_inputs,
+    report_bad,
+    unknown_codes_notice,
+)
+from paincycle.importers.fhir import TREATMENT_MEDICATIONS
+from paincycle.importers.mapping import MappingReader
+
+KIND = "synthea"
+NEEDS_MAPPING = False
+
+
+def convert(path: str, mapping: dict[str, Any] | None = None,
+            progress: Progress = no_progress) -> Conversion:
+    reader = MappingReader(mapping, KIND)
+    extra_loinc = {str(c): m for c, m in reader.table("loinc").items() if reader.measure(f"loinc.{c}", m)}
+    reader.raise_if_any()
+    files = read_inputs(path)
+    tables = {}
+    for table in ("patients", "observations", "conditions", "medications", "encounters"):
+        name = find_file(files, table)
+        if name is None and table in ("patients", "observations"):
+            raise fail(str(path), None, None, f"no {table}.csv found: a Synthea export has "
+                       "patients.csv and observations.csv (conditions.csv and medications.csv too)")
+        if name is not None:
+            progress(0.1, f"Reading {name}")
+            tables[table] = (name, read_csv(name, files[name]))
+    report = ValidationReport()
+    source = str(path).rstrip("/").rsplit("/", 1)[-1]
+    notices: list[Notice] = []
+
+    pfile, praw = tables["patients"]
+    pid_col = column(praw, "Id", pfile)
+    birth, bad_birth = parse_dates(praw[column(praw, "BIRTHDATE", pfile)])
+    report_bad(report, pfile, bad_birth, "BIRTHDATE", praw[column(praw, "BIRTHDATE", pfile)],
+               "not a date", "bad date")
+    gender_col = column(praw, "GENDER", pfile, required=False)
+    sex = (praw[gender_col].str.strip().str.upper().map({"F": "female", "M": "male"})
+           if gender_col else pd.Series(None, index=praw.index))
+    patients = pd.DataFrame({"patient_id": praw[pid_col].str.strip(), "sex": sex,
+                             "birth_year": birth.dt.year.astype("Int64")})
+
+    progress(0.3, "Scores")
+    ofile, oraw = tables["observations"]
+    obs_pid = oraw[column(oraw, "PATIENT", ofile)].str.strip()
+    code = oraw[column(oraw, "CODE", ofile)].str.strip()
+    date_col = column(oraw, "DATE", ofile)
+    value_col = column(oraw, "VALUE", ofile)
+    desc_col = column(oraw, "DESCRIPTION", ofile, required=False)
+    lookup = {m.loinc: m.code for m in measures.MEASURES.values() if m.loinc} | extra_loinc
+    measure = code.map(lookup)
+    known = measure.notna()
+    notice = unknown_codes_notice(ofile, "CODE", code[~known], "LOINC codes not in the measure "
+                                  "registry (add them under 'loinc' in a mapping to keep them)",
+                                  oraw.loc[~known, desc_col] if desc_col else None)
+    if notice:
+        notices.append(notice)
+    values, bad_value = parse_numbers(oraw[value_col].where(known, ""))
+    report_bad(report, ofile, bad_value, value_col, oraw[value_col],
+               "not a number (text in a numeric field)", "bad value")
+    dates, bad_date = parse_dates(oraw[date_col].where(known, ""))
+    report_bad(report, ofile, bad_date, date_col, oraw[date_col], "not a date", "bad date")
+    obs = pd.DataFrame({"patient_id": obs_pid, "date": dates, "measure": measure, "value": values,
+                        "_row": np.arange(len(oraw)) + 2})[known & values.notna()]
+
+    diagnoses, onset = _conditions(tables.get("conditions"), report)
+    events = _events(tables, report)
+    if not report.ok:
+        raise ConversionError(report)
+
+    progress(0.6, "Intake dates")
+    pain = obs[obs["measure"].map(measures.domain_of) == "pain"]
+    first_pain = pain.groupby("patient_id")["date"].min()
+    intake = patients["patient_id"].map(onset).fillna(patients["patient_id"].map(first_pain))
+    patients["intake_date"] = intake
+    patients["diagnosis"] = patients["patient_id"].map(diagnoses)
+    fallback = patients["diagnosis"].isna() & intake.notna()
+    if fallback.any():
+        notices.append(Notice(pfile, None, int(fallback.sum()),
+                              "patients without a chronic-pain condition start at their first pain score"))
+    missing = intake.isna()
+    if missing.any():
+        notices.append(Notice(pfile, None, int(missing.sum()),
+                              "patients with neither a chronic-pain condition nor a pain score were "
+                              "left out (no intake date)"))
+    patients = patients[~missing].reset_index(drop=True)
+    starts = patients.set_index("patient_id")["intake_date"]
+    obs = obs[obs["patient_id"].isin(starts.index)]
+    events = events[events["patient_id"].isin(starts.index)]
+    early_obs = (obs["patient_id"].map(starts) - obs["date"]).dt.days > MAX_DAYS_BEFORE_INTAKE
+    early_events = (events["patient_id"].map(starts) - events["date"]).dt.days > MAX_DAYS_BEFORE_INTAKE
+    if early_obs.any() or early_events.any():
+        notices.append(Notice(source, "DATE/START", int(early_obs.sum() + early_events.sum()),
+                              f"scores and care events dated more than {MAX_DAYS_BEFORE_INTAKE} days "
+                              "before the patient's intake were left out (the cohort format's window)"))
+    obs = obs[~early_obs].reset_index(drop=True)
+    events = events[~early_events].sort_values(["patient_id", "date"]).reset_index(drop=True)
+    provenance = {"observations": pd.DataFrame({"file": ofile, "row": obs["_row"], "column": value_col})}
+    progress(0.85, "Validating")
+    result = finish(patients, obs.drop(columns="_row"), events[["patient_id", "date", "event", "detail"]],
+                    name="", source=source, notices=notices, provenance=provenance)
+    progress(1.0, "Done")
+    return result
+
+
+def _conditions(table, report: ValidationReport) -> tuple[dict[str, str], dict[str, pd.Timestamp]]:
+    """Each patient's chronic-pain diagnoses (in onset order) and the first onset."""
+    if table is None:
+        return {}, {}
+    cfile, craw = table
+    code = craw[column(craw, "CODE", cfile)].str.strip()
+    start_col = column(craw, "START", cfile)
+    pain = code.isin(list(CHRONIC_PAIN_SNOMED))
+    start, bad = parse_dates(craw[start_col].where(pain, ""))
+    report_bad(report, cfile, bad, start_col, craw[start_col], "not a date", "bad date")
+    desc_col = column(craw, "DESCRIPTION", cfile, required=False)
+    label = (craw[desc_col].str.replace(r"\s*\((finding|disorder)\)$", "", regex=True)
+             if desc_col else code.map(CHRONIC_PAIN_SNOMED))
+    found = pd.DataFrame({"patient_id": craw[column(craw, "PATIENT", cfile)].str.strip(),
+                          "start": start, "label": label})[pain & start.notna()].sort_values("start")
+    diagnoses = found.groupby("patient_id")["label"].agg(lambda s: "; ".join(dict.fromkeys(s)))
+    return diagnoses.to_dict(), found.groupby("patient_id")["start"].min().to_dict()
+
+
+def _events(tables: dict, report: ValidationReport) -> pd.DataFrame:
+    """Treatments from medications.csv (by drug name) and attended encounters."""
+    parts = []
+    if "medications" in tables:
+        mfile, mraw = tables["medications"]
+        desc = mraw[column(mraw, "DESCRIPTION", mfile)].str.lower()
+        for detail, words in TREATMENT_MEDICATIONS.items():
+            hit = desc.str.contains("|".join(words), regex=True)
+            for col, event in (("START", "treatment_start"), ("STOP", "treatment_stop")):
+                name = column(mraw, col, mfile, required=col == "START")
+                if name is None:
+                    continue
+                dates, bad = parse_dates(mraw[name].where(hit, ""))
+                report_bad(report, mfile, bad, name, mraw[name], "not a date", "bad date")
+                parts.append(pd.DataFrame({"patient_id": mraw[column(mraw, "PATIENT", mfile)].str.strip(),
+                                           "date": dates, "event": event, "detail": detail})[
+                    hit & dates.notna()])
+    if "encounters" in tables:
+        efile, eraw = tables["encounters"]
+        start_col = column(eraw, "START", efile)
+        dates, bad = parse_dates(eraw[start_col])
+        report_bad(report, efile, bad, start_col, eraw[start_col], "not a date", "bad date")
+        parts.append(pd.DataFrame({"patient_id": eraw[column(eraw, "PATIENT", efile)].str.strip(),
+                                   "date": dates, "event": "appointment_attended", "detail": None})[
+            dates.notna()])
+    if not parts:
+        return pd.DataFrame(columns=["patient_id", "date", "event", "detail"])
+    return pd.concat(parts, ignore_index=True)
