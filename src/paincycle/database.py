@@ -8,9 +8,14 @@ the history of what the team decided is never lost or overwritten.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from paincycle import config
 
@@ -98,14 +103,89 @@ def _create(url: str, schema: str | None) -> Engine:
         with engine.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{_identifier(schema)}"'))
         engine = engine.execution_options(schema_translate_map={None: schema})
-    metadata.create_all(engine)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Several app servers may start at once against one database: one at a time.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
+        metadata.create_all(conn)
+        _protect_audit_log(conn, schema)
     return engine
+
+
+_APPEND_ONLY = "the audit log is append-only"
+
+
+def _protect_audit_log(conn: sa.Connection, schema: str | None) -> None:
+    """Refuse UPDATE and DELETE on the audit log in the database itself.
+
+    The Python API has no way to change an audit row; the trigger also stops a
+    stray script or a future bug from doing it behind the API's back.
+    """
+    if conn.dialect.name == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} BEFORE {verb} "
+                f"ON audit_log BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END")
+    elif conn.dialect.name == "postgresql":
+        prefix = f'"{_identifier(schema)}".' if schema else ""
+        conn.exec_driver_sql(
+            f"CREATE OR REPLACE FUNCTION {prefix}paincycle_append_only() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$")
+        conn.exec_driver_sql(
+            f"CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE "
+            f"ON {prefix}audit_log FOR EACH ROW EXECUTE FUNCTION {prefix}paincycle_append_only()")
+        conn.exec_driver_sql(
+            f"CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE "
+            f"ON {prefix}audit_log FOR EACH STATEMENT EXECUTE FUNCTION "
+            f"{prefix}paincycle_append_only()")
+
+
+def append_revision(engine: Engine, decision_id: str, values: Mapping[str, Any],
+                    attempts: int = 50) -> int:
+    """Add the next revision of a decision and return its number.
+
+    Revisions are numbered max + 1. Two people saving the same decision at the
+    same moment would pick the same number; the unique constraint refuses the
+    second, which then retries with the next number, so no revision is lost.
+    """
+    last_error: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as conn:
+                current = conn.execute(
+                    sa.select(sa.func.max(decisions.c.revision))
+                    .where(decisions.c.decision_id == decision_id)).scalar()
+                revision = (current or 0) + 1
+                row = {"created_at": datetime.now(UTC), "note": "", **values,
+                       "decision_id": decision_id, "revision": revision}
+                conn.execute(decisions.insert().values(**row))
+            return revision
+        except (IntegrityError, OperationalError) as exc:  # lost the race, or SQLite busy
+            if isinstance(exc, IntegrityError) and not _is_revision_clash(exc):
+                raise
+            last_error = exc
+            time.sleep(0.005 * (attempt + 1))
+    raise RuntimeError(f"could not save decision {decision_id} after {attempts} attempts") \
+        from last_error
 
 
 def _identifier(name: str) -> str:
     if not name.replace("_", "").isalnum():
         raise ValueError(f"not a safe schema name: {name!r}")
     return name
+
+
+def _is_revision_clash(exc: IntegrityError) -> bool:
+    text = str(exc.orig)
+    return "uq_decision_revision" in text or "decisions.decision_id, decisions.revision" in text
+
+
+def dispose(url: str, schema: str | None = None) -> None:
+    """Close and forget one engine (a test's own PostgreSQL schema, say)."""
+    with _lock:
+        engine = _engines.pop((url, schema), None)
+    if engine is not None:
+        engine.dispose()
 
 
 def dispose_all() -> None:

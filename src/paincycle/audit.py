@@ -1,0 +1,121 @@
+"""The audit log: who looked at or changed which patient's record, when, on which cohort.
+
+A clinic must be able to answer "who opened this patient's record?" months
+later, so every drill-down view, export, import, model retrain and decision is
+recorded. The log is append-only: this module has no update or delete, and the
+database refuses them too (a trigger, see paincycle.database). It records the
+action and the patient *id* only; ``detail`` is for what was done (an export
+format, a filter's name, a row count), never for a patient's values, and it is
+cut to a short single line so a careless caller cannot pour a record into it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from paincycle.access import Permission, Principal, require
+from paincycle.database import audit_log
+
+
+class Action(StrEnum):
+    """What was done. Callers may pass these or their string values."""
+
+    VIEW_PATIENT = "view_patient"
+    EXPORT = "export"
+    IMPORT = "import"
+    RETRAIN = "retrain"
+    DECISION = "decision"
+    AGENDA_CHANGE = "agenda_change"
+    VIEW_AUDIT = "view_audit"
+    EXPORT_AUDIT = "export_audit"
+    SIGN_IN = "sign_in"
+    ACCESS_DENIED = "access_denied"
+
+
+#: Longest ``detail`` kept; the rest is cut (a detail is a note, not a record).
+MAX_DETAIL = 300
+COLUMNS = ["at", "user", "role", "action", "patient_id", "cohort_version", "detail"]
+_ACTION = re.compile(r"^[a-z][a-z0-9_.]{0,39}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def record(engine: Engine, principal: Principal, action: Action | str,
+           patient_id: str | None = None, cohort_version: str | None = None,
+           detail: str = "") -> None:
+    """Append one entry. Anyone may be recorded; only admins may read (see ``entries``)."""
+    action = str(action)
+    if not _ACTION.match(action):
+        raise ValueError(f"not an audit action name: {action[:50]!r}")
+    with engine.begin() as conn:
+        conn.execute(audit_log.insert().values(
+            at=datetime.now(UTC),
+            user=principal.user[:200],
+            role=principal.role.value,
+            action=action,
+            patient_id=None if patient_id is None else str(patient_id)[:64],
+            cohort_version=None if cohort_version is None else str(cohort_version)[:80],
+            detail=_clean(detail),
+        ))
+
+
+def _clean(detail: str) -> str:
+    """One short line: control characters (newlines, escapes) become spaces."""
+    return _CONTROL.sub(" ", str(detail or "")).strip()[:MAX_DETAIL]
+
+
+def entries(engine: Engine, principal: Principal | None, *, user: str | None = None,
+            action: str | None = None, patient_id: str | None = None,
+            since: datetime | None = None, until: datetime | None = None,
+            limit: int = 50_000) -> pd.DataFrame:
+    """The log, newest first, filtered; only for those allowed to view it (admins)."""
+    require(principal, Permission.VIEW_AUDIT)
+    query = sa.select(*(audit_log.c[c] for c in COLUMNS)).order_by(
+        audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)
+    if user:
+        query = query.where(audit_log.c.user == user)
+    if action:
+        query = query.where(audit_log.c.action == str(action))
+    if patient_id:
+        query = query.where(audit_log.c.patient_id == patient_id)
+    if since is not None:
+        query = query.where(audit_log.c.at >= since)
+    if until is not None:
+        query = query.where(audit_log.c.at <= until)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    return frame
+
+
+def distinct_values(engine: Engine, principal: Principal | None, column: str) -> list[str]:
+    """The users or actions that occur, for the audit page's filter menus."""
+    require(principal, Permission.VIEW_AUDIT)
+    if column not in ("user", "action"):
+        raise ValueError(f"no filter on {column!r}")
+    with engine.connect() as conn:
+        values = conn.execute(sa.select(audit_log.c[column]).distinct()).scalars().all()
+    return sorted(v for v in values if v)
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    """The log as CSV for an auditor; cells that a spreadsheet would run as formulas are quoted."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(_defuse)
+    if "at" in safe and pd.api.types.is_datetime64_any_dtype(safe["at"]):
+        safe["at"] = safe["at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return safe.to_csv(index=False).encode("utf-8")
+
+
+def _defuse(value: object) -> object:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
