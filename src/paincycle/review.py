@@ -1,0 +1,700 @@
+"""The team's weekly case-review meeting: who to discuss, what each discipline decided.
+
+Three things live here:
+
+- the **agenda**: patients ranked for review from the model's risk, deterioration
+  beyond the MCID since baseline, the pain-mood-sleep triad and safety signals,
+  each reason in words a clinician reads aloud ("mood worse by 7 points (PHQ-9
+  total)"), plus the patients the team added or removed by hand;
+- the **case card**: what the team looks at for one patient;
+- the **decisions**: one action and note per discipline, stored append-only in
+  the workflow database. Editing a decision writes revision n+1 under the same
+  ``decision_id``; two people saving at once both keep their words, because a
+  writer that loses the race for a revision number retries with the next one.
+
+Functions that touch the database take ``engine`` (default: the configured
+one), so the same code runs on SQLite and PostgreSQL, and ``principal``
+(None = the local single-user admin), checked with access.require.
+The meeting record (Markdown, HTML, PDF) carries every revision, so the
+record of what was decided is never only the latest edit.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from paincycle import access, database, measures
+from paincycle.access import Permission, Principal
+from paincycle.cohort import Cohort
+
+#: The disciplines around the table, in the order the meeting goes round them.
+DISCIPLINES: tuple[str, ...] = (
+    "pain medicine", "psychology", "physiotherapy", "nursing", "sleep", "other",
+)
+#: A latest PHQ-9 at or above this is a safety signal (severe depression band).
+SAFETY_PHQ9 = 20
+#: How often a writer retries after losing the race for a revision number.
+MAX_ATTEMPTS = 50
+
+#: Weights of each kind of reason in the agenda's priority (higher = discussed first).
+WEIGHTS = {"safety": 4.0, "added": 3.0, "model": 2.0, "deterioration": 1.0, "triad": 1.0}
+
+AGENDA_COLUMNS = ("rank", "patient_id", "priority", "risk", "reasons", "reason_text", "source")
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One revision of one discipline's decision about one patient."""
+
+    decision_id: str
+    revision: int
+    patient_id: str
+    discipline: str
+    action: str
+    note: str
+    author: str
+    created_at: datetime
+    meeting_date: date | None = None
+    cohort_version: str | None = None
+
+    @property
+    def when(self) -> str:
+        """Time of the revision as the meeting record prints it (UTC, to the minute)."""
+        stamp = self.created_at
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        return stamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _engine(engine: Engine | None) -> Engine:
+    return engine if engine is not None else database.get_engine()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_text(discipline: str, action: str) -> None:
+    if discipline not in DISCIPLINES:
+        raise ValueError(f"unknown discipline {discipline!r}; choose one of {', '.join(DISCIPLINES)}")
+    if not action or not action.strip():
+        raise ValueError("a decision needs an action")
+    if len(action) > 200:
+        raise ValueError("the action is limited to 200 characters; put the detail in the note")
+
+
+def record_decision(
+    patient_id: str, discipline: str, action: str, note: str = "", *,
+    principal: Principal | None = None, engine: Engine | None = None,
+    cohort_version: str | None = None, meeting_date: date | None = None,
+    author: str | None = None,
+) -> Decision:
+    """Record a new decision (revision 1 of a fresh decision_id).
+
+    ``author`` is who decided, when the person typing (the principal) is a scribe;
+    by default it is the principal.
+    """
+    who = access.require(principal, Permission.RECORD_DECISION)
+    _check_text(discipline, action)
+    values = {
+        "decision_id": str(uuid.uuid4()), "patient_id": str(patient_id),
+        "cohort_version": cohort_version, "discipline": discipline,
+        "action": action.strip(), "note": note or "", "author": (author or who.user).strip() or who.user,
+        "meeting_date": meeting_date or date.today(),
+    }
+    return _insert_next_revision(_engine(engine), values, who, "record decision")
+
+
+def revise_decision(
+    decision_id: str, *, action: str, note: str = "", discipline: str | None = None,
+    principal: Principal | None = None, engine: Engine | None = None,
+    author: str | None = None, meeting_date: date | None = None,
+) -> Decision:
+    """Edit a decision: store the next revision under the same decision_id.
+
+    Earlier revisions stay as they were; the history shows every one.
+    """
+    who = access.require(principal, Permission.RECORD_DECISION)
+    engine = _engine(engine)
+    history = decision_history(decision_id, engine=engine, principal=who)
+    if not history:
+        raise KeyError(f"no decision {decision_id!r}")
+    latest = history[-1]
+    discipline = discipline or latest.discipline
+    _check_text(discipline, action)
+    values = {
+        "decision_id": decision_id, "patient_id": latest.patient_id,
+        "cohort_version": latest.cohort_version, "discipline": discipline,
+        "action": action.strip(), "note": note or "", "author": (author or who.user).strip() or who.user,
+        "meeting_date": meeting_date or latest.meeting_date,
+    }
+    return _insert_next_revision(engine, values, who, "revise decision")
+
+
+def _insert_next_revision(engine: Engine, values: dict, who: Principal, audit_action: str) -> Decision:
+    """Insert ``values`` as the next revision; on a lost race, read again and retry.
+
+    Two writers can both read "latest is 2" and both try revision 3: the unique
+    (decision_id, revision) constraint rejects one, which then takes revision 4.
+    SQLite may also answer "database is locked" under contention: wait and retry.
+    """
+    table = database.decisions
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with engine.begin() as conn:
+                current = conn.execute(
+                    sa.select(sa.func.max(table.c.revision))
+                    .where(table.c.decision_id == values["decision_id"])
+                ).scalar()
+                row = {**values, "revision": int(current or 0) + 1, "created_at": _now()}
+                conn.execute(table.insert().values(**row))
+                conn.execute(database.audit_log.insert().values(
+                    at=row["created_at"], user=who.user, role=who.role.value, action=audit_action,
+                    patient_id=row["patient_id"], cohort_version=row["cohort_version"],
+                    detail=f"decision {row['decision_id']} revision {row['revision']}",
+                ))
+            return _decision(row)
+        except IntegrityError:
+            time.sleep(random.uniform(0, 0.01) * (attempt + 1))
+        except OperationalError as exc:  # SQLite under contention
+            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                raise
+            time.sleep(random.uniform(0, 0.02) * (attempt + 1))
+    raise RuntimeError("could not store the decision after many attempts; please save again")
+
+
+def _decision(row: Mapping) -> Decision:
+    return Decision(
+        decision_id=row["decision_id"], revision=int(row["revision"]),
+        patient_id=row["patient_id"], discipline=row["discipline"], action=row["action"],
+        note=row["note"] or "", author=row["author"], created_at=row["created_at"],
+        meeting_date=row.get("meeting_date"), cohort_version=row.get("cohort_version"),
+    )
+
+
+def _select_decisions(engine: Engine, *conditions: sa.ColumnElement[bool]) -> list[Decision]:
+    table = database.decisions
+    query = sa.select(table).where(*conditions).order_by(table.c.created_at, table.c.id)
+    with engine.connect() as conn:
+        return [_decision(row._mapping) for row in conn.execute(query)]
+
+
+def decision_history(decision_id: str, *, engine: Engine | None = None,
+                     principal: Principal | None = None) -> list[Decision]:
+    """Every revision of one decision, oldest first."""
+    access.require(principal, Permission.VIEW_IDENTIFIED)
+    found = _select_decisions(_engine(engine), database.decisions.c.decision_id == decision_id)
+    return sorted(found, key=lambda d: d.revision)
+
+
+def all_revisions(patient_id: str | None = None, *, meeting_date: date | None = None,
+                  engine: Engine | None = None, principal: Principal | None = None) -> list[Decision]:
+    """Every stored revision (for one patient and/or one meeting), oldest first."""
+    access.require(principal, Permission.VIEW_IDENTIFIED)
+    table = database.decisions
+    conditions = []
+    if patient_id is not None:
+        conditions.append(table.c.patient_id == str(patient_id))
+    if meeting_date is not None:
+        conditions.append(table.c.meeting_date == meeting_date)
+    return _select_decisions(_engine(engine), *conditions)
+
+
+def current_decisions(patient_id: str | None = None, *, meeting_date: date | None = None,
+                      engine: Engine | None = None,
+                      principal: Principal | None = None) -> list[Decision]:
+    """The latest revision of each decision, oldest decision first."""
+    return latest_revisions(all_revisions(patient_id, meeting_date=meeting_date,
+                                          engine=engine, principal=principal))
+
+
+def latest_revisions(revisions: Iterable[Decision]) -> list[Decision]:
+    """Keep only the highest revision of each decision_id, in the order decisions were first made."""
+    revisions = list(revisions)
+    first_made: dict[str, datetime] = {}
+    latest: dict[str, Decision] = {}
+    for item in revisions:
+        first_made[item.decision_id] = min(item.created_at, first_made.get(item.decision_id, item.created_at))
+        if item.decision_id not in latest or item.revision > latest[item.decision_id].revision:
+            latest[item.decision_id] = item
+    return sorted(latest.values(), key=lambda d: first_made[d.decision_id])
+
+
+def decisions_frame(revisions: Iterable[Decision]) -> pd.DataFrame:
+    """Decisions as a table (for st.dataframe and exports); free text stays plain text."""
+    rows = [{
+        "patient_id": d.patient_id, "discipline": d.discipline, "action": d.action, "note": d.note,
+        "author": d.author, "time": d.when, "revision": d.revision, "decision_id": d.decision_id,
+    } for d in revisions]
+    return pd.DataFrame(rows, columns=["patient_id", "discipline", "action", "note", "author",
+                                       "time", "revision", "decision_id"])
+
+
+# --------------------------------------------------------------------------- agenda overrides
+
+
+@dataclass(frozen=True)
+class Override:
+    """A hand-made change to the agenda: the latest one per patient is in force."""
+
+    patient_id: str
+    action: str  # "add" or "remove"
+    reason: str
+    author: str
+    created_at: datetime
+
+
+def _override(patient_id: str, action: str, reason: str, principal: Principal | None,
+              engine: Engine | None, cohort_version: str | None) -> Override:
+    who = access.require(principal, Permission.RECORD_DECISION)
+    row = {"patient_id": str(patient_id), "action": action, "reason": reason or "",
+           "author": who.user, "cohort_version": cohort_version, "created_at": _now()}
+    with _engine(engine).begin() as conn:
+        conn.execute(database.agenda_overrides.insert().values(**row))
+        conn.execute(database.audit_log.insert().values(
+            at=row["created_at"], user=who.user, role=who.role.value,
+            action=f"agenda {action}", patient_id=row["patient_id"],
+            cohort_version=cohort_version, detail=""))
+    return Override(row["patient_id"], action, row["reason"], who.user, row["created_at"])
+
+
+def add_to_agenda(patient_id: str, reason: str = "", *, principal: Principal | None = None,
+                  engine: Engine | None = None, cohort_version: str | None = None) -> Override:
+    """Put a patient on the agenda by hand (stays until removed by hand)."""
+    return _override(patient_id, "add", reason, principal, engine, cohort_version)
+
+
+def remove_from_agenda(patient_id: str, reason: str = "", *, principal: Principal | None = None,
+                       engine: Engine | None = None, cohort_version: str | None = None) -> Override:
+    """Take a patient off the agenda by hand, even when the rules would list them."""
+    return _override(patient_id, "remove", reason, principal, engine, cohort_version)
+
+
+def agenda_overrides(*, engine: Engine | None = None) -> dict[str, Override]:
+    """The override in force per patient: the latest add or remove wins."""
+    table = database.agenda_overrides
+    query = sa.select(table).order_by(table.c.created_at, table.c.id)
+    found: dict[str, Override] = {}
+    with _engine(engine).connect() as conn:
+        for row in conn.execute(query):
+            m = row._mapping
+            found[m["patient_id"]] = Override(m["patient_id"], m["action"], m["reason"] or "",
+                                              m["author"], m["created_at"])
+    return found
+
+
+# --------------------------------------------------------------------------- agenda
+
+
+def _measure_words(code: str) -> tuple[str, str]:
+    """(instrument label, unit in words) for a reason sentence."""
+    measure = measures.MEASURES.get(code)
+    if measure is None:
+        return code, "points"
+    unit = {"score": "points", "T-score": "points", "%": "points"}.get(measure.unit, measure.unit)
+    return measure.instrument, unit
+
+
+def _number(value: float) -> str:
+    """A change as a clinician says it: whole numbers without decimals, else one decimal."""
+    value = float(value)
+    if abs(value - round(value)) < 0.05:
+        return f"{round(value):,}"
+    return f"{value:,.1f}"
+
+
+def deterioration_reason(domain: str, measure: str, worsened_by: float) -> str:
+    """'mood worse by 7 points (PHQ-9 total)'."""
+    label, unit = _measure_words(measure)
+    return f"{domain} worse by {_number(abs(worsened_by))} {unit} ({label})"
+
+
+def model_reason(risk: float) -> str:
+    return f"flagged by model (risk {risk:.0%})"
+
+
+def safety_reason(phq9: float) -> str:
+    return f"safety: latest PHQ-9 is {_number(phq9)} ({SAFETY_PHQ9} or more, severe depression)"
+
+
+TRIAD_REASON = "pain, low mood and poor sleep together (triad)"
+
+
+def safety_signals(latest: pd.DataFrame) -> pd.DataFrame:
+    """Patients whose latest PHQ-9 is at or above SAFETY_PHQ9.
+
+    ``latest`` is a frame with patient_id, measure and latest (as
+    trajectories.responder_status returns).
+    """
+    if latest is None or latest.empty:
+        return pd.DataFrame({"patient_id": pd.Series(dtype=object), "phq9": pd.Series(dtype=float)})
+    rows = latest[(latest["measure"] == "phq9") & (pd.to_numeric(latest["latest"], errors="coerce")
+                                                    >= SAFETY_PHQ9)]
+    rows = rows.drop_duplicates("patient_id")
+    return pd.DataFrame({"patient_id": rows["patient_id"].astype(str).to_numpy(),
+                         "phq9": rows["latest"].astype(float).to_numpy()})
+
+
+@dataclass(frozen=True)
+class AgendaInputs:
+    """The analyses the agenda combines; each may be absent (e.g. no model yet)."""
+
+    risk: pd.DataFrame | None = None           # patient_id, risk, flagged
+    deterioration: pd.DataFrame | None = None  # patient_id, measure, domain, worsened_by
+    triad: pd.DataFrame | None = None          # patient_id, triad
+    latest: pd.DataFrame | None = None         # patient_id, measure, latest
+
+
+def agenda_inputs(cohort: Cohort, risk: pd.DataFrame | None = None) -> AgendaInputs:
+    """Run the trajectory analyses the agenda needs on ``cohort``."""
+    from paincycle import trajectories
+
+    status = trajectories.responder_status(cohort)
+    return AgendaInputs(risk=risk, deterioration=trajectories.deterioration(cohort),
+                        triad=trajectories.triad_flags(cohort),
+                        latest=status[["patient_id", "measure", "latest"]])
+
+
+def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs,
+                overrides: Mapping[str, Override] | None = None,
+                limit: int | None = None) -> pd.DataFrame:
+    """Rank patients for review, each with the reasons in words.
+
+    Priority adds a weight per reason (safety first, then hand-added, model,
+    each deteriorated domain, triad), plus the model's risk and the size of
+    each deterioration (in MCIDs) as tie-breakers. ``limit`` keeps the top
+    rule-based patients; patients added by hand are always kept.
+    Patients with no reason are not listed; a hand removal drops a patient
+    whatever the rules say; a hand addition lists a patient whatever they say.
+    """
+    known = [str(p) for p in patient_ids]
+    reasons: dict[str, list[str]] = {p: [] for p in known}
+    priority: dict[str, float] = dict.fromkeys(known, 0.0)
+    risk_of: dict[str, float] = {}
+
+    if inputs.latest is not None:
+        for row in safety_signals(inputs.latest).itertuples(index=False):
+            if row.patient_id in reasons:
+                reasons[row.patient_id].append(safety_reason(row.phq9))
+                priority[row.patient_id] += WEIGHTS["safety"]
+    if inputs.risk is not None and not inputs.risk.empty:
+        for row in inputs.risk.itertuples(index=False):
+            pid = str(row.patient_id)
+            if pid not in reasons or pd.isna(row.risk):
+                continue
+            risk_of[pid] = float(row.risk)
+            priority[pid] += float(row.risk)
+            if bool(getattr(row, "flagged", False)):
+                reasons[pid].append(model_reason(float(row.risk)))
+                priority[pid] += WEIGHTS["model"]
+    if inputs.deterioration is not None and not inputs.deterioration.empty:
+        worst = inputs.deterioration.copy()
+        worst["patient_id"] = worst["patient_id"].astype(str)
+        worst["size"] = [abs(float(w)) / (measures.MEASURES[m].mcid or 1.0)
+                          if m in measures.MEASURES else 1.0
+                          for m, w in zip(worst["measure"], worst["worsened_by"], strict=True)]
+        worst = (worst.sort_values("size", ascending=False, kind="stable")
+                 .drop_duplicates(["patient_id", "domain"]))
+        for row in worst.itertuples(index=False):
+            if row.patient_id in reasons:
+                reasons[row.patient_id].append(
+                    deterioration_reason(row.domain, row.measure, row.worsened_by))
+                # bigger changes (in MCIDs, capped at 5) rank a little higher
+                priority[row.patient_id] += WEIGHTS["deterioration"] * (1 + 0.1 * min(row.size, 5))
+    if inputs.triad is not None and not inputs.triad.empty:
+        for row in inputs.triad[inputs.triad["triad"].astype(bool)].itertuples(index=False):
+            pid = str(row.patient_id)
+            if pid in reasons:
+                reasons[pid].append(TRIAD_REASON)
+                priority[pid] += WEIGHTS["triad"]
+
+    source = dict.fromkeys(known, "rules")
+    for pid, override in (overrides or {}).items():
+        if pid not in reasons:
+            continue
+        if override.action == "remove":
+            reasons[pid] = []
+        elif override.action == "add":
+            note = f": {override.reason}" if override.reason else ""
+            reasons[pid].insert(0, f"added by hand ({override.author}){note}")
+            priority[pid] += WEIGHTS["added"]
+            source[pid] = "added by hand"
+
+    rows = [{"patient_id": pid, "priority": round(priority[pid], 4),
+             "risk": risk_of.get(pid, float("nan")), "reasons": reasons[pid],
+             "reason_text": "; ".join(reasons[pid]), "source": source[pid]}
+            for pid in known if reasons[pid]]
+    frame = pd.DataFrame(rows, columns=[c for c in AGENDA_COLUMNS if c != "rank"])
+    frame = frame.sort_values(["priority", "patient_id"], ascending=[False, True], kind="stable")
+    if limit is not None:  # the limit trims the rule-based list; hand additions always stay
+        by_rules = frame["source"] == "rules"
+        frame = frame[~by_rules | (by_rules.cumsum() <= limit)]
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    return frame.reset_index(drop=True)
+
+
+def build_agenda(cohort: Cohort, *, risk: pd.DataFrame | None = None,
+                 overrides: Mapping[str, Override] | None = None,
+                 limit: int | None = None) -> pd.DataFrame:
+    """The meeting's agenda for ``cohort`` (see rank_agenda)."""
+    return rank_agenda(cohort.patients["patient_id"].astype(str), agenda_inputs(cohort, risk),
+                       overrides, limit)
+
+
+# --------------------------------------------------------------------------- case card
+
+
+@dataclass
+class CaseCard:
+    """What the team sees for one patient in the meeting."""
+
+    patient_id: str
+    sex: str | None
+    age: int | None
+    diagnosis: str | None
+    site: str | None
+    intake_date: pd.Timestamp | None
+    weeks_since_intake: int | None
+    reasons: list[str] = field(default_factory=list)
+    risk: float | None = None
+    top_factors: list[str] = field(default_factory=list)
+    treatments: list[str] = field(default_factory=list)
+    missed_appointments: list[pd.Timestamp] = field(default_factory=list)
+    attended_appointments: int = 0
+    decisions: list[Decision] = field(default_factory=list)
+
+
+def current_treatments(events: pd.DataFrame, patient_id: str) -> list[str]:
+    """Treatments started and not stopped since (a stop after the last start ends it)."""
+    mine = events[(events["patient_id"].astype(str) == str(patient_id))
+                  & events["event"].isin(["treatment_start", "treatment_stop"])]
+    mine = mine.sort_values("date", kind="stable")
+    active: dict[str, bool] = {}
+    for row in mine.itertuples(index=False):
+        name = str(row.detail) if isinstance(row.detail, str) and row.detail else "other"
+        active[name] = row.event == "treatment_start"
+    return [name for name, on in active.items() if on]
+
+
+def missed_appointments(cohort: Cohort, patient_id: str) -> list[pd.Timestamp]:
+    from paincycle import trajectories
+
+    visits = trajectories.appointments(cohort, str(patient_id))
+    return sorted(pd.to_datetime(visits.loc[visits["event"] == "missed", "date"]).tolist())
+
+
+def case_card(cohort: Cohort, patient_id: str, *, agenda_row: Mapping | None = None,
+              top_factors: Iterable[str] = (), risk: float | None = None,
+              engine: Engine | None = None, principal: Principal | None = None,
+              today: pd.Timestamp | None = None) -> CaseCard:
+    """Gather one patient's card: profile, reasons, treatments, attendance, decisions."""
+    access.require(principal, Permission.VIEW_IDENTIFIED)
+    pid = str(patient_id)
+    found = cohort.patients[cohort.patients["patient_id"].astype(str) == pid]
+    if found.empty:
+        raise KeyError(f"no patient {pid!r} in this cohort")
+    patient = found.iloc[0]
+    intake = pd.to_datetime(patient.get("intake_date"))
+    birth = patient.get("birth_year")
+    age = int(intake.year - int(birth)) if pd.notna(birth) and pd.notna(intake) else None
+    last_seen = cohort.observations.loc[
+        cohort.observations["patient_id"].astype(str) == pid, "date"].max()
+    reference = today if today is not None else last_seen
+    weeks = int((pd.Timestamp(reference) - intake).days // 7) if pd.notna(reference) and pd.notna(intake) else None
+    events = cohort.events
+    if agenda_row is not None and risk is None:
+        value = agenda_row.get("risk")
+        risk = None if value is None or pd.isna(value) else float(value)
+
+    def text(value: object) -> str | None:
+        return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+    return CaseCard(
+        patient_id=pid, sex=text(patient.get("sex")), age=age,
+        diagnosis=text(patient.get("diagnosis")), site=text(patient.get("site")),
+        intake_date=intake, weeks_since_intake=weeks,
+        reasons=list(agenda_row.get("reasons", [])) if agenda_row is not None else [],
+        risk=risk, top_factors=list(top_factors),
+        treatments=current_treatments(events, pid),
+        missed_appointments=missed_appointments(cohort, pid),
+        attended_appointments=int(((events["patient_id"].astype(str) == pid)
+                                   & (events["event"] == "appointment_attended")).sum()),
+        decisions=all_revisions(pid, engine=engine, principal=principal),
+    )
+
+
+# --------------------------------------------------------------------------- meeting record
+
+
+@dataclass
+class MeetingRecord:
+    """The agenda of one meeting with every decision revision recorded for it."""
+
+    meeting_date: date
+    cohort_name: str
+    agenda: pd.DataFrame
+    revisions: list[Decision]
+
+    def patients(self) -> list[str]:
+        """Agenda order first, then anyone else decided about in the meeting."""
+        order = [str(p) for p in self.agenda["patient_id"]] if not self.agenda.empty else []
+        for item in self.revisions:
+            if item.patient_id not in order:
+                order.append(item.patient_id)
+        return order
+
+    def reasons_of(self, patient_id: str) -> list[str]:
+        if self.agenda.empty:
+            return []
+        rows = self.agenda[self.agenda["patient_id"].astype(str) == patient_id]
+        return list(rows.iloc[0]["reasons"]) if len(rows) else []
+
+    def decisions_of(self, patient_id: str) -> list[list[Decision]]:
+        """Each decision's revisions (oldest first), decisions in the order first recorded."""
+        grouped: dict[str, list[Decision]] = {}
+        for item in sorted(self.revisions, key=lambda d: (d.created_at, d.revision)):
+            if item.patient_id == patient_id:
+                grouped.setdefault(item.decision_id, []).append(item)
+        return [sorted(v, key=lambda d: d.revision) for v in grouped.values()]
+
+
+def meeting_record(cohort_name: str, agenda: pd.DataFrame, meeting_date: date, *,
+                   engine: Engine | None = None, principal: Principal | None = None) -> MeetingRecord:
+    """Collect a meeting's record from the database (identified: needs export rights)."""
+    access.require(principal, Permission.EXPORT_IDENTIFIED)
+    revisions = all_revisions(meeting_date=meeting_date, engine=engine, principal=principal)
+    return MeetingRecord(meeting_date, cohort_name, agenda, revisions)
+
+
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>&~=:")
+
+
+def markdown_text(value: str) -> str:
+    """Free text made inert for Markdown: every Markdown/HTML character is escaped.
+
+    A note reading '<script>' or '[click](http://x)' prints literally in any viewer.
+    """
+    out = []
+    for char in str(value):
+        if char in "<>&":
+            out.append(html.escape(char))
+        elif char in _MD_SPECIAL:
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out).replace("\r\n", "\n").replace("\n", "  \n")
+
+
+def _revision_label(item: Decision, latest: int) -> str:
+    state = "current" if item.revision == latest else "superseded"
+    return f"revision {item.revision} ({state}), {item.when}, by {item.author}"
+
+
+def meeting_markdown(record: MeetingRecord) -> str:
+    """The meeting record as Markdown; every user-written word is escaped."""
+    lines = [f"# Case-review meeting, {record.meeting_date:%Y-%m-%d}", "",
+             f"Cohort: {markdown_text(record.cohort_name)}", ""]
+    patients = record.patients()
+    if not patients:
+        lines.append("No patients were on the agenda and no decisions were recorded.")
+    for pid in patients:
+        lines += [f"## Patient {markdown_text(pid)}", ""]
+        for reason in record.reasons_of(pid):
+            lines.append(f"- {markdown_text(reason)}")
+        lines.append("")
+        decided = record.decisions_of(pid)
+        if not decided:
+            lines += ["No decision recorded.", ""]
+        for revisions in decided:
+            latest = revisions[-1]
+            lines += [f"### {markdown_text(latest.discipline.capitalize())}: "
+                      f"{markdown_text(latest.action)}", ""]
+            for item in revisions:
+                lines.append(f"- {markdown_text(_revision_label(item, latest.revision))}: "
+                             f"**{markdown_text(item.action)}**")
+                if item.note:
+                    lines.append(f"  {markdown_text(item.note)}")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def meeting_html(record: MeetingRecord) -> str:
+    """The meeting record as one self-contained HTML page; all text html.escape'd."""
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Case-review meeting {record.meeting_date:%Y-%m-%d}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;}"
+        ".note{white-space:pre-wrap;} .superseded{color:#666;}</style></head><body>",
+        f"<h1>Case-review meeting, {record.meeting_date:%Y-%m-%d}</h1>",
+        f"<p>Cohort: {e(record.cohort_name)}</p>",
+    ]
+    patients = record.patients()
+    if not patients:
+        parts.append("<p>No patients were on the agenda and no decisions were recorded.</p>")
+    for pid in patients:
+        parts.append(f"<h2>Patient {e(pid)}</h2>")
+        reasons = record.reasons_of(pid)
+        if reasons:
+            parts.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in reasons) + "</ul>")
+        decided = record.decisions_of(pid)
+        if not decided:
+            parts.append("<p>No decision recorded.</p>")
+        for revisions in decided:
+            latest = revisions[-1]
+            parts.append(f"<h3>{e(latest.discipline.capitalize())}: {e(latest.action)}</h3><ol>")
+            for item in revisions:
+                css = "" if item.revision == latest.revision else " class='superseded'"
+                parts.append(f"<li{css}>{e(_revision_label(item, latest.revision))}: "
+                             f"<strong>{e(item.action)}</strong>"
+                             f"<div class='note'>{e(item.note)}</div></li>")
+            parts.append("</ol>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def meeting_pdf(record: MeetingRecord) -> bytes:
+    """The meeting record as PDF (Unicode font, text drawn as text, never markup)."""
+    from paincycle.export import PdfReport
+
+    pdf = PdfReport(f"Case-review meeting, {record.meeting_date:%Y-%m-%d}")
+    pdf.paragraph(f"Cohort: {record.cohort_name}")
+    patients = record.patients()
+    if not patients:
+        pdf.paragraph("No patients were on the agenda and no decisions were recorded.")
+    for pid in patients:
+        pdf.heading(f"Patient {pid}")
+        for reason in record.reasons_of(pid):
+            pdf.paragraph(f"- {reason}")
+        decided = record.decisions_of(pid)
+        if not decided:
+            pdf.paragraph("No decision recorded.")
+        for revisions in decided:
+            latest = revisions[-1]
+            pdf.subheading(f"{latest.discipline.capitalize()}: {latest.action}")
+            for item in revisions:
+                pdf.paragraph(f"{_revision_label(item, latest.revision)}: {item.action}")
+                if item.note:
+                    pdf.paragraph(f"    {item.note}")
+    return pdf.output()
+
+
+MEETING_FORMATS: dict[str, tuple[str, Callable[[MeetingRecord], str | bytes]]] = {
+    "md": ("text/markdown", meeting_markdown),
+    "html": ("text/html", meeting_html),
+    "pdf": ("application/pdf", meeting_pdf),
+}
