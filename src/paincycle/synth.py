@@ -421,6 +421,6 @@ def write_sample(n_patients: int, seed: int, out_dir: str | Path,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = _tables(_simulate(n_patients, seed, start))
-    for name, table in zip(("patients", "observations", "events"), tables):
+    for name, table in zip(("patients", "observations", "events"), tables, strict=True):
         pq.write_table(table, out / f"{name}.parquet", compression="zstd")
     return out
