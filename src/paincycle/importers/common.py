@@ -264,16 +264,6 @@ def report_bad(report: ValidationReport, file: str, bad: pd.Series, col: str,
 # --------------------------------------------------------------------------- finishing
 
 
-@dataclass
-class Rows:
-    """Long rows a converter built, with where each came from in the clinic's files."""
-
-    frame: pd.DataFrame
-    file: list[str]
-    row: list[int | None]
-    column: list[str | None]
-
-
 def finish(patients: pd.DataFrame, observations: pd.DataFrame, events: pd.DataFrame | None,
            name: str, source: str, notices: list[Notice],
            provenance: dict[str, pd.DataFrame] | None = None) -> Conversion:

@@ -42,10 +42,10 @@ def load_mapping(source: str | Path, name: str | None = None) -> dict[str, Any]:
         if not path.exists():
             raise fail(str(source), None, None, "mapping file not found "
                        f"(shipped mappings: {', '.join(shipped()) or 'none'})")
-        name, text = path.name, path.read_text(encoding="utf-8-sig")
-    else:
-        text = str(source)
-    return parse_mapping(text, name)
+        data = parse_mapping(path.read_text(encoding="utf-8-sig"), path.name)
+        data.setdefault("_dir", str(path.resolve().parent))
+        return data
+    return parse_mapping(str(source), name)
 
 
 def parse_mapping(text: str, name: str) -> dict[str, Any]:

@@ -104,7 +104,8 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
     progress(0.6, "Intake dates")
     pain = obs[obs["measure"].map(measures.domain_of) == "pain"]
     first_pain = pain.groupby("patient_id")["date"].min()
-    intake = patients["patient_id"].map(onset).fillna(patients["patient_id"].map(first_pain))
+    intake = pd.to_datetime(patients["patient_id"].map(onset)).fillna(
+        patients["patient_id"].map(first_pain))
     patients["intake_date"] = intake
     patients["diagnosis"] = patients["patient_id"].map(diagnoses)
     fallback = patients["diagnosis"].isna() & intake.notna()
@@ -119,7 +120,7 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
     patients = patients[~missing].reset_index(drop=True)
     starts = patients.set_index("patient_id")["intake_date"]
     obs = obs[obs["patient_id"].isin(starts.index)]
-    events = events[events["patient_id"].isin(starts.index)]
+    events = events[events["patient_id"].isin(starts.index)].astype({"date": "datetime64[ns]"})
     early_obs = (obs["patient_id"].map(starts) - obs["date"]).dt.days > MAX_DAYS_BEFORE_INTAKE
     early_events = (events["patient_id"].map(starts) - events["date"]).dt.days > MAX_DAYS_BEFORE_INTAKE
     if early_obs.any() or early_events.any():

@@ -1,0 +1,82 @@
+"""Synthea CSV converter: the real sample export, headers by name, and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from paincycle import importers
+from paincycle.importers import ConversionError
+
+
+def write_export(folder: Path, observations: str, patients: str | None = None,
+                 conditions: str | None = None) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "patients.csv").write_text(patients or (
+        "Id,BIRTHDATE,DEATHDATE,GENDER,FIRST\n"
+        "a1,1970-05-01,,F,Ann\n"
+        "b2,1980-01-01,,M,Bob\n"))
+    (folder / "observations.csv").write_text(observations)
+    (folder / "conditions.csv").write_text(conditions or (
+        "START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION\n"
+        "2020-03-01,,a1,e1,278860009,Chronic low back pain (finding)\n"
+        "2019-01-01,,a1,e0,444814009,Viral sinusitis (disorder)\n"))
+    return folder
+
+
+OBS_HEADER = "DATE,PATIENT,ENCOUNTER,CATEGORY,CODE,DESCRIPTION,VALUE,UNITS,TYPE\n"
+
+
+def test_codes_not_descriptions_and_chronic_pain_intake(tmp_path: Path):
+    folder = write_export(tmp_path / "s", OBS_HEADER
+                          + "2020-03-01T03:00:00Z,a1,e1,vital-signs,72514-3,Something else,6.0,{score},numeric\n"
+                          + "2020-06-01T23:59:00Z,a1,e1,survey,44261-6,PHQ,11.0,{score},numeric\n"
+                          + "2020-03-01T03:00:00Z,a1,e1,vital-signs,8302-2,Pain severity,170,cm,numeric\n"
+                          + "2015-01-01T03:00:00Z,a1,e1,vital-signs,72514-3,Pain,2.0,{score},numeric\n"
+                          + "2021-01-01T03:00:00Z,b2,e2,vital-signs,72514-3,Pain,3.0,{score},numeric\n")
+    result = importers.convert("synthea", folder)
+    cohort = result.cohort
+    patients = cohort.patients.set_index("patient_id")
+    assert f"{patients.loc['a1', 'intake_date']:%Y-%m-%d}" == "2020-03-01"
+    assert patients.loc["a1", "diagnosis"] == "Chronic low back pain"
+    assert f"{patients.loc['b2', 'intake_date']:%Y-%m-%d}" == "2021-01-01"  # first pain score
+    a1 = cohort.observations[cohort.observations["patient_id"] == "a1"].sort_values("date")
+    assert a1["measure"].tolist() == ["pain_nrs", "phq9"]  # 8302-2 is height, whatever it says
+    assert f"{a1['date'].iloc[1]:%Y-%m-%d}" == "2020-06-01"  # UTC day as written
+    messages = " | ".join(n.message for n in result.notices)
+    assert "8302-2" in messages and "more than 60 days before" in messages
+
+
+def test_missing_patient_column_is_named(tmp_path: Path):
+    folder = write_export(tmp_path / "s", "DATE,PATIENT_ID,CODE,VALUE\n2020-03-01,a1,72514-3,5\n")
+    with pytest.raises(ConversionError) as caught:
+        importers.convert("synthea", folder)
+    problem = caught.value.report.problems[0]
+    assert (problem.file, problem.row, problem.column) == ("observations.csv", 1, "PATIENT")
+    assert "required column 'PATIENT' is missing" in problem.message
+
+
+def test_text_in_numeric_field_names_row_and_column(tmp_path: Path):
+    folder = write_export(tmp_path / "s", OBS_HEADER
+                          + "2020-03-01T03:00:00Z,a1,e1,vital-signs,72514-3,Pain,5.0,{score},numeric\n"
+                          + "2020-03-02T03:00:00Z,a1,e1,vital-signs,72514-3,Pain,moderate,,text\n")
+    with pytest.raises(ConversionError) as caught:
+        importers.convert("synthea", folder)
+    problem = caught.value.report.problems[0]
+    assert (problem.file, problem.row, problem.column) == ("observations.csv", 3, "VALUE")
+    assert "'moderate' is not a number" in problem.message
+
+
+def test_real_synthea_sample(shared_data: Path):
+    result = importers.convert("synthea", shared_data / "synthea-sample")
+    cohort = result.cohort
+    raw = pd.read_csv(shared_data / "synthea-sample" / "conditions.csv.gz", dtype=str)
+    chronic = set(raw.loc[raw["CODE"].isin(["82423001", "278860009", "1121000119107"]), "PATIENT"])
+    diagnosed = set(cohort.patients.dropna(subset=["diagnosis"])["patient_id"])
+    assert chronic and chronic <= diagnosed
+    assert {"pain_nrs", "phq9", "gad7"} <= set(cohort.measures_present())
+    assert not cohort.observations["measure"].isin(["8302-2"]).any()
+    unknown = next(n for n in result.notices if "LOINC codes not in the measure registry" in n.message)
+    assert "8302-2" in unknown.message and unknown.rows > 1000
