@@ -22,8 +22,6 @@ record of what was decided is never only the latest edit.
 from __future__ import annotations
 
 import html
-import random
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,9 +30,8 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
 
-from paincycle import access, database, measures
+from paincycle import access, audit, database, measures
 from paincycle.access import Permission, Principal
 from paincycle.cohort import Cohort
 
@@ -145,36 +142,16 @@ def revise_decision(
     return _insert_next_revision(engine, values, who, "revise decision")
 
 
-def _insert_next_revision(engine: Engine, values: dict, who: Principal, audit_action: str) -> Decision:
-    """Insert ``values`` as the next revision; on a lost race, read again and retry.
-
-    Two writers can both read "latest is 2" and both try revision 3: the unique
-    (decision_id, revision) constraint rejects one, which then takes revision 4.
-    SQLite may also answer "database is locked" under contention: wait and retry.
-    """
-    table = database.decisions
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            with engine.begin() as conn:
-                current = conn.execute(
-                    sa.select(sa.func.max(table.c.revision))
-                    .where(table.c.decision_id == values["decision_id"])
-                ).scalar()
-                row = {**values, "revision": int(current or 0) + 1, "created_at": _now()}
-                conn.execute(table.insert().values(**row))
-                conn.execute(database.audit_log.insert().values(
-                    at=row["created_at"], user=who.user, role=who.role.value, action=audit_action,
-                    patient_id=row["patient_id"], cohort_version=row["cohort_version"],
-                    detail=f"decision {row['decision_id']} revision {row['revision']}",
-                ))
-            return _decision(row)
-        except IntegrityError:
-            time.sleep(random.uniform(0, 0.01) * (attempt + 1))
-        except OperationalError as exc:  # SQLite under contention
-            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
-                raise
-            time.sleep(random.uniform(0, 0.02) * (attempt + 1))
-    raise RuntimeError("could not store the decision after many attempts; please save again")
+def _insert_next_revision(engine: Engine, values: dict, who: Principal, audit_detail: str) -> Decision:
+    """Store ``values`` as the decision's next revision (database.append_revision retries
+    a writer that loses the race for a number) and note it in the audit log."""
+    row = {**values, "created_at": _now()}
+    revision = database.append_revision(engine, values["decision_id"], row, attempts=MAX_ATTEMPTS)
+    row["revision"] = revision
+    audit.record(engine, who, audit.Action.DECISION, patient_id=row["patient_id"],
+                 cohort_version=row["cohort_version"],
+                 detail=f"{audit_detail}: decision {row['decision_id']} revision {revision}")
+    return _decision(row)
 
 
 def _decision(row: Mapping) -> Decision:
@@ -263,12 +240,11 @@ def _override(patient_id: str, action: str, reason: str, principal: Principal | 
     who = access.require(principal, Permission.RECORD_DECISION)
     row = {"patient_id": str(patient_id), "action": action, "reason": reason or "",
            "author": who.user, "cohort_version": cohort_version, "created_at": _now()}
-    with _engine(engine).begin() as conn:
+    engine = _engine(engine)
+    with engine.begin() as conn:
         conn.execute(database.agenda_overrides.insert().values(**row))
-        conn.execute(database.audit_log.insert().values(
-            at=row["created_at"], user=who.user, role=who.role.value,
-            action=f"agenda {action}", patient_id=row["patient_id"],
-            cohort_version=cohort_version, detail=""))
+    audit.record(engine, who, audit.Action.AGENDA_CHANGE, patient_id=row["patient_id"],
+                 cohort_version=cohort_version, detail=f"agenda {action}")
     return Override(row["patient_id"], action, row["reason"], who.user, row["created_at"])
 
 

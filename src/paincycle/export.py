@@ -1,0 +1,596 @@
+"""The cohort summary a clinic hands to its managers, funders or a registry.
+
+One :class:`Summary` (tables, band-chart images and notes) is built from the
+analyses (trajectories, review's agenda reasons, the risk model when one is
+shipped) and written as .xlsx (one sheet per table, real number formats),
+self-contained .html (charts as PNG data URIs: no external request), .pdf, or
+.csv (the per-patient table). Every number comes from the analysis functions;
+nothing is recomputed here.
+
+Two safety rules hold in every format:
+
+- **De-identification** (``deidentify=True``): patient ids become pseudonyms
+  (access.pseudonym with a random salt per export, so they are stable within
+  one export and unlinkable across exports), ages are bands instead of birth
+  years, dates are days since intake, and free text (notes, unknown columns) is
+  dropped.
+- **No formulas from user text**: any text cell starting with ``=``, ``+``,
+  ``-``, ``@`` (or a tab or carriage return) is prefixed with a single quote,
+  so a spreadsheet shows it instead of running it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from paincycle import access, measures, trajectories
+from paincycle.access import Permission, Principal
+from paincycle.cohort import Cohort
+
+FORMATS: tuple[str, ...] = ("xlsx", "html", "pdf", "csv")
+MIME: dict[str, str] = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html", "pdf": "application/pdf", "csv": "text/csv",
+}
+#: Characters a spreadsheet treats as the start of a formula (OWASP CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Weeks where fewer patients than this contributed are left out of the band charts.
+MIN_PATIENTS_PER_WEEK = 5
+#: Flagged patients printed in HTML and PDF; the .xlsx and .csv carry them all.
+MAX_PRINTED_ROWS = 50
+
+#: Number formats by kind: (openpyxl number_format, Python format for HTML/PDF).
+NUMBER_FORMATS: dict[str, tuple[str, str]] = {
+    "int": ("#,##0", "{:,.0f}"),
+    "year": ("0", "{:.0f}"),
+    "1dp": ("0.0", "{:,.1f}"),
+    "2dp": ("0.00", "{:,.2f}"),
+    "3dp": ("0.000", "{:,.3f}"),
+    "pct": ("0.0%", "{:.1%}"),
+}
+
+Progress = Callable[[float, str], None]
+
+
+# --------------------------------------------------------------------------- cell safety
+
+
+def safe_cell(value: object) -> object:
+    """Text that a spreadsheet would run as a formula, made inert with a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text cell (and column name) passed through :func:`safe_cell`."""
+    out = frame.copy()
+    for column in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[column])
+                or pd.api.types.is_datetime64_any_dtype(out[column])
+                or pd.api.types.is_bool_dtype(out[column])):
+            out[column] = out[column].astype(object).map(safe_cell)
+    out.columns = [safe_cell(str(c)) for c in out.columns]
+    return out
+
+
+# --------------------------------------------------------------------------- the summary
+
+
+@dataclass
+class Table:
+    """One table of the summary: a sheet in .xlsx, a section in HTML and PDF."""
+
+    sheet: str
+    title: str
+    frame: pd.DataFrame
+    formats: dict[str, str] = field(default_factory=dict)  # column -> NUMBER_FORMATS key
+    note: str = ""
+    printed_rows: int | None = None  # cap in HTML/PDF (the .xlsx has every row)
+    row_formats: list[str] | None = None  # per-row kinds, for columns formatted "row"
+
+
+@dataclass
+class Chart:
+    title: str
+    png: bytes
+
+
+@dataclass
+class ModelSection:
+    """What the risk model contributes: each patient's risk and how well the model works."""
+
+    risk: pd.DataFrame  # patient_id, risk, flagged (top_factors optional)
+    performance: pd.DataFrame  # metric, value
+    outcome: str  # the outcome definition in words
+    description: str = ""
+
+
+@dataclass
+class Summary:
+    title: str
+    cohort_name: str
+    generated_at: datetime
+    deidentified: bool
+    tables: list[Table]
+    charts: list[Chart]
+    notes: list[str]
+    per_patient: pd.DataFrame
+    filters: str = ""
+
+    def table(self, sheet: str) -> Table:
+        for item in self.tables:
+            if item.sheet == sheet:
+                return item
+        raise KeyError(sheet)
+
+
+def _noop(_fraction: float, _message: str) -> None:
+    return None
+
+
+def build_summary(cohort: Cohort, *, deidentify: bool = False, principal: Principal | None = None,
+                  model: ModelSection | None = None, progress: Progress | None = None,
+                  charts: bool = True, filters: str = "", salt: str | None = None) -> Summary:
+    """Compute every table and chart of the cohort summary.
+
+    Identified exports need EXPORT_IDENTIFIED; de-identified ones need only
+    EXPORT_DEIDENTIFIED (researchers). ``progress(fraction, message)`` is told
+    how far along the work is, for the page's progress bar.
+    """
+    access.require(principal, Permission.EXPORT_DEIDENTIFIED if deidentify
+                   else Permission.EXPORT_IDENTIFIED)
+    from paincycle import review
+
+    step = progress or _noop
+    n = cohort.n_patients
+    step(0.05, "Change since baseline for every patient")
+    status = trajectories.responder_status(cohort)
+    domains = trajectories.domain_status(status)
+    step(0.25, "Responder rates at 3, 6 and 12 months")
+    rates = trajectories.responder_rates(cohort)
+    step(0.45, "Triad, deterioration and safety signals")
+    triad = trajectories.triad_flags(cohort)
+    worse = trajectories.deterioration(cohort, status)
+    inputs = review.AgendaInputs(risk=model.risk if model else None, deterioration=worse,
+                                 triad=triad, latest=status[["patient_id", "measure", "latest"]])
+    flagged = review.rank_agenda(cohort.patients["patient_id"].astype(str), inputs)
+    safety = review.safety_signals(inputs.latest)
+
+    ids = _id_mapping(cohort, deidentify, salt)
+    tables = [
+        _headline(cohort, status, deidentify),
+        _baseline_profile(status, n),
+        Table("Responder rates", "Responder rates by domain at 3, 6 and 12 months", rates.copy(),
+              {"months": "int", "n_patients": "int", "n_responders": "int", "rate": "pct"},
+              "Among patients with a baseline and a follow-up in the window, the share whose "
+              "domain improved by at least the MCID."),
+        _flag_counts(triad, worse, safety, n),
+        _flagged_table(flagged, ids),
+    ]
+    notes: list[str] = []
+    if model is not None:
+        tables.append(Table("Model", "The risk model's performance", model.performance.copy(),
+                            {"value": "3dp"}, model.description))
+        notes.append(f"Outcome definition: {model.outcome}")
+    else:
+        notes.append("No risk model was available: flagged patients are listed from "
+                     "deterioration, the triad and safety signals only.")
+
+    step(0.6, "Per-patient table")
+    per_patient = _per_patient(cohort, domains, triad, worse, safety, flagged, model, ids,
+                               deidentify)
+    images: list[Chart] = []
+    if charts:
+        codes = trajectories.primary_measures(cohort.measures_present())
+        for i, (domain, code) in enumerate(codes.items()):
+            step(0.65 + 0.3 * i / max(1, len(codes)), f"Band chart: {domain}")
+            images.append(Chart(f"{domain.capitalize()}: {measures.get(code).instrument}",
+                                band_png(cohort, code)))
+    step(1.0, "Done")
+    return Summary(
+        title="PainCycle cohort summary" + (" (de-identified)" if deidentify else ""),
+        cohort_name=cohort.name or "cohort", generated_at=datetime.now(UTC),
+        deidentified=deidentify, tables=tables, charts=images, notes=notes,
+        per_patient=per_patient, filters=filters,
+    )
+
+
+def _id_mapping(cohort: Cohort, deidentify: bool, salt: str | None) -> dict[str, str]:
+    ids = cohort.patients["patient_id"].astype(str)
+    if not deidentify:
+        return dict(zip(ids, ids, strict=True))
+    salt = salt or secrets.token_hex(16)  # per export: codes do not link across exports
+    return {pid: access.pseudonym(pid, salt) for pid in ids}
+
+
+def _headline(cohort: Cohort, status: pd.DataFrame, deidentify: bool) -> Table:
+    n = cohort.n_patients
+    weeks = trajectories.follow_up_weeks(cohort)
+    with_baseline = status.loc[status["baseline"].notna(), "patient_id"].nunique()
+    with_follow_up = status.loc[status["status"] != "not enough data", "patient_id"].nunique()
+    rows: list[tuple[str, float | str, str]] = [
+        ("Patients", n, "int"),
+        ("Observations", len(cohort.observations), "int"),
+        ("Sites", cohort.patients["site"].nunique() if "site" in cohort.patients else 0, "int"),
+        ("Median follow-up (weeks)", float(weeks.median()) if len(weeks) else np.nan, "1dp"),
+        ("Active patients (a record in the last 90 days)",
+         len(trajectories.active_patients(cohort)), "int"),
+        ("Patients with a baseline score", with_baseline, "int"),
+        ("Completeness: share with a baseline score", with_baseline / n if n else np.nan, "pct"),
+        ("Patients with a follow-up after baseline", with_follow_up, "int"),
+        ("Completeness: share with a follow-up after baseline",
+         with_follow_up / n if n else np.nan, "pct"),
+    ]
+    span = cohort.date_range()
+    if span and not deidentify:
+        rows.append(("First record", f"{span[0]:%Y-%m-%d}", "text"))
+        rows.append(("Last record", f"{span[1]:%Y-%m-%d}", "text"))
+    frame = pd.DataFrame({"measure": [r[0] for r in rows], "value": [r[1] for r in rows]})
+    return Table("Headline", "Headline numbers", frame, {"value": "row"},
+                 row_formats=[r[2] for r in rows])
+
+
+def _baseline_profile(status: pd.DataFrame, n: int) -> Table:
+    """Baseline score distribution per domain and measure (registry order)."""
+    base = status[status["baseline"].notna() & status["domain"].isin(measures.CLINICAL_DOMAINS)]
+    rows = []
+    for domain in measures.CLINICAL_DOMAINS:
+        for m in measures.in_domain(domain):
+            values = base.loc[base["measure"] == m.code, "baseline"].astype(float)
+            if values.empty:
+                continue
+            rows.append({"domain": domain, "measure": m.code, "instrument": m.instrument,
+                         "patients": len(values), "share of cohort": len(values) / n if n else np.nan,
+                         "mean": values.mean(), "sd": values.std(), "median": values.median(),
+                         "q1": values.quantile(0.25), "q3": values.quantile(0.75)})
+    frame = pd.DataFrame(rows, columns=["domain", "measure", "instrument", "patients",
+                                        "share of cohort", "mean", "sd", "median", "q1", "q3"])
+    return Table("Baseline profile", "Baseline profile per domain", frame,
+                 {"patients": "int", "share of cohort": "pct", "mean": "1dp", "sd": "1dp",
+                  "median": "1dp", "q1": "1dp", "q3": "1dp"},
+                 "Baseline: the score closest to intake within 60 days before to 14 days after.")
+
+
+def _flag_counts(triad: pd.DataFrame, worse: pd.DataFrame, safety: pd.DataFrame, n: int) -> Table:
+    from paincycle import review
+
+    rows = [("Triad: severe pain, moderate depression and moderate insomnia",
+             int(triad["triad"].sum()))]
+    for domain in measures.CLINICAL_DOMAINS:
+        rows.append((f"Worse than baseline by the MCID or more: {domain}",
+                     int(worse.loc[worse["domain"] == domain, "patient_id"].nunique())))
+    rows.append(("Worse than baseline by the MCID or more: any domain",
+                 int(worse.loc[worse["domain"].isin(measures.CLINICAL_DOMAINS), "patient_id"].nunique())))
+    rows.append((f"Safety signal: latest PHQ-9 of {review.SAFETY_PHQ9} or more",
+                 int(safety["patient_id"].nunique())))
+    frame = pd.DataFrame(rows, columns=["flag", "patients"])
+    frame["share of cohort"] = frame["patients"] / n if n else np.nan
+    return Table("Triad and deterioration", "Triad, deterioration and safety counts", frame,
+                 {"patients": "int", "share of cohort": "pct"})
+
+
+def _flagged_table(flagged: pd.DataFrame, ids: dict[str, str]) -> Table:
+    frame = pd.DataFrame({
+        "rank": flagged["rank"].astype(int),
+        "patient": flagged["patient_id"].map(ids),
+        "priority": flagged["priority"].astype(float),
+        "risk": flagged["risk"].astype(float),
+        "reasons": flagged["reason_text"],
+    })
+    return Table("Flagged patients", "Flagged patients with their reasons", frame,
+                 {"rank": "int", "priority": "2dp", "risk": "pct"},
+                 "Ranked as the case-review agenda ranks them (hand changes are not included).",
+                 printed_rows=MAX_PRINTED_ROWS)
+
+
+def _per_patient(cohort: Cohort, domains: pd.DataFrame, triad: pd.DataFrame,
+                 worse: pd.DataFrame, safety: pd.DataFrame, flagged: pd.DataFrame,
+                 model: ModelSection | None, ids: dict[str, str], deidentify: bool) -> pd.DataFrame:
+    """One row per patient: profile, follow-up, each domain's verdict, flags and reasons."""
+    p = cohort.patients.reset_index(drop=True)
+    pid = p["patient_id"].astype(str)
+    out = pd.DataFrame({"patient": pid.map(ids)})
+    out["sex"] = p["sex"].astype(object) if "sex" in p else None
+    if deidentify:
+        out["age band"] = trajectories.age_bands(p).to_numpy()
+    else:
+        out["birth year"] = p["birth_year"].astype("Float64") if "birth_year" in p else np.nan
+    for column in ("diagnosis", "site"):
+        out[column] = p[column].astype(object) if column in p else None
+    if not deidentify:
+        out["intake date"] = pd.to_datetime(p["intake_date"]).dt.strftime("%Y-%m-%d")
+    last = cohort.observations.groupby(cohort.observations["patient_id"].astype(str))["date"].max()
+    intake = pd.to_datetime(p["intake_date"])
+    out["last score (days since intake)"] = (pid.map(last) - intake).dt.days.astype("Float64")
+    out["observations"] = pid.map(cohort.observations["patient_id"].astype(str)
+                                  .value_counts()).fillna(0).astype(int)
+    verdicts = domains.pivot(index="patient_id", columns="domain", values="status") \
+        if len(domains) else pd.DataFrame()
+    for domain in measures.CLINICAL_DOMAINS:
+        column = verdicts[domain] if domain in verdicts else pd.Series(dtype=object)
+        out[domain] = pid.map(column).fillna("not enough data")
+    out["triad"] = pid.map(triad.set_index("patient_id")["triad"]).fillna(False).astype(bool)
+    worse_domains = worse[worse["domain"].isin(measures.CLINICAL_DOMAINS)] \
+        .groupby("patient_id")["domain"].agg(lambda d: ", ".join(sorted(set(d))))
+    out["worse in"] = pid.map(worse_domains).fillna("")
+    out["safety signal"] = pid.isin(set(safety["patient_id"]))
+    if model is not None:
+        risk = model.risk.set_index(model.risk["patient_id"].astype(str))
+        out["risk"] = pid.map(risk["risk"]).astype(float)
+        out["flagged by model"] = pid.map(risk["flagged"].astype(bool)).fillna(False).astype(bool)
+    out["review reasons"] = pid.map(flagged.set_index("patient_id")["reason_text"]).fillna("")
+    return out
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def band_png(cohort: Cohort, code: str) -> bytes:
+    """One measure's cohort band chart as PNG (vl-convert, offline)."""
+    from paincycle import charts
+
+    bands = trajectories.cohort_bands(cohort, code)
+    chart = charts.band_chart(bands, code, min_patients=MIN_PATIENTS_PER_WEEK).properties(width=520)
+    buffer = io.BytesIO()
+    chart.save(buffer, format="png", scale_factor=1.5)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _format_value(value: object, kind: str | None) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if kind in NUMBER_FORMATS and isinstance(value, (int, float, np.integer, np.floating)):
+        return NUMBER_FORMATS[kind][1].format(value)
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _cell_kind(table: Table, row: int, column: str) -> str | None:
+    kind = table.formats.get(column)
+    if kind == "row":
+        return table.row_formats[row] if table.row_formats else None
+    return kind
+
+
+def _printed(table: Table) -> tuple[pd.DataFrame, int]:
+    frame = table.frame
+    if table.printed_rows is not None and len(frame) > table.printed_rows:
+        return frame.head(table.printed_rows), len(frame) - table.printed_rows
+    return frame, 0
+
+
+def to_csv(summary: Summary) -> bytes:
+    """The per-patient table as CSV (UTF-8 with BOM, so Excel reads accents right)."""
+    return safe_frame(summary.per_patient).to_csv(index=False).encode("utf-8-sig")
+
+
+def to_xlsx(summary: Summary) -> bytes:
+    """One sheet per table plus the per-patient sheet, with number formats."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    about = workbook.active
+    about.title = "About"
+    for line in _about_lines(summary):
+        about.append([safe_cell(line)])
+    about["A1"].font = Font(bold=True, size=14)
+    about.column_dimensions["A"].width = 110
+    sheets = [*summary.tables, Table("Patients", "Per-patient table", summary.per_patient,
+                                     {"last score (days since intake)": "int",
+                                      "observations": "int", "risk": "pct", "birth year": "year"})]
+    for table in sheets:
+        sheet = workbook.create_sheet(table.sheet[:31])
+        frame = safe_frame(table.frame)
+        sheet.append(list(frame.columns))
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        columns = list(table.frame.columns)
+        for r, values in enumerate(frame.itertuples(index=False)):
+            row = [_xlsx_value(v) for v in values]
+            sheet.append(row)
+            for c, column in enumerate(columns):
+                kind = _cell_kind(table, r, column)
+                if kind in NUMBER_FORMATS and isinstance(row[c], (int, float)):
+                    sheet.cell(row=r + 2, column=c + 1).number_format = NUMBER_FORMATS[kind][0]
+        for c, column in enumerate(columns):
+            longest = max([len(str(column))] + [len(str(v)) for v in frame.iloc[:200, c]])
+            sheet.column_dimensions[sheet.cell(row=1, column=c + 1).column_letter].width = \
+                min(80, max(10, longest + 2))
+        sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _xlsx_value(value: object) -> object:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _about_lines(summary: Summary) -> list[str]:
+    lines = [summary.title, f"Cohort: {summary.cohort_name}",
+             f"Generated: {summary.generated_at:%Y-%m-%d %H:%M} UTC"]
+    if summary.filters:
+        lines.append(f"Filters: {summary.filters}")
+    if summary.deidentified:
+        lines.append("De-identified: pseudonymous ids valid within this export only, ages in "
+                     "bands, dates as days since intake, free text dropped.")
+    lines += summary.notes
+    return lines
+
+
+def to_html(summary: Summary) -> str:
+    """One self-contained page: inline CSS, charts as PNG data URIs, every text escaped."""
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{e(summary.title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin:0.5em 0 1.5em}"
+        "th,td{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left}"
+        "td.n{text-align:right}img{max-width:100%}.note{color:#555}</style></head><body>",
+        f"<h1>{e(summary.title)}</h1>",
+    ]
+    parts += [f"<p>{e(line)}</p>" for line in _about_lines(summary)[1:]]
+    for table in summary.tables:
+        parts.append(f"<h2>{e(table.title)}</h2>")
+        if table.note:
+            parts.append(f"<p class='note'>{e(table.note)}</p>")
+        parts.append(_html_table(table))
+    if summary.charts:
+        parts.append("<h2>Cohort trajectories</h2>")
+    for chart in summary.charts:
+        data = base64.b64encode(chart.png).decode("ascii")
+        parts.append(f"<figure><img alt='{e(chart.title)}' src='data:image/png;base64,{data}'>"
+                     f"<figcaption>{e(chart.title)}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _html_table(table: Table) -> str:
+    frame, more = _printed(table)
+    e = html.escape
+    head = "".join(f"<th>{e(str(c))}</th>" for c in frame.columns)
+    body = []
+    for r, values in enumerate(frame.itertuples(index=False)):
+        cells = []
+        for column, value in zip(frame.columns, values, strict=True):
+            numeric = isinstance(value, (int, float, np.integer, np.floating)) \
+                and not isinstance(value, bool)
+            css = " class='n'" if numeric else ""
+            cells.append(f"<td{css}>{e(_format_value(value, _cell_kind(table, r, column)))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    tail = f"<p class='note'>... and {more:,} more rows in the .xlsx export.</p>" if more else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{tail}"
+
+
+class PdfReport:
+    """A plain A4 report with a Unicode font: headings, paragraphs, tables, images.
+
+    Text is always drawn as text (no markup parsing), so a note cannot change the layout.
+    """
+
+    FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
+
+    def __init__(self, title: str):
+        from fpdf import FPDF
+
+        self.pdf = FPDF(format="A4")
+        self.pdf.set_auto_page_break(auto=True, margin=15)
+        self.pdf.set_title(title)
+        self.font = self._font()
+        self.pdf.add_page()
+        self.pdf.set_font(self.font, "B", 16)
+        self.pdf.multi_cell(0, 9, self._text(title), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.ln(2)
+
+    def _font(self) -> str:
+        for folder in self.FONT_DIRS:
+            regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
+            if regular.exists() and bold.exists():
+                self.pdf.add_font("DejaVu", "", str(regular))
+                self.pdf.add_font("DejaVu", "B", str(bold))
+                self.unicode = True
+                return "DejaVu"
+        self.unicode = False
+        return "Helvetica"
+
+    def _text(self, value: object) -> str:
+        text = str(value)
+        return text if self.unicode else text.encode("latin-1", "replace").decode("latin-1")
+
+    def heading(self, text: str) -> None:
+        self.pdf.ln(3)
+        self.pdf.set_font(self.font, "B", 13)
+        self.pdf.multi_cell(0, 7, self._text(text), new_x="LMARGIN", new_y="NEXT")
+
+    def subheading(self, text: str) -> None:
+        self.pdf.set_font(self.font, "B", 10.5)
+        self.pdf.multi_cell(0, 6, self._text(text), new_x="LMARGIN", new_y="NEXT")
+
+    def paragraph(self, text: str, size: float = 9.5) -> None:
+        self.pdf.set_font(self.font, "", size)
+        self.pdf.multi_cell(0, 5, self._text(text), new_x="LMARGIN", new_y="NEXT")
+
+    def table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
+              widths: Sequence[float] | None = None) -> None:
+        self.pdf.set_font(self.font, "", 7.5)
+        with self.pdf.table(col_widths=tuple(widths) if widths else None, line_height=4,
+                            text_align="LEFT", first_row_as_headings=True) as grid:
+            grid.row([self._text(h) for h in headings])
+            for values in rows:
+                grid.row([self._text(v) for v in values])
+        self.pdf.ln(2)
+
+    def image(self, png: bytes, title: str) -> None:
+        self.pdf.image(io.BytesIO(png), w=self.pdf.epw * 0.9, alt_text=self._text(title))
+        self.pdf.ln(2)
+
+    def output(self) -> bytes:
+        return bytes(self.pdf.output())
+
+
+def to_pdf(summary: Summary) -> bytes:
+    pdf = PdfReport(summary.title)
+    for line in _about_lines(summary)[1:]:
+        pdf.paragraph(line)
+    for table in summary.tables:
+        pdf.heading(table.title)
+        if table.note:
+            pdf.paragraph(table.note, size=8.5)
+        frame, more = _printed(table)
+        rows = [[_format_value(v, _cell_kind(table, r, c)) for c, v in
+                 zip(frame.columns, values, strict=True)]
+                for r, values in enumerate(frame.itertuples(index=False))]
+        widths = [3.0 if c == "reasons" else 2.0 if c in ("instrument", "flag", "measure") and
+                  table.sheet != "Baseline profile" else 1.0 for c in frame.columns]
+        pdf.table([str(c) for c in frame.columns], rows, widths)
+        if more:
+            pdf.paragraph(f"... and {more:,} more rows in the .xlsx export.", size=8.5)
+    if summary.charts:
+        pdf.heading("Cohort trajectories")
+    for chart in summary.charts:
+        pdf.image(chart.png, chart.title)
+    return pdf.output()
+
+
+WRITERS: dict[str, Callable[[Summary], bytes | str]] = {
+    "xlsx": to_xlsx, "html": to_html, "pdf": to_pdf, "csv": to_csv,
+}
+
+
+def render(summary: Summary, fmt: str) -> bytes:
+    """The summary in one of FORMATS, as bytes ready to save or download."""
+    fmt = fmt.lower().lstrip(".")
+    if fmt not in WRITERS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    data = WRITERS[fmt](summary)
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
+def format_of(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise ValueError(f"{Path(path).name}: the output must end in .xlsx, .html, .pdf or .csv")
+    return suffix
