@@ -1,33 +1,37 @@
-"""PainCycle: the router. Page config, the sidebar's cohort picker, navigation over pages/."""
+"""PainCycle: the router. Page config, the sign-in gate, the sidebar, navigation over pages/."""
 
 from pathlib import Path
 
 import streamlit as st
 
-from paincycle.ui import data
+from paincycle.access import Permission
+from paincycle.ui import auth, data
 
 st.set_page_config(page_title="PainCycle", page_icon="🔄", layout="wide")
 
 PAGES_DIR = Path(__file__).parent / "pages"
-#: (file, title, icon) in menu order; a page appears once its file exists.
+#: (file, title, icon, permission needed to see it in the menu) in menu order;
+#: a page appears once its file exists. The core enforces roles whatever the menu shows.
 PAGES = [
-    ("home.py", "Overview", "🏠"),
-    ("cohort.py", "Cohort", "📈"),
-    ("patient.py", "Patient", "🧑"),
-    ("case_review.py", "Case review", "🗂️"),
-    ("risk_model.py", "Risk model", "🎯"),
-    ("data.py", "Data", "📥"),
-    ("export.py", "Export", "📤"),
-    ("audit.py", "Audit log", "🔎"),
+    ("home.py", "Overview", "🏠", None),
+    ("cohort.py", "Cohort", "📈", None),
+    ("patient.py", "Patient", "🧑", None),
+    ("case_review.py", "Case review", "🗂️", None),
+    ("risk_model.py", "Risk model", "🎯", None),
+    ("data.py", "Data", "📥", None),
+    ("export.py", "Export", "📤", None),
+    ("audit.py", "Audit log", "🔎", Permission.VIEW_AUDIT),
 ]
 
+principal = auth.require_sign_in()  # the sign-in screen is all a stranger gets
 pages = [
     st.Page(f"pages/{file}", title=title, icon=icon, default=(file == "home.py"))
-    for file, title, icon in PAGES
-    if (PAGES_DIR / file).exists()
+    for file, title, icon, needs in PAGES
+    if (PAGES_DIR / file).exists() and (needs is None or principal.can(needs))
 ]
 navigation = st.navigation(pages)
 with st.sidebar:
+    auth.sidebar_status(principal)
     data.version_picker()
     st.caption("Prognostic support for the clinical team, not a diagnosis.")
 navigation.run()

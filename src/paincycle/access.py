@@ -9,8 +9,10 @@ Without sign-in configured the app runs in local single-user mode, bound to
 from __future__ import annotations
 
 import hashlib
+import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 
 class Role(StrEnum):
@@ -82,3 +84,58 @@ def pseudonym(patient_id: str, salt: str) -> str:
     """A stable pseudonymous id: the same patient and salt always give the same code."""
     digest = hashlib.sha256(f"{salt}\x00{patient_id}".encode()).hexdigest()
     return f"PX-{digest[:10].upper()}"
+
+
+# --------------------------------------------------------------------------- roles file
+
+
+class RolesFileError(ValueError):
+    """The roles file is missing or malformed; the app then lets nobody in (fails closed)."""
+
+
+def load_roles(path: str | Path) -> dict[str, Role]:
+    """Read ``email -> role`` from a TOML or YAML file; emails are matched case-insensitively.
+
+    Why a file and not the identity provider's groups: clinics' providers differ,
+    and the clinic lead can read and review one short file. The mapping may sit at
+    the top level or under a ``roles`` key::
+
+        [roles]
+        "dr.lee@clinic.example" = "clinician"
+        "r.khan@uni.example" = "researcher"
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RolesFileError(f"cannot read the roles file {path}: {exc.strerror or exc}") from exc
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            parsed = yaml.safe_load(text) or {}
+        else:
+            parsed = tomllib.loads(text)
+    except Exception as exc:  # TOML and YAML parsers raise their own types
+        raise RolesFileError(f"the roles file {path.name} is not valid: {exc}") from exc
+    if isinstance(parsed, dict) and isinstance(parsed.get("roles"), dict):
+        parsed = parsed["roles"]
+    if not isinstance(parsed, dict):
+        raise RolesFileError(f"the roles file {path.name} must map emails to roles")
+    roles: dict[str, Role] = {}
+    for email, role in parsed.items():
+        try:
+            roles[str(email).strip().lower()] = Role(str(role).strip().lower())
+        except ValueError:
+            raise RolesFileError(
+                f"the roles file {path.name} gives {email!r} the unknown role {role!r}; "
+                f"use one of {', '.join(r.value for r in Role)}") from None
+    return roles
+
+
+def principal_for(email: str | None, roles: dict[str, Role]) -> Principal | None:
+    """The principal for a signed-in email, or None for someone the clinic has not listed."""
+    if not email:
+        return None
+    role = roles.get(email.strip().lower())
+    return Principal(email.strip(), role) if role else None

@@ -98,7 +98,8 @@ class ValidationReport:
         rows = list(rows)
         msgs = [messages] * len(rows) if isinstance(messages, str) else list(messages)
         self.counts[kind] += count if count is not None else len(rows)
-        for row, msg in zip(rows[:MAX_PROBLEMS_PER_CHECK], msgs[:MAX_PROBLEMS_PER_CHECK]):
+        for row, msg in zip(rows[:MAX_PROBLEMS_PER_CHECK], msgs[:MAX_PROBLEMS_PER_CHECK],
+                            strict=False):
             self.problems.append(Problem(file, row, column, msg))
 
     def to_frame(self) -> pd.DataFrame:
@@ -489,7 +490,8 @@ def _validate_observations(file: str, raw: pd.DataFrame, patients: pd.DataFrame,
             file, _rows(out_of_range), "value",
             [f"{v:g} is outside the range of {c} ({lo:g}-{hi:g})"
              for v, c, lo, hi in zip(values[out_of_range].head(MAX_PROBLEMS_PER_CHECK),
-                                     codes[out_of_range], low[out_of_range], high[out_of_range])],
+                                     codes[out_of_range], low[out_of_range], high[out_of_range],
+                                     strict=False)],
             "value out of range", count=int(out_of_range.sum()))
 
     intake = ids.map(patients.set_index("patient_id")["intake_date"].to_dict()
@@ -523,7 +525,7 @@ def _values(file: str, series: pd.Series, report: ValidationReport) -> pd.Series
             non_finite = shown.str.lower().str.lstrip("+-").isin(["nan", "inf", "infinity"])
             report.add_many(file, _rows(not_number), "value",
                             [f"'{v}' is not a finite number" if nf else f"'{v}' is not a number"
-                             for v, nf in zip(shown, non_finite)], "bad value")
+                             for v, nf in zip(shown, non_finite, strict=False)], "bad value")
         blank = text == ""
         if blank.any():
             report.add_many(file, _rows(blank), "value", "'value' is required but empty",

@@ -1,0 +1,48 @@
+"""Audit log: who viewed, exported, imported, retrained or decided what, and when (admins only)."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import streamlit as st
+
+from paincycle import audit, database
+from paincycle.access import AccessDenied
+from paincycle.ui.audit import Action, audit_event, audit_once
+from paincycle.ui.auth import current_principal
+
+principal = current_principal()
+engine = database.get_engine()
+st.title("🔎 Audit log")
+st.caption("Every patient drill-down, export, import, retrain and decision, newest first. "
+           "Entries cannot be edited or deleted.")
+
+try:
+    users = audit.distinct_values(engine, principal, "user")
+    actions = audit.distinct_values(engine, principal, "action")
+except AccessDenied as denied:
+    st.error(f"{denied} Ask an administrator if you need it.")
+    st.stop()
+
+cols = st.columns(4)
+user = cols[0].selectbox("User", ["(everyone)", *users])
+action = cols[1].selectbox("Action", ["(all)", *actions])
+patient_id = cols[2].text_input("Patient id", max_chars=64).strip()
+today = datetime.now(UTC).date()
+dates = cols[3].date_input("Dates", (today - timedelta(days=30), today), max_value=today)
+start, end = (dates[0], dates[-1]) if dates else (today - timedelta(days=30), today)
+
+log = audit.entries(
+    engine, principal, user=None if user == "(everyone)" else user,
+    action=None if action == "(all)" else action, patient_id=patient_id or None,
+    since=datetime.combine(start, time.min, UTC),
+    until=datetime.combine(end, time.max, UTC),
+)
+audit_once(Action.VIEW_AUDIT)
+
+if log.empty:
+    st.info("No audit entries match these filters.")
+    st.stop()
+st.metric("Entries", f"{len(log):,}")
+st.dataframe(log, hide_index=True, width="stretch")
+if st.download_button("Download CSV", audit.to_csv(log), file_name="paincycle-audit.csv",
+                      mime="text/csv"):
+    audit_event(Action.EXPORT_AUDIT, detail=f"{len(log)} entries")

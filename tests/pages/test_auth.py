@@ -1,0 +1,136 @@
+"""Sign-in and roles as each kind of user meets them (AppTest's user and secrets settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from paincycle import audit, database
+from paincycle.access import LOCAL_USER, Principal, Role
+from paincycle.cohort import read_cohort
+from paincycle.store import CohortStore
+
+APP = "../../app.py"
+AUDIT_PAGE = "../../pages/audit.py"
+AUTH = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
+                 "cookie_secret": "test-only-secret", "client_id": "x", "client_secret": "y",
+                 "server_metadata_url": "https://id.example/.well-known/openid-configuration"}}
+ROLES = """
+[roles]
+"lee@clinic.example" = "clinician"
+"khan@uni.example" = "researcher"
+"Boss@Clinic.example" = "admin"
+"""
+
+
+@pytest.fixture(autouse=True)
+def tiny_store(tiny_cohort_dir, monkeypatch):
+    monkeypatch.setattr("paincycle.config.SAMPLE_COHORT", tiny_cohort_dir.parent / "none")
+    CohortStore().save(read_cohort(tiny_cohort_dir), name="tiny")
+
+
+@pytest.fixture
+def roles_file(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "roles.toml"
+    path.write_text(ROLES)
+    monkeypatch.setenv("PAINCYCLE_ROLES_FILE", str(path))
+    return path
+
+
+def _app(user: dict | None, script: str = APP) -> AppTest:
+    at = AppTest.from_file(script, default_timeout=60)
+    at.secrets = AUTH
+    if user is not None:
+        at.user = user
+    return at.run()
+
+
+def _signed_in(email: str) -> dict:
+    return {"is_logged_in": True, "email": email, "name": email.split("@")[0]}
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in (*at.markdown, *at.caption, *at.info, *at.error, *at.title)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_local_mode_says_so_and_acts_as_admin():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert "Local single-user mode" in "\n".join(i.value for i in at.sidebar.info)
+    assert [m.value for m in at.metric][:1] == ["3"]
+    at.switch_page("pages/audit.py").run()
+    assert not at.exception
+    assert at.title[0].value == "🔎 Audit log"
+
+
+def test_stranger_sees_only_the_sign_in_button(roles_file):
+    at = _app({"is_logged_in": False})
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.metric, "no cohort figures before sign-in"
+    assert "Local single-user mode" not in _texts(at)
+
+
+def test_signed_in_user_without_a_role_is_refused_and_recorded(roles_file, data_dir):
+    at = _app(_signed_in("someone@else.example"))
+    assert not at.exception
+    assert "has no role in PainCycle" in _texts(at)
+    assert not at.metric
+    log = audit.entries(database.get_engine(), LOCAL_USER)
+    assert list(log["action"]) == ["access_denied"]
+    assert list(log["user"]) == ["someone@else.example"]
+
+
+def test_unverified_email_is_refused(roles_file):
+    at = _app({**_signed_in("lee@clinic.example"), "email_verified": False})
+    assert "has not verified" in _texts(at)
+    assert not at.metric
+
+
+def test_missing_roles_file_lets_nobody_in(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAINCYCLE_ROLES_FILE", str(tmp_path / "absent.toml"))
+    at = _app(_signed_in("lee@clinic.example"))
+    assert "no readable roles file" in _texts(at)
+    assert not at.metric
+
+
+@pytest.mark.parametrize("email, role", [("lee@clinic.example", "clinician"),
+                                         ("khan@uni.example", "researcher"),
+                                         ("boss@clinic.example", "admin")])
+def test_each_role_signs_in_and_is_named_in_the_sidebar(roles_file, email, role):
+    at = _app(_signed_in(email))
+    assert not at.exception
+    assert any(f"({role})" in c.value for c in at.sidebar.caption)
+    assert [m.value for m in at.metric][:1] == ["3"]
+    assert "Sign out" in [b.label for b in at.sidebar.button]
+
+
+@pytest.mark.parametrize("email", ["lee@clinic.example", "khan@uni.example"])
+def test_audit_log_is_refused_to_non_admins_even_by_direct_url(roles_file, email):
+    audit.record(database.get_engine(), Principal("x", Role.CLINICIAN), "view_patient", "P001")
+    at = _app(_signed_in(email), AUDIT_PAGE)
+    assert not at.exception
+    assert "may not view the audit log" in _texts(at)
+    assert not at.dataframe
+
+
+def test_audit_page_is_not_in_a_clinicians_menu(roles_file):
+    at = _app(_signed_in("lee@clinic.example"))
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/audit.py")
+    admin = _app(_signed_in("boss@clinic.example"))
+    admin.switch_page("pages/audit.py").run()
+    assert admin.title[0].value == "🔎 Audit log"
+
+
+def test_admin_sees_the_audit_log(roles_file):
+    audit.record(database.get_engine(), Principal("lee@clinic.example", Role.CLINICIAN),
+                 "view_patient", "P001", "v1")
+    at = _app(_signed_in("boss@clinic.example"), AUDIT_PAGE)
+    assert not at.exception
+    assert at.metric[0].value == "1"
+    assert len(at.dataframe) == 1
+    assert at.dataframe[0].value["patient_id"].tolist() == ["P001"]
