@@ -1,0 +1,107 @@
+"""Wide registry converter: hand-written exports, mapping errors, and the real CHOIR extract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from paincycle import importers
+from paincycle.importers import ConversionError
+
+EXPORT = """ID,PAIN_0,PAIN_90,PF_0,AGE,SEX,BM1,BM2,BM3,NOTE
+7.0,8,5,33.5,50,F,1,0,1,x
+8.0,6,,40,61,male,0,0,0,
+"""
+
+MAPPING = """
+format: wide
+id_column: id
+intake_date: 2021-06-01
+patient:
+  sex: SEX
+  birth_year_from_age: AGE
+counts:
+  regions: {columns: [BM1..BM3], measure: x_regions}
+measures:
+  - {measure: pain_nrs, column: PAIN_0, day: 0}
+  - {measure: pain_nrs, column: PAIN_90, day: 90}
+  - {measure: promis_physical_function, column: PF_0, day: 0}
+"""
+
+
+def convert(tmp_path: Path, export: str = EXPORT, mapping: str = MAPPING):
+    path = tmp_path / "registry.csv"
+    path.write_text(export)
+    return importers.convert("wide", path, importers.parse_mapping(mapping, "registry.yaml"))
+
+
+def test_columns_per_time_point_and_attributes(tmp_path: Path):
+    result = convert(tmp_path)
+    cohort = result.cohort
+    patients = cohort.patients.set_index("patient_id")
+    assert list(patients.index) == ["7", "8"]
+    assert patients.loc["7", "birth_year"] == 1971 and patients.loc["8", "sex"] == "male"
+    assert patients.loc["7", "regions"] == 2
+    pain = cohort.observations[cohort.observations["measure"] == "pain_nrs"]
+    assert sorted(zip(pain["patient_id"], pain["date"].dt.strftime("%Y-%m-%d"), pain["value"],
+                      strict=True)) == [("7", "2021-06-01", 8), ("7", "2021-08-30", 5),
+                                        ("8", "2021-06-01", 6)]
+    notice = next(n for n in result.notices if "not in the mapping" in n.message)
+    assert notice.column == "NOTE" and notice.rows == 1
+
+
+def test_text_in_numeric_field(tmp_path: Path):
+    with pytest.raises(ConversionError) as caught:
+        convert(tmp_path, EXPORT.replace("6,,40", "6,,forty"))
+    problem = caught.value.report.problems[0]
+    assert (problem.file, problem.row, problem.column) == ("registry.csv", 3, "PF_0")
+    assert "'forty' is not a number" in problem.message
+
+
+def test_out_of_range_value_points_at_source_cell(tmp_path: Path):
+    with pytest.raises(ConversionError) as caught:
+        convert(tmp_path, EXPORT.replace("8,5,33.5", "8,12,33.5"))
+    problem = caught.value.report.problems[0]
+    assert (problem.file, problem.row, problem.column) == ("registry.csv", 2, "PAIN_90")
+
+
+def test_mapping_names_missing_column_and_bad_measure(tmp_path: Path):
+    mapping = MAPPING.replace("column: PF_0", "column: PF_BASE").replace(
+        "measure: pain_nrs, column: PAIN_90", "measure: pain_nsr, column: PAIN_90")
+    with pytest.raises(ConversionError) as caught:
+        convert(tmp_path, mapping=mapping)
+    by_key = {p.column: p.message for p in caught.value.report.problems}
+    assert "'PF_BASE' is not in registry.csv" in by_key["measures[2].column"]
+    assert "did you mean 'pain_nrs'" in by_key["measures[1].measure"]
+
+
+def test_bad_yaml_mapping_names_line():
+    with pytest.raises(ConversionError) as caught:
+        importers.parse_mapping("measures:\n  - {measure: pain_nrs\n", "bad.yaml")
+    problem = caught.value.report.problems[0]
+    assert problem.file == "bad.yaml" and problem.row is not None
+    assert "not valid YAML" in problem.message
+
+
+def test_choir_extract_converts_with_shipped_mapping(shared_data: Path):
+    path = shared_data / "choir-pittsburgh" / "pain.csv.gz"
+    raw = pd.read_csv(path)
+    raw = raw.dropna(subset=["PATIENT_NUM"])
+    result = importers.convert("wide", path, importers.load_mapping("choir"))
+    cohort = result.cohort
+    assert cohort.n_patients == len(raw)
+    obs = cohort.observations
+    follow_up = obs[(obs["measure"] == "pain_nrs") & (obs["date"] == pd.Timestamp("2020-03-31"))]
+    assert len(follow_up) == raw["PAIN_INTENSITY_AVERAGE.FOLLOW_UP"].notna().sum()
+    for code, col in [("promis_physical_function", "PROMIS_PHYSICAL_FUNCTION"),
+                      ("promis_depression", "PROMIS_DEPRESSION"),
+                      ("x_promis_anxiety", "PROMIS_ANXIETY")]:
+        assert (obs["measure"] == code).sum() == raw[col].notna().sum()
+    first = raw.iloc[0]
+    patient = cohort.patients.set_index("patient_id").loc[str(int(first["PATIENT_NUM"]))]
+    assert patient["birth_year"] == 2020 - first["AGE_AT_CONTACT"]
+    assert patient["painful_regions"] == raw.filter(regex=r"^X\d{3}$").iloc[0].sum()
+    assert patient["medicaid"] == first["MEDICAID_BIN"]
+    assert not any("not in the mapping" in n.message for n in result.notices)
