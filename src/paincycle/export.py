@@ -333,6 +333,64 @@ def _per_patient(cohort: Cohort, domains: pd.DataFrame, triad: pd.DataFrame,
     return out
 
 
+# --------------------------------------------------------------------------- model and one-call export
+
+
+def model_section(cohort: Cohort, path: str | Path | None = None) -> ModelSection | None:
+    """Score ``cohort`` with the shipped (or given) model; None when there is no model file."""
+    from paincycle import config
+
+    path = Path(path) if path else config.DEMO_MODEL
+    if not path.exists():
+        return None
+    from paincycle import model as risk_model
+
+    trained = risk_model.load(path)
+    scores = risk_model.score(trained, cohort)
+    metrics = trained.metadata.get("metrics", {})
+    rows = [("AUC (out-of-fold)", metrics.get("auc")),
+            ("AUC 95% CI, lower", (metrics.get("auc_ci") or [None, None])[0]),
+            ("AUC 95% CI, upper", (metrics.get("auc_ci") or [None, None])[1]),
+            ("Brier score", metrics.get("brier")),
+            ("Calibration intercept", metrics.get("calibration_intercept")),
+            ("Calibration slope", metrics.get("calibration_slope")),
+            ("Patients with an outcome label (training)", metrics.get("n_train")),
+            ("Share with a poor outcome (training)", metrics.get("prevalence")),
+            ("Risk threshold for a flag (this cohort)", scores.threshold)]
+    performance = pd.DataFrame(rows, columns=["metric", "value"])
+    description = (f"{str(metrics.get('model_kind', 'risk')).capitalize()} model scored "
+                   f"{trained.landmark_days} days after intake; "
+                   f"{len(scores.skipped):,} patients could not be scored yet.")
+    return ModelSection(scores.table, performance, str(trained.metadata.get("outcome_words", "")),
+                        description)
+
+
+def export_summary(cohort: Cohort, fmt: str, *, deidentify: bool = False,
+                   principal: Principal | None = None, model: ModelSection | None = None,
+                   progress: Progress | None = None, filters: str = "",
+                   cohort_version: str | None = None, engine: object | None = None) -> bytes:
+    """Build, render and audit one summary export (the CLI and the Export page call this)."""
+    who = access.require(principal, Permission.EXPORT_DEIDENTIFIED if deidentify
+                         else Permission.EXPORT_IDENTIFIED)
+    fmt = fmt.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    step = progress or _noop
+    summary = build_summary(cohort, deidentify=deidentify, principal=who, model=model,
+                            progress=lambda f, m: step(0.9 * f, m), charts=fmt in ("html", "pdf"),
+                            filters=filters)
+    step(0.92, f"Writing the .{fmt} file")
+    data = render(summary, fmt)
+    from paincycle import audit, database
+
+    audit.record(engine if engine is not None else database.get_engine(), who, audit.Action.EXPORT,
+                 cohort_version=cohort_version,
+                 detail=f"cohort summary .{fmt}{' de-identified' if deidentify else ''}, "
+                        f"{cohort.n_patients} patients")
+    step(1.0, "Done")
+    return data
+
+
 # --------------------------------------------------------------------------- charts
 
 

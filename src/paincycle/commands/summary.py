@@ -1,0 +1,79 @@
+"""paincycle summary PATH --out FILE [--deidentify] [--filter site=North ...] [--no-model]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from paincycle import export, trajectories
+from paincycle.cohort import Cohort, read_cohort
+from paincycle.store import CohortStore
+
+HELP = ("Write the cohort summary (headline numbers, baseline profile, responder rates, flags, "
+        "model performance) as .xlsx, .html, .pdf or .csv (the per-patient table).")
+
+#: --filter keys and the filter_cohort argument each one fills (repeat a key for "or").
+FILTER_KEYS: dict[str, str] = {
+    "site": "sites", "diagnosis": "diagnoses", "sex": "sexes", "age_band": "age_bands",
+    "treatment": "treatments",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="cohort folder, .zip, or the name or id of a stored version")
+    parser.add_argument("--out", required=True, help="output file: .xlsx, .html, .pdf or .csv")
+    parser.add_argument("--deidentify", action="store_true",
+                        help="pseudonymous ids, age bands, days since intake, no free text")
+    parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"keep matching patients; keys: {', '.join(FILTER_KEYS)} "
+                             "(repeat a key to allow several values)")
+    parser.add_argument("--no-model", action="store_true",
+                        help="leave out the risk model even when one is shipped")
+    parser.add_argument("--model", default=None, help="a model file (default: the shipped demo model)")
+
+
+def load_cohort(path: str) -> tuple[Cohort, str | None]:
+    """A cohort from a folder or .zip, else from the store by version name or id."""
+    if Path(path).exists():
+        return read_cohort(path), None
+    store = CohortStore()
+    version = store.find(path)
+    if version is None:
+        raise FileNotFoundError(f"{path}: no such cohort folder, .zip or stored version")
+    return store.load(version.id), version.id
+
+
+def parse_filters(items: list[str]) -> dict[str, list[str]]:
+    """'site=North' ... -> {'sites': ['North', ...]}; unknown keys are a clear error."""
+    chosen: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().lower().replace("-", "_")
+        if not sep or key not in FILTER_KEYS or not value.strip():
+            raise ValueError(f"--filter {item!r}: use KEY=VALUE with KEY one of "
+                             f"{', '.join(FILTER_KEYS)}")
+        chosen.setdefault(FILTER_KEYS[key], []).append(value.strip())
+    return chosen
+
+
+def run(args: argparse.Namespace) -> int:
+    fmt = export.format_of(args.out)
+    filters = parse_filters(args.filter)
+    cohort, version_id = load_cohort(args.path)
+    if filters:
+        cohort = trajectories.filter_cohort(cohort, **filters)
+        if cohort.n_patients == 0:
+            raise ValueError("no patients match these filters; nothing was written")
+    model = None if args.no_model else export.model_section(cohort, args.model)
+    described = "; ".join(args.filter)
+    data = export.export_summary(cohort, fmt, deidentify=args.deidentify, model=model,
+                                 filters=described, cohort_version=version_id)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    print(f"wrote {out} ({cohort.n_patients:,} patients{', de-identified' if args.deidentify else ''})",
+          file=sys.stderr)
+    return 0
