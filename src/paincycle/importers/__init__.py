@@ -31,7 +31,7 @@ from paincycle.importers.mapping import load_mapping, parse_mapping, shipped
 
 __all__ = [
     "KINDS", "MAX_INPUT_BYTES", "Conversion", "ConversionError", "Notice", "convert", "detect_kind",
-    "load_mapping", "needs_mapping", "parse_mapping", "shipped",
+    "COHORT", "load_mapping", "needs_mapping", "parse_mapping", "preview", "save_upload", "shipped",
 ]
 
 #: Input kinds the converters read, with the words the Data page shows.
@@ -127,3 +127,40 @@ def _heads(path: Path, size: int = 4096) -> dict[str, str]:
         with path.open("rb") as handle:
             add(path.name, handle.read(size * 16 if path.name.endswith(".gz") else size))
     return out
+
+
+def save_upload(name: str, data: bytes, folder: str | Path) -> Path:
+    """Write an uploaded file under ``folder`` with a safe name (uploads never pick their path)."""
+    if len(data) > MAX_INPUT_BYTES:
+        raise fail(name, None, None, f"file is larger than the {MAX_INPUT_BYTES // 1024**2} MB limit")
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in PurePosixPath(name).name)
+    target = Path(folder) / (safe.lstrip(".") or "upload")
+    target.write_bytes(data)
+    return target
+
+
+def preview(path: str | Path, kind: str | None, rows: int = 10):
+    """The first rows of an input, as the Data page shows them before importing."""
+    import pandas as pd
+
+    from paincycle.importers.common import read_csv, read_inputs
+
+    files = read_inputs(path)
+    if kind == "fhir":
+        from paincycle.importers.fhir import _resources
+
+        found = []
+        for name in files:
+            if name.lower().endswith((".json", ".ndjson")):
+                found += _resources(name, files[name])
+            if len(found) >= rows:
+                break
+        return pd.DataFrame([{"file": w.file, "resourceType": r.get("resourceType"),
+                              "id": r.get("id")} for r, _u, w in found[:rows]])
+    csvs = [n for n in files if n.lower().endswith(".csv")]
+    preferred = [n for n in csvs if PurePosixPath(n).name.lower() in ("observations.csv",
+                                                                      "patients.csv")]
+    if not csvs:
+        return pd.DataFrame()
+    name = (preferred or csvs)[0]
+    return read_csv(name, files[name]).head(rows)

@@ -1,0 +1,81 @@
+"""Data page widgets: the upload box, the kind picker, the mapping editor, the reports."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from paincycle import importers
+from paincycle.cohort import ValidationReport
+
+KIND_LABELS = {**importers.KINDS, importers.COHORT: "PainCycle cohort folder (.zip of patients, "
+                                                     "observations, events)"}
+UPLOAD_LIMIT_MB = importers.MAX_INPUT_BYTES // 1024**2
+
+
+def upload(key: str = "upload") -> Path | None:
+    """The upload box; the file is kept in a per-session temporary folder and its path returned."""
+    file = st.file_uploader(
+        f"Export file or .zip (up to {UPLOAD_LIMIT_MB} MB)",
+        type=["csv", "json", "ndjson", "zip", "gz"], key=key,
+        help="A FHIR Bundle or NDJSON, a Synthea CSV folder as .zip, a REDCap export, a wide "
+             "registry CSV, or a PainCycle cohort .zip.")
+    if file is None:
+        return None
+    folder = Path(st.session_state.setdefault(f"{key}_dir", tempfile.mkdtemp(prefix="paincycle-")))
+    return importers.save_upload(file.name, file.getvalue(), folder)
+
+
+def kind_picker(path: Path, key: str = "kind") -> str:
+    """Select box of input kinds, preset to the detected one."""
+    detected = importers.detect_kind(path)
+    options = list(KIND_LABELS)
+    index = options.index(detected) if detected in options else 0
+    kind = st.selectbox("What is this file?", options, index=index, format_func=KIND_LABELS.get,
+                        key=key)
+    if detected:
+        st.caption(f"Detected: {KIND_LABELS[detected]}")
+    return kind
+
+
+def mapping_editor(kind: str, key: str = "mapping") -> dict[str, Any] | None:
+    """Mapping text area (prefilled from an uploaded or shipped mapping); returns the parsed mapping."""
+    if not importers.needs_mapping(kind) and kind != "fhir":
+        return None
+    shipped = importers.shipped()
+    cols = st.columns(2)
+    start = cols[0].selectbox("Start from a shipped mapping", ["(none)", *shipped], key=f"{key}_shipped")
+    uploaded = cols[1].file_uploader("or upload a mapping (.yaml, .toml)", type=["yaml", "yml", "toml"],
+                                     key=f"{key}_file")
+    name = "mapping.yaml"
+    text = ""
+    if uploaded is not None:
+        name, text = uploaded.name, uploaded.getvalue().decode("utf-8-sig", errors="replace")
+    elif start != "(none)":
+        text = shipped[start].read_text(encoding="utf-8")
+    edited = st.text_area("Mapping (YAML, or TOML if the uploaded file was .toml)", text, height=260,
+                          key=f"{key}_text_{start}_{name}")
+    if not edited.strip():
+        if importers.needs_mapping(kind):
+            st.info("This kind of export needs a mapping: see docs/importers.md.")
+        return None
+    return importers.parse_mapping(edited, name)
+
+
+def problem_report(report: ValidationReport) -> None:
+    """The validation report: counts per kind of problem, then every listed problem."""
+    st.error(f"{report.total:,} problem(s): nothing was imported. Fix the export (or the mapping) "
+             "and upload it again.")
+    counts = pd.DataFrame(report.counts.most_common(), columns=["problem", "count"])
+    st.dataframe(counts, width="stretch", hide_index=True)
+    st.dataframe(report.to_frame(), width="stretch", hide_index=True)
+
+
+def notices(conversion: importers.Conversion) -> None:
+    if conversion.notices:
+        st.caption("Left out on purpose (nothing is dropped silently):")
+        st.dataframe(conversion.notices_frame(), width="stretch", hide_index=True)

@@ -1,0 +1,67 @@
+"""The Data page: upload, detected kind, preview, validation report, import, version switch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from paincycle.store import CohortStore
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+BUNDLE = {"resourceType": "Bundle", "type": "collection", "entry": [
+    {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Patient", "id": "1",
+                                           "identifier": [{"value": "MRN-1"}], "gender": "female"}},
+    {"resource": {"resourceType": "Observation", "status": "final",
+                  "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
+                  "subject": {"reference": "urn:uuid:1"},
+                  "effectiveDateTime": "2024-01-10T10:00:00+01:00", "valueInteger": 6}},
+]}
+
+
+def _data_page(monkeypatch, tmp_path: Path) -> AppTest:
+    monkeypatch.setattr("paincycle.config.SAMPLE_COHORT", tmp_path / "none")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    return at
+
+
+def test_upload_detect_preview_and_import(monkeypatch, tmp_path: Path):
+    at = _data_page(monkeypatch, tmp_path)
+    assert at.title[0].value == "📥 Data"
+    assert "MB" in at.get("file_uploader")[0].proto.label
+    at.get("file_uploader")[0].set_value(
+        ("export.json", json.dumps(BUNDLE).encode(), "application/json"))
+    at.run()
+    assert not at.exception
+    assert at.selectbox[0].value == "fhir"
+    preview = at.dataframe[0].value
+    assert preview["resourceType"].tolist() == ["Patient", "Observation"]
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("now the current cohort" in s.value for s in at.success)
+    stored = CohortStore().versions()
+    assert len(stored) == 1 and stored[0].rows["patients"] == 1
+    assert at.session_state["cohort_version"] == stored[0].id
+
+
+def test_bad_upload_shows_the_report_table(monkeypatch, tmp_path: Path):
+    at = _data_page(monkeypatch, tmp_path)
+    bad = dict(BUNDLE)
+    bad["entry"] = BUNDLE["entry"] + [{"resource": {
+        "resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org",
+                                                            "code": "72514-3"}]},
+        "subject": {"reference": "urn:uuid:1"}, "effectiveDateTime": "2024-02-01",
+        "valueString": "a lot"}}]
+    at.get("file_uploader")[0].set_value(("bad.json", json.dumps(bad).encode(), "application/json"))
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("1 problem(s)" in e.value for e in at.error)
+    table = at.dataframe[-1].value
+    assert list(table.columns) == ["file", "row", "column", "problem"]
+    assert "'a lot' is not a number" in table["problem"].iloc[0]
+    assert CohortStore().versions() == []
