@@ -556,7 +556,7 @@ def meeting_record(cohort_name: str, agenda: pd.DataFrame, meeting_date: date, *
     return MeetingRecord(meeting_date, cohort_name, agenda, revisions)
 
 
-_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>&~=:")
+_MD_SPECIAL = set("\\`*_{}[]#!|<>&~")
 
 
 def markdown_text(value: str) -> str:
