@@ -76,6 +76,10 @@ def test_values_inside_ranges_and_rounded_like_the_instrument(small):
             assert np.allclose(values, np.round(values)), code
 
 
+def test_one_row_per_patient_day_and_measure(small):
+    assert not small.observations.duplicated(["patient_id", "date", "measure"]).any()
+
+
 def test_visit_schedule(small):
     obs = _days(small)
     pf = obs[obs["measure"] == "promis_physical_function"]

@@ -147,14 +147,23 @@ class _Rows:
                            np.asarray(value, dtype=np.float64)))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(patient index, day since intake, measure index into self.codes, value), sorted."""
+        """(patient index, day since intake, measure index, value), sorted, one per day and measure.
+
+        A visit's pain score and that day's diary entry would give two rows for
+        one patient, day and measure; only the one recorded first (the diary's) is kept.
+        """
         pidx = np.concatenate([p[1] for p in self.parts])
         day = np.concatenate([p[2] for p in self.parts])
         code = np.concatenate([np.full(len(p[1]), self.codes.index(p[0]), dtype=np.int8)
                                for p in self.parts])
         value = np.concatenate([p[3] for p in self.parts])
         self.parts = []
-        order = np.argsort(pidx.astype(np.int64) * 1024 + (day + 128), kind="stable")
+        key = (pidx.astype(np.int64) * 1024 + (day + 128)) * 64 + code
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        order = order[first]
         return pidx[order], day[order], code[order], value[order]
 
 
