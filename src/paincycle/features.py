@@ -1,0 +1,296 @@
+"""Landmark features: what the team knows about a patient ``landmark_days`` after intake.
+
+Every feature is computed only from rows dated on or before intake + landmark
+(default 90 days), the same cut for training and for scoring, so a model never
+sees the future of the patient it scores. Features that cannot be computed
+(no wearable, a registry with only baseline questionnaires) are missing, not
+zero: the model's imputer fills them and the explanations skip them.
+
+``FEATURES`` is the one place each feature is named and explained; the model
+page, the explanations and the model card read it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from paincycle import measures
+from paincycle.cohort import Cohort
+from paincycle.outcomes import days_since_intake
+
+DEFAULT_LANDMARK_DAYS = 90
+#: Days around intake that count as the baseline (as in the outcome definition).
+BASELINE_WINDOW = (-60, 14)
+#: "Recent" level: the mean of the last this-many days of a measure before the landmark.
+RECENT_DAYS = 14
+#: Self-reported or worn every day or week: completion of these is "the diary".
+DIARY_MEASURES = ("pain_nrs", "sleep_hours", "steps", "active_minutes", "peg")
+#: Function-domain measures whose worsening reads as functional withdrawal.
+WITHDRAWAL_MEASURES = ("steps", "active_minutes", "promis_physical_function",
+                       "promis_social_roles", "odi", "pdi", "tsk")
+#: A withdrawal signal counts fully (1.0) at a worsening of this many MCIDs.
+FULL_SIGNAL_MCIDS = 2.0
+CATEGORICAL = ("sex", "diagnosis")
+MEASURE_CODES = tuple(measures.MEASURES)
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    label: str
+    group: str  # baseline, change, slope, withdrawal, care, person
+    unit: str
+    meaning: str
+    measure: str | None = None
+
+
+def _registry() -> dict[str, Feature]:
+    out: dict[str, Feature] = {}
+    for code, m in measures.MEASURES.items():
+        out[f"{code}_baseline"] = Feature(
+            f"{code}_baseline", f"{m.instrument} at intake", "baseline", m.unit,
+            f"Average {m.instrument} from 60 days before to 14 days after intake.", code)
+        out[f"{code}_change"] = Feature(
+            f"{code}_change", f"Change in {m.instrument}", "change", m.unit,
+            f"Recent {m.instrument} (last {RECENT_DAYS} days before the landmark) minus the "
+            "intake level; positive means the score rose.", code)
+        out[f"{code}_slope"] = Feature(
+            f"{code}_slope", f"Trend in {m.instrument}", "slope", f"{m.unit} per 4 weeks",
+            f"Straight-line trend of {m.instrument} from intake to the landmark, per 4 weeks "
+            "(at least 3 scores over 2 weeks).", code)
+    rest = [
+        Feature("withdrawal_index", "Functional withdrawal index", "withdrawal", "-1 to 1",
+                "Average of the withdrawal signals available: falling steps, active minutes, "
+                "physical function and social roles, rising ODI, PDI and fear of movement "
+                f"(each full at {FULL_SIGNAL_MCIDS:g} MCIDs), missed appointments and fading "
+                "diary and questionnaire completion. 0 = steady, 1 = withdrawing strongly."),
+        Feature("withdrawal_signals", "Withdrawal signals available", "withdrawal", "count",
+                "How many of the withdrawal signals could be computed for this patient."),
+        Feature("appointments_missed", "Appointments missed", "care", "count",
+                "Appointments missed from intake to the landmark."),
+        Feature("appointments_total", "Appointments due", "care", "count",
+                "Appointments attended or missed from intake to the landmark."),
+        Feature("missed_appointment_share", "Share of appointments missed", "withdrawal",
+                "share", "Missed appointments as a share of those due by the landmark."),
+        Feature("diary_weeks_share", "Diary weeks completed", "care", "share",
+                "Share of weeks from intake to the landmark with at least one diary or "
+                "wearable entry (patients who kept a diary at all)."),
+        Feature("diary_fade", "Fading diary", "withdrawal", "-1 to 1",
+                "1 minus (diary weeks in the second half of the period / in the first half): "
+                "positive when the diary fades."),
+        Feature("questionnaire_missing_share", "Follow-up questionnaires missing", "withdrawal",
+                "share", "Share of the questionnaires answered at intake that were not answered "
+                "again before the landmark (needs a landmark of at least 30 days)."),
+        Feature("data_missing_share", "Expected data missing", "care", "share",
+                "Average of the missing diary weeks and the missing follow-up questionnaires: "
+                "withdrawal from care, not just noise."),
+        Feature("treatments_started", "Treatments started", "care", "count",
+                "Treatments started from intake to the landmark."),
+        Feature("age", "Age", "person", "years", "Age at intake (from the birth year)."),
+        Feature("sex", "Sex", "person", "", "Recorded sex."),
+        Feature("diagnosis", "Diagnosis", "person", "", "Recorded pain diagnosis."),
+    ]
+    out.update({f.name: f for f in rest})
+    return out
+
+
+FEATURES: dict[str, Feature] = _registry()
+
+#: Feature sets for the ablation: what baseline pain alone, or withdrawal alone, predicts.
+BASELINE_PAIN = ("pain_nrs_baseline",)
+WITHDRAWAL_FEATURES = tuple(
+    [n for n, f in FEATURES.items() if f.group == "withdrawal"]
+    + [f"{c}_{k}" for c in WITHDRAWAL_MEASURES for k in ("change", "slope")]
+    + ["appointments_missed", "appointments_total", "diary_weeks_share", "data_missing_share"])
+
+
+def landmark_cut(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS) -> Cohort:
+    """The cohort as it stood at each patient's landmark: later rows removed."""
+    intake = cohort.patients.set_index("patient_id")["intake_date"]
+    limit = pd.Timedelta(days=landmark_days)
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty:
+            return frame
+        return frame[frame["date"] <= frame["patient_id"].map(intake) + limit].reset_index(drop=True)
+
+    return Cohort(cohort.patients, keep(cohort.observations), keep(cohort.events), cohort.name)
+
+
+def landmark_features(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS) -> pd.DataFrame:
+    """One row per patient (index patient_id), one column per entry of FEATURES."""
+    cut = landmark_cut(cohort, landmark_days)
+    ids = pd.Index(cohort.patients["patient_id"].astype(str), name="patient_id")
+    obs = days_since_intake(cut)
+    obs = obs[(obs["day"] >= BASELINE_WINDOW[0]) & obs["measure"].isin(MEASURE_CODES)
+              & obs["value"].notna()]
+    base_end = min(BASELINE_WINDOW[1], landmark_days)
+    out = pd.DataFrame(index=ids)
+
+    base = (obs[obs["day"] <= base_end].groupby(["patient_id", "measure"])["value"].mean()
+            .unstack())
+    latest = obs.groupby(["patient_id", "measure"])["day"].transform("max")
+    recent_rows = obs[(obs["day"] > latest - RECENT_DAYS) & (latest > base_end)]
+    recent = recent_rows.groupby(["patient_id", "measure"])["value"].mean().unstack()
+    slope = _slopes(obs).unstack() if not obs.empty else pd.DataFrame()
+    for code in MEASURE_CODES:
+        b = base[code] if code in base else pd.Series(dtype=float)
+        r = recent[code] if code in recent else pd.Series(dtype=float)
+        out[f"{code}_baseline"] = b.reindex(ids)
+        out[f"{code}_change"] = (r - b).reindex(ids)
+        out[f"{code}_slope"] = (slope[code] if code in slope else pd.Series(dtype=float)).reindex(ids)
+
+    _care_features(out, cut, obs, landmark_days)
+    _withdrawal_index(out)
+    _person_features(out, cohort.patients)
+    return out[list(FEATURES)].astype({n: "float64" for n in FEATURES if n not in CATEGORICAL})
+
+
+def _slopes(obs: pd.DataFrame) -> pd.Series:
+    """Least-squares slope per (patient, measure), per 28 days; NaN with < 3 scores or < 14 days."""
+    t = obs["day"].astype(float)
+    frame = pd.DataFrame({"patient_id": obs["patient_id"], "measure": obs["measure"], "t": t,
+                          "v": obs["value"], "tt": t * t, "tv": t * obs["value"]})
+    g = frame.groupby(["patient_id", "measure"])
+    s = g[["t", "v", "tt", "tv"]].sum()
+    n = g.size()
+    span = g["t"].max() - g["t"].min()
+    var = s["tt"] - s["t"] ** 2 / n
+    cov = s["tv"] - s["t"] * s["v"] / n
+    slope = (cov / var.where(var > 0)) * 28
+    return slope.where((n >= 3) & (span >= 14))
+
+
+def _care_features(out: pd.DataFrame, cut: Cohort, obs: pd.DataFrame, landmark_days: int) -> None:
+    ids = out.index
+    events = days_since_intake(cut, cut.events) if not cut.events.empty else None
+    if events is not None:
+        events = events[events["day"] >= 0]
+        kinds = events.groupby(["patient_id", "event"]).size().unstack(fill_value=0)
+    else:
+        kinds = pd.DataFrame(index=ids)
+    missed = kinds.get("appointment_missed", pd.Series(dtype=float)).reindex(ids).fillna(0)
+    attended = kinds.get("appointment_attended", pd.Series(dtype=float)).reindex(ids).fillna(0)
+    total = missed + attended
+    has_events = events is not None and not events.empty
+    out["appointments_missed"] = missed if has_events else np.nan
+    out["appointments_total"] = total if has_events else np.nan
+    out["missed_appointment_share"] = (missed / total.where(total > 0))
+    started = kinds.get("treatment_start", pd.Series(dtype=float)).reindex(ids).fillna(0)
+    out["treatments_started"] = started if has_events else np.nan
+
+    weeks = max(1, int(np.ceil((landmark_days + 1) / 7)))
+    diary = obs[obs["measure"].isin(DIARY_MEASURES) & (obs["day"] >= 0)]
+    week_of = (diary["day"] // 7).clip(upper=weeks - 1)
+    active_weeks = pd.DataFrame({"patient_id": diary["patient_id"], "week": week_of}).drop_duplicates()
+    n_weeks = active_weeks.groupby("patient_id").size()
+    out["diary_weeks_share"] = (n_weeks / weeks).reindex(ids)
+    if weeks >= 2:
+        half = weeks / 2
+        early = active_weeks[active_weeks["week"] < half].groupby("patient_id").size()
+        late = active_weeks[active_weeks["week"] >= half].groupby("patient_id").size()
+        early_rate = (early / np.ceil(half)).reindex(ids)
+        late_rate = (late.reindex(ids).fillna(0) / (weeks - np.ceil(half)))
+        fade = (1 - late_rate / early_rate.where(early_rate > 0)).clip(-1, 1)
+        out["diary_fade"] = fade.where(n_weeks.reindex(ids).notna())
+    else:
+        out["diary_fade"] = np.nan
+
+    questionnaires = obs[~obs["measure"].isin(DIARY_MEASURES)]
+    if landmark_days >= 30 and not questionnaires.empty:
+        at_intake = questionnaires[questionnaires["day"] <= BASELINE_WINDOW[1]][
+            ["patient_id", "measure"]].drop_duplicates()
+        again = questionnaires[questionnaires["day"] > BASELINE_WINDOW[1]][
+            ["patient_id", "measure"]].drop_duplicates()
+        again["again"] = True
+        merged = at_intake.merge(again, on=["patient_id", "measure"], how="left")
+        out["questionnaire_missing_share"] = (
+            1 - merged["again"].fillna(False).astype(float).groupby(merged["patient_id"]).mean()
+        ).reindex(ids)
+    else:
+        out["questionnaire_missing_share"] = np.nan
+    out["data_missing_share"] = pd.concat(
+        [1 - out["diary_weeks_share"], out["questionnaire_missing_share"]], axis=1).mean(axis=1)
+
+
+def _withdrawal_index(out: pd.DataFrame) -> None:
+    """Mean of the available withdrawal signals, each scaled to -1 (engaging) .. 1 (withdrawing)."""
+    signals = []
+    for code in WITHDRAWAL_MEASURES:
+        m = measures.get(code)
+        change = out[f"{code}_change"]
+        # direction-aware: a worsening of FULL_SIGNAL_MCIDS MCIDs is a full signal
+        worsening = -change if not m.worse_high else change
+        signals.append((worsening / (m.mcid * FULL_SIGNAL_MCIDS)).clip(-1, 1))
+    signals.append(out["missed_appointment_share"])
+    signals.append(out["diary_fade"])
+    signals.append(out["questionnaire_missing_share"])
+    table = pd.concat(signals, axis=1)
+    out["withdrawal_index"] = table.mean(axis=1)
+    out["withdrawal_signals"] = table.notna().sum(axis=1).astype(float)
+
+
+def _person_features(out: pd.DataFrame, patients: pd.DataFrame) -> None:
+    p = patients.set_index(patients["patient_id"].astype(str))
+    if "birth_year" in p:
+        birth = pd.to_numeric(p["birth_year"], errors="coerce").astype("float64")
+        out["age"] = (p["intake_date"].dt.year.astype(float) - birth).reindex(out.index)
+    else:
+        out["age"] = np.nan
+    for column in CATEGORICAL:
+        values = (p[column].astype(object).where(p[column].notna(), None) if column in p
+                  else pd.Series(None, index=p.index, dtype=object))
+        out[column] = values.reindex(out.index).astype(object)
+
+
+# --------------------------------------------------------------------------- words
+
+
+def describe_value(name: str, row: pd.Series, landmark_days: int = DEFAULT_LANDMARK_DAYS) -> str:
+    """A feature's value for one patient in the words a clinician would use."""
+    feature = FEATURES[name]
+    value = row.get(name)
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return f"{feature.label}: not recorded"
+    weeks = round(landmark_days / 7)
+    if feature.group in ("baseline", "change", "slope"):
+        m = measures.get(feature.measure)
+        if feature.group == "baseline":
+            band = m.band_of(value)
+            return f"{m.instrument} at intake {_num(value)}" + (f" ({band})" if band else "")
+        if feature.group == "change":
+            base = row.get(f"{feature.measure}_baseline")
+            verb = "rose" if value > 0 else "fell"
+            if m.unit in ("steps/day", "min/day") and base and not pd.isna(base):
+                return f"{m.instrument} {verb} {abs(value) / base * 100:.0f}% over {weeks} weeks"
+            if value == 0:
+                return f"{m.instrument} unchanged over {weeks} weeks"
+            return f"{m.instrument} {verb} {_num(abs(value))} over {weeks} weeks"
+        trend = "rising" if value > 0 else "falling"
+        return f"{m.instrument} {trend} {_num(abs(value))} per 4 weeks"
+    if name in ("missed_appointment_share", "appointments_missed", "appointments_total"):
+        missed, total = row.get("appointments_missed"), row.get("appointments_total")
+        if total is not None and not pd.isna(total) and total > 0:
+            return f"missed {int(missed)} of {int(total)} appointments"
+        return "no appointments due yet"
+    if name == "diary_fade":
+        return ("diary entries fading" if value > 0 else "diary kept up") + f" ({value:+.0%})"
+    if name == "withdrawal_index":
+        word = "withdrawing" if value > 0.15 else "re-engaging" if value < -0.15 else "steady"
+        return f"functional withdrawal index {value:+.2f} ({word})"
+    if name == "withdrawal_signals":
+        return f"{value:.0f} withdrawal signals recorded"
+    if feature.unit == "share":
+        return f"{feature.label.lower()}: {value:.0%}"
+    if name == "age":
+        return f"age {value:.0f}"
+    if name in CATEGORICAL:
+        return f"{feature.label.lower()}: {value}"
+    return f"{feature.label.lower()}: {_num(value)}"
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}".rstrip("0").rstrip(".")

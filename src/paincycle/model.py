@@ -1,0 +1,576 @@
+"""The risk model: train, evaluate honestly, persist safely, explain, flag.
+
+One scikit-learn Pipeline holds everything learned (imputation, scaling,
+encoding, classifier), wrapped in a sigmoid calibration fitted on held-out
+patients, so training and scoring cannot drift apart. Logistic regression and
+histogram gradient boosting are compared by cross-validated AUC; the simpler
+one is kept unless boosting is clearly better.
+
+Every reported metric comes from out-of-fold predictions of the whole
+procedure (fit, calibrate, predict on patients the model never saw). The risk
+is prognostic support for the clinical team, not a diagnosis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import skops.io as sio
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+from paincycle import features as feat
+from paincycle.cohort import Cohort
+from paincycle.outcomes import OutcomeDefinition, label_outcomes
+from paincycle.outcomes import summary as outcome_summary
+
+INTENDED_USE = ("Prognostic support for a multidisciplinary pain team, not a diagnosis: the "
+                "risk ranks patients for case review and never replaces clinical judgement.")
+DISCLAIMER = "Prognostic support, not a diagnosis."
+#: Keep gradient boosting only when its cross-validated AUC beats logistic regression by this.
+SIMPLER_MARGIN = 0.01
+DEFAULT_FLAG_SHARE = 0.20
+DECISION_THRESHOLDS = tuple(np.round(np.arange(0.10, 0.501, 0.01), 2))
+MIN_LABELLED = 40
+MIN_PER_CLASS = 10
+N_FOLDS = 5
+
+#: The only types a model file may hold beyond skops' defaults. Anything else
+#: (a foreign class, a function) makes loading refuse the file.
+ALLOWED_TYPES: frozenset[str] = frozenset({
+    "numpy.dtype",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+})
+
+
+class UntrustedModelError(ValueError):
+    """A model file holding types outside ALLOWED_TYPES: refused, never loaded."""
+
+
+# --------------------------------------------------------------------------- building
+
+
+def single_threaded(func):
+    """Run with one OpenMP/BLAS thread: on a shared server, gradient boosting's threads
+    fight other work and run an order of magnitude slower than one thread alone."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        with threadpool_limits(limits=1):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _columns(X: pd.DataFrame) -> tuple[list[str], list[str]]:
+    categorical = [c for c in X.columns if c in feat.CATEGORICAL]
+    numeric = [c for c in X.columns if c not in feat.CATEGORICAL]
+    return numeric, categorical
+
+
+def build_pipeline(kind: str, X: pd.DataFrame, random_state: int = 0) -> Pipeline:
+    """Imputation + scaling / one-hot, then a well-regularised classifier ('logistic' or 'hgb')."""
+    numeric, categorical = _columns(X)
+    prep = ColumnTransformer(
+        [("num", Pipeline([("impute", SimpleImputer(strategy="mean")),
+                           ("scale", StandardScaler())]), numeric),
+         ("cat", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                           ("onehot", OneHotEncoder(handle_unknown="ignore", min_frequency=10,
+                                                    sparse_output=False))]), categorical)],
+        verbose_feature_names_out=False,
+    )
+    if kind == "logistic":
+        clf = LogisticRegression(C=0.05, max_iter=5000)
+    elif kind == "hgb":
+        clf = HistGradientBoostingClassifier(learning_rate=0.05, max_iter=150, max_leaf_nodes=15,
+                                             min_samples_leaf=30, l2_regularization=1.0,
+                                             early_stopping=False, random_state=random_state)
+    else:
+        raise ValueError(f"unknown model kind {kind!r}: use 'logistic' or 'hgb'")
+    return Pipeline([("prep", prep), ("clf", clf)]).set_output(transform="pandas")
+
+
+def fit_calibrated(kind: str, X: pd.DataFrame, y: np.ndarray, random_state: int = 0
+                   ) -> CalibratedClassifierCV:
+    """Fit on 75% of the patients, calibrate (sigmoid) on the other 25%."""
+    X_fit, X_cal, y_fit, y_cal = train_test_split(X, y, test_size=0.25, stratify=y,
+                                                  random_state=random_state)
+    pipeline = build_pipeline(kind, X, random_state).fit(X_fit, y_fit)
+    calibrated = CalibratedClassifierCV(FrozenEstimator(pipeline), method="sigmoid")
+    return calibrated.fit(X_cal, y_cal)
+
+
+def usable_columns(X: pd.DataFrame) -> list[str]:
+    """Features with at least some values in the training data (all-missing ones teach nothing)."""
+    return [c for c in X.columns if X[c].notna().any()]
+
+
+def _oof(kind: str, X: pd.DataFrame, y: np.ndarray, calibrated: bool, seed: int
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold predictions and the fold number of each patient."""
+    risk = np.zeros(len(y))
+    fold_of = np.zeros(len(y), dtype=int)
+    folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed)
+    for k, (train, test) in enumerate(folds.split(X, y)):
+        if calibrated:
+            model = fit_calibrated(kind, X.iloc[train], y[train], seed)
+        else:
+            model = build_pipeline(kind, X, seed).fit(X.iloc[train], y[train])
+        risk[test] = model.predict_proba(X.iloc[test])[:, 1]
+        fold_of[test] = k
+    return risk, fold_of
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def bootstrap_auc_ci(y: np.ndarray, risk: np.ndarray, n_boot: int = 500, seed: int = 0
+                     ) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the AUC."""
+    rng = np.random.default_rng(seed)
+    aucs = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        if 0 < y[idx].sum() < len(idx):
+            aucs.append(roc_auc_score(y[idx], risk[idx]))
+    return float(np.percentile(aucs, 2.5)), float(np.percentile(aucs, 97.5))
+
+
+def calibration_intercept_slope(y: np.ndarray, risk: np.ndarray) -> tuple[float, float]:
+    """Calibration-in-the-large (slope fixed at 1) and calibration slope, on the logit scale."""
+    p = np.clip(risk, 1e-6, 1 - 1e-6)
+    lp = np.log(p / (1 - p))
+    a = 0.0
+    for _ in range(50):  # Newton steps for the intercept with offset lp
+        q = 1 / (1 + np.exp(-(a + lp)))
+        step = (y - q).sum() / max((q * (1 - q)).sum(), 1e-12)
+        a += step
+        if abs(step) < 1e-10:
+            break
+    beta = np.zeros(2)
+    design = np.column_stack([np.ones_like(lp), lp])
+    for _ in range(100):  # Newton steps for y ~ intercept + slope * lp
+        q = 1 / (1 + np.exp(-design @ beta))
+        hess = design.T @ (design * (q * (1 - q))[:, None])
+        step = np.linalg.solve(hess + 1e-9 * np.eye(2), design.T @ (y - q))
+        beta += step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(a), float(beta[1])
+
+
+def calibration_curve_table(y: np.ndarray, risk: np.ndarray, bins: int = 10) -> list[dict]:
+    """Observed share of poor outcomes per risk decile (equal-count bins)."""
+    frame = pd.DataFrame({"y": y, "risk": risk})
+    frame["bin"] = pd.qcut(frame["risk"].rank(method="first"), min(bins, len(frame)), labels=False)
+    table = frame.groupby("bin").agg(predicted=("risk", "mean"), observed=("y", "mean"),
+                                     n=("y", "size"))
+    return table.reset_index(drop=True).to_dict("records")
+
+
+def net_benefit(y: np.ndarray, risk: np.ndarray,
+                thresholds: tuple[float, ...] = DECISION_THRESHOLDS) -> list[dict]:
+    """Decision-curve net benefit of the model, of reviewing everyone, and of no one."""
+    n = len(y)
+    prevalence = y.mean()
+    rows = []
+    for t in thresholds:
+        flagged = risk >= t
+        tp = (flagged & (y == 1)).sum() / n
+        fp = (flagged & (y == 0)).sum() / n
+        odds = t / (1 - t)
+        rows.append({"threshold": float(t), "model": float(tp - fp * odds),
+                     "treat_all": float(prevalence - (1 - prevalence) * odds), "treat_none": 0.0})
+    return rows
+
+
+def _auc_or_nan(y: np.ndarray, risk: np.ndarray) -> float:
+    return float(roc_auc_score(y, risk)) if 0 < y.sum() < len(y) else float("nan")
+
+
+def age_band(age: pd.Series) -> pd.Series:
+    bins = [0, 40, 55, 70, 200]
+    labels = ["under 40", "40-54", "55-69", "70 and over"]
+    return pd.cut(age, bins=bins, labels=labels, right=False).astype(object).fillna("unknown")
+
+
+def subgroup_table(y: np.ndarray, risk: np.ndarray, groups: pd.DataFrame, min_n: int = 20
+                   ) -> list[dict]:
+    """AUC per sex, age band and site; AUC left out for groups too small or with one outcome."""
+    rows = []
+    for column in groups.columns:
+        values = groups[column].astype(object).fillna("unknown").to_numpy()
+        for value in sorted(pd.unique(values), key=str):
+            mask = values == value
+            n, poor = int(mask.sum()), int(y[mask].sum())
+            auc = _auc_or_nan(y[mask], risk[mask]) if n >= min_n else float("nan")
+            rows.append({"group": column, "subgroup": str(value), "n": n, "poor_outcomes": poor,
+                         "auc": None if np.isnan(auc) else round(auc, 3)})
+    return rows
+
+
+def _roc_points(y: np.ndarray, risk: np.ndarray, max_points: int = 101) -> list[dict]:
+    fpr, tpr, _ = roc_curve(y, risk)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(max_points, len(fpr))).round().astype(int))
+    return [{"fpr": float(fpr[i]), "tpr": float(tpr[i])} for i in keep]
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainedModel:
+    """A calibrated model plus everything needed to score, explain and describe it."""
+
+    estimator: CalibratedClassifierCV
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.metadata["features"])
+
+    @property
+    def landmark_days(self) -> int:
+        return int(self.metadata["landmark_days"])
+
+    @property
+    def outcome(self) -> OutcomeDefinition:
+        return OutcomeDefinition.from_dict(self.metadata["outcome"])
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The fitted (uncalibrated) pipeline inside the calibration wrapper."""
+        return self.estimator.calibrated_classifiers_[0].estimator.estimator
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        return self.estimator.predict_proba(X[self.feature_names])[:, 1]
+
+
+def training_table(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Landmark features of every patient and the labels of those who have one."""
+    X_all = feat.landmark_features(cohort, landmark_days)
+    labels = label_outcomes(cohort, outcome)
+    return X_all, labels
+
+
+def data_hash(cohort: Cohort) -> str:
+    """A content hash of the three tables, for the model card."""
+    digest = hashlib.sha256()
+    for frame in (cohort.patients, cohort.observations, cohort.events):
+        digest.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+@single_threaded
+def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
+          landmark_days: int = feat.DEFAULT_LANDMARK_DAYS, seed: int = 0,
+          progress: Callable[[float, str], None] | None = None, synthetic: bool = False,
+          kinds: tuple[str, ...] = ("logistic", "hgb")) -> TrainedModel:
+    """Train, compare, evaluate out-of-fold and calibrate; raise ValueError if there is too little data."""
+    outcome = outcome or OutcomeDefinition()
+    report = progress or (lambda _f, _m: None)
+    report(0.02, "Computing landmark features and outcome labels")
+    X_all, labels = training_table(cohort, outcome, landmark_days)
+    info = outcome_summary(labels, cohort.n_patients)
+    n_poor, n_good = info["n_poor"], info["n_labelled"] - info["n_poor"]
+    if info["n_labelled"] < MIN_LABELLED or min(n_poor, n_good) < MIN_PER_CLASS:
+        raise ValueError(
+            f"too few labelled patients to train: {info['n_labelled']} have both a baseline and "
+            f"a follow-up ({n_poor} poor, {n_good} good outcomes); at least {MIN_LABELLED}, with "
+            f"{MIN_PER_CLASS} of each, are needed. Outcome: {outcome.describe()}")
+    X = X_all.loc[labels["patient_id"]]
+    columns = usable_columns(X)
+    X = X[columns]
+    y = labels["poor_outcome"].to_numpy(dtype=int)
+
+    report(0.10, "Comparing logistic regression and gradient boosting (5-fold CV)")
+    candidates = {}
+    for kind in kinds:
+        risk, _ = _oof(kind, X, y, calibrated=False, seed=seed)
+        candidates[kind] = _auc_or_nan(y, risk)
+    chosen = "logistic" if "logistic" in candidates else kinds[0]
+    if "hgb" in candidates and candidates["hgb"] > candidates.get("logistic", -1) + SIMPLER_MARGIN:
+        chosen = "hgb"
+
+    report(0.40, f"Evaluating the calibrated {chosen} model on held-out folds")
+    risk, fold_of = _oof(chosen, X, y, calibrated=True, seed=seed)
+    auc = _auc_or_nan(y, risk)
+    fold_aucs = [_auc_or_nan(y[fold_of == k], risk[fold_of == k]) for k in range(N_FOLDS)]
+    lo, hi = bootstrap_auc_ci(y, risk, seed=seed)
+    intercept, slope = calibration_intercept_slope(y, risk)
+
+    report(0.60, "Ablation: baseline pain alone, withdrawal alone, full model")
+    ablation = [{"features": "full model", "n_features": len(columns), "auc": round(auc, 3)}]
+    for name, subset in (("baseline pain alone", feat.BASELINE_PAIN),
+                         ("withdrawal features alone", feat.WITHDRAWAL_FEATURES)):
+        cols = [c for c in subset if c in columns]
+        if cols:
+            sub_risk, _ = _oof(chosen, X[cols], y, calibrated=False, seed=seed)
+            ablation.append({"features": name, "n_features": len(cols),
+                             "auc": round(_auc_or_nan(y, sub_risk), 3)})
+        else:
+            ablation.append({"features": name, "n_features": 0, "auc": None,
+                             "note": "none of these features are in this cohort at this landmark"})
+
+    patients = cohort.patients.set_index(cohort.patients["patient_id"].astype(str))
+    groups = pd.DataFrame({
+        "sex": patients["sex"].reindex(labels["patient_id"]).to_numpy(),
+        "age band": age_band(X_all.loc[labels["patient_id"], "age"]).to_numpy(),
+        "site": (patients["site"].reindex(labels["patient_id"]).to_numpy()
+                 if "site" in patients else np.full(len(labels), None)),
+    })
+
+    report(0.80, "Fitting the final model on all labelled patients")
+    estimator = fit_calibrated(chosen, X, y, seed)
+    reference = {c: (float(X[c].mean()) if c not in feat.CATEGORICAL else
+                     (X[c].mode().iloc[0] if X[c].notna().any() else None)) for c in columns}
+    metrics = {
+        "auc": round(auc, 4), "auc_ci": [round(lo, 4), round(hi, 4)],
+        "auc_folds": [round(a, 4) for a in fold_aucs],
+        "candidates": {k: round(v, 4) for k, v in candidates.items()},
+        "model_kind": chosen,
+        "brier": round(float(brier_score_loss(y, risk)), 4),
+        "calibration_intercept": round(intercept, 3), "calibration_slope": round(slope, 3),
+        "n_train": int(len(y)), "n_poor": int(y.sum()), "prevalence": round(float(y.mean()), 4),
+        "n_patients": int(cohort.n_patients), "n_unlabelled": info["n_unlabelled"],
+        "outcome_measures_used": labels["measure"].value_counts().to_dict(),
+    }
+    metadata = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cohort_name": cohort.name, "training_data_hash": data_hash(cohort),
+        "landmark_days": int(landmark_days), "outcome": outcome.to_dict(),
+        "outcome_words": outcome.describe(), "features": columns, "reference": reference,
+        "metrics": metrics,
+        "curves": {"roc": _roc_points(y, risk), "calibration": calibration_curve_table(y, risk),
+                   "decision": net_benefit(y, risk)},
+        "ablation": ablation, "subgroups": subgroup_table(y, risk, groups),
+        "intended_use": INTENDED_USE + (" Trained on synthetic data." if synthetic else ""),
+        "synthetic": bool(synthetic), "versions": library_versions(), "seed": int(seed),
+    }
+    report(1.0, "Done")
+    return TrainedModel(estimator, _jsonable(metadata))
+
+
+def library_versions() -> dict[str, str]:
+    import sklearn
+    import skops
+
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
+            "skops": skops.__version__, "pandas": pd.__version__, "numpy": np.__version__}
+
+
+def _jsonable(value):
+    """Plain JSON types only, so metadata survives skops and the JSON sidecar unchanged."""
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class Scores:
+    """Risks of the patients scored, and the ones skipped with the reason."""
+
+    table: pd.DataFrame  # patient_id, risk, flagged, top_factors
+    skipped: pd.DataFrame  # patient_id, reason
+    threshold: float
+
+
+def flag_threshold(risks: np.ndarray | pd.Series, share: float = DEFAULT_FLAG_SHARE) -> float:
+    """The risk above which the top ``share`` of patients are flagged."""
+    risks = np.asarray(risks, dtype=float)
+    if not len(risks):
+        return 1.0
+    return float(np.quantile(risks, 1 - share, method="higher"))
+
+
+@single_threaded
+def score(model: TrainedModel, cohort: Cohort, landmark_days: int | None = None,
+          threshold: float | None = None, as_of: pd.Timestamp | None = None,
+          explain: bool = True, n_factors: int = 3) -> Scores:
+    """Risk, flag and top factors for every patient with data by the landmark.
+
+    Skipped: patients with no score on or before the landmark, and patients whose
+    landmark is after ``as_of`` (default: the cohort's latest record).
+    """
+    landmark = model.landmark_days if landmark_days is None else int(landmark_days)
+    X_all = feat.landmark_features(cohort, landmark)
+    cut = feat.landmark_cut(cohort, landmark)
+    has_data = set(cut.observations["patient_id"].astype(str))
+    if as_of is None:
+        span = cohort.date_range()
+        as_of = span[1] if span else pd.Timestamp.now().normalize()
+    intake = cohort.patients.set_index(cohort.patients["patient_id"].astype(str))["intake_date"]
+    not_yet = intake + pd.Timedelta(days=landmark) > pd.Timestamp(as_of)
+    reasons = pd.Series(None, index=X_all.index, dtype=object)
+    reasons[~X_all.index.isin(list(has_data))] = f"no scores on or before day {landmark}"
+    reasons[not_yet.reindex(X_all.index).fillna(False).to_numpy(dtype=bool)] = (
+        f"not yet at the day-{landmark} landmark")
+    skipped = reasons.dropna().rename("reason").rename_axis("patient_id").reset_index()
+    X = X_all.loc[reasons.isna()]
+    if X.empty:
+        empty = pd.DataFrame(columns=["patient_id", "risk", "flagged", "top_factors"])
+        return Scores(empty, skipped, threshold if threshold is not None else 1.0)
+    risk = model.predict_risk(X)
+    cut_at = flag_threshold(risk) if threshold is None else float(threshold)
+    table = pd.DataFrame({"patient_id": X.index.astype(str), "risk": risk,
+                          "flagged": (risk >= cut_at).astype(int)})
+    if explain:
+        table["top_factors"] = top_factors(model, X, landmark, n_factors)
+    else:
+        table["top_factors"] = ""
+    return Scores(table.reset_index(drop=True), skipped, cut_at)
+
+
+# --------------------------------------------------------------------------- explanations
+
+
+@single_threaded
+def contributions(model: TrainedModel, X: pd.DataFrame) -> pd.DataFrame:
+    """Per patient and feature, how much the feature moves the risk (log-odds) from the reference.
+
+    Occlusion: the feature is replaced by the training reference (mean, or most
+    frequent category) and the change in the model's log-odds is its contribution.
+    For logistic regression this is exactly coefficient x standardised distance
+    from the average patient; for gradient boosting it reads the trees as they are.
+    """
+    pipeline = model.pipeline
+    X = X[model.feature_names]
+
+    def log_odds(frame: pd.DataFrame) -> np.ndarray:
+        p = np.clip(pipeline.predict_proba(frame)[:, 1], 1e-9, 1 - 1e-9)
+        return np.log(p / (1 - p))
+
+    base = log_odds(X)
+    out = {}
+    for column in model.feature_names:
+        ref = model.metadata["reference"].get(column)
+        occluded = X.copy()
+        occluded[column] = ref if ref is not None else np.nan
+        if column in feat.CATEGORICAL:
+            occluded[column] = occluded[column].astype(object)
+        out[column] = base - log_odds(occluded)
+    return pd.DataFrame(out, index=X.index)
+
+
+def top_factors(model: TrainedModel, X: pd.DataFrame, landmark_days: int, n: int = 3) -> list[str]:
+    """For each patient, the features pushing risk up and down most, in plain words."""
+    contrib = contributions(model, X)
+    texts = []
+    for pid, row in contrib.iterrows():
+        values = X.loc[pid]
+        present = row[[c for c in row.index if _present(values.get(c))]]
+        up = present[present > 0.01].sort_values(ascending=False).head(n)
+        down = present[present < -0.01].sort_values().head(max(1, n - 1))
+        parts = []
+        if len(up):
+            parts.append("raises risk: " + "; ".join(
+                feat.describe_value(c, values, landmark_days) for c in up.index))
+        if len(down):
+            parts.append("lowers risk: " + "; ".join(
+                feat.describe_value(c, values, landmark_days) for c in down.index))
+        texts.append(" | ".join(parts) if parts else "no single factor stands out")
+    return texts
+
+
+def _present(value) -> bool:
+    return value is not None and not (not isinstance(value, str) and pd.isna(value))
+
+
+# --------------------------------------------------------------------------- persistence
+
+
+def save(model: TrainedModel, path: str | Path) -> Path:
+    """Write the model (skops), a JSON sidecar with its metadata, and a model card (.md)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    sio.dump({"estimator": model.estimator, "metadata": json.dumps(model.metadata)}, tmp)
+    tmp.replace(path)
+    path.with_suffix(".json").write_text(json.dumps(model.metadata, indent=2) + "\n")
+    write_model_card(model, path.with_suffix(".md"))
+    return path
+
+
+def load(path: str | Path) -> TrainedModel:
+    """Load a model file, refusing any that holds a type outside ALLOWED_TYPES."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # not a skops zip, or a broken one
+        raise UntrustedModelError(f"{path.name} is not a readable skops model file ({exc})") from None
+    refused = sorted(set(untrusted) - ALLOWED_TYPES)
+    if refused:
+        raise UntrustedModelError(
+            f"refusing to load {path.name}: it holds types outside PainCycle's allow-list "
+            f"({', '.join(refused[:5])}{'...' if len(refused) > 5 else ''}). Only load models "
+            "trained with PainCycle; retrain on your cohort with `paincycle train`.")
+    content = sio.load(path, trusted=list(untrusted))
+    if not isinstance(content, dict) or "estimator" not in content:
+        raise UntrustedModelError(f"{path.name} is not a PainCycle model file")
+    estimator = content["estimator"]
+    if not isinstance(estimator, CalibratedClassifierCV):
+        raise UntrustedModelError(f"{path.name} does not hold a calibrated PainCycle model")
+    return TrainedModel(estimator, json.loads(content["metadata"]))
+
+
+def write_model_card(model: TrainedModel, path: str | Path) -> Path:
+    """A skops model card (markdown) with data, outcome, landmark, features, metrics and use."""
+    from skops import card
+
+    meta = model.metadata
+    metrics = meta["metrics"]
+    model_card = card.Card(model.estimator, model_diagram=False, trusted=None)
+    model_card.add(**{
+        "Model description": (
+            f"Calibrated {metrics['model_kind']} model predicting a poor outcome at "
+            f"{meta['outcome']['horizon_days']} days from features available "
+            f"{meta['landmark_days']} days after intake."),
+        "Model description/Intended uses & limitations": meta["intended_use"],
+        "Model description/Training Procedure": (
+            "Logistic regression and histogram gradient boosting compared by stratified 5-fold "
+            "cross-validated AUC (the simpler kept unless boosting wins by more than "
+            f"{SIMPLER_MARGIN}); the chosen pipeline is fitted on 75% of the labelled patients and "
+            "calibrated (sigmoid) on the other 25%. Metrics are out-of-fold."),
+        "Training data": (
+            f"Cohort '{meta['cohort_name']}': {metrics['n_patients']} patients, "
+            f"{metrics['n_train']} with an outcome label (prevalence of poor outcome "
+            f"{metrics['prevalence']:.1%}). Data hash (SHA-256): {meta['training_data_hash']}."),
+        "Outcome": meta["outcome_words"],
+        "Landmark": (f"Features use only rows dated on or before intake + "
+                     f"{meta['landmark_days']} days."),
+        "Features": "\n".join(f"- `{n}`: {feat.FEATURES[n].meaning}" for n in meta["features"]),
+        "Evaluation": (
+            f"Cross-validated AUC {metrics['auc']:.3f} (95% bootstrap CI {metrics['auc_ci'][0]:.3f}"
+            f"-{metrics['auc_ci'][1]:.3f}); Brier {metrics['brier']:.3f}; calibration intercept "
+            f"{metrics['calibration_intercept']:+.2f}, slope {metrics['calibration_slope']:.2f}.\n\n"
+            + "\n".join(f"- {a['features']}: AUC {a['auc'] if a['auc'] is not None else 'n/a'}"
+                        for a in meta["ablation"])),
+        "Library versions": ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+    })
+    path = Path(path)
+    model_card.save(path)
+    return path
