@@ -192,3 +192,11 @@ def test_from_frames_names_the_source():
         from_frames(patients, observations, source="bundle.json")
     problem = caught.value.report.problems[0]
     assert problem.file == "bundle.json: observations" and problem.row == 2
+
+
+def test_cohort_without_events_round_trips_through_csv(tiny_cohort_dir, tmp_path):
+    (tiny_cohort_dir / "events.csv").unlink()
+    cohort = read_cohort(tiny_cohort_dir)
+    assert cohort.events.empty
+    write_cohort(cohort, tmp_path / "out", fmt="csv")
+    assert read_cohort(tmp_path / "out").events.empty

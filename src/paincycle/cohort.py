@@ -200,7 +200,8 @@ def _read_folder(folder: Path, report: ValidationReport) -> dict[str, tuple[str,
         if file.stat().st_size > MAX_TABLE_BYTES:
             report.add(Problem(file.name, None, None, "file is larger than the 2 GB limit"), "too large")
             continue
-        frame = _parse_table(file.name, file.read_bytes(), report)
+        frame = _parse_table(file.name, file.read_bytes(), report,
+                             optional=table not in REQUIRED_TABLES)
         if frame is not None:
             found[table] = (file.name, frame)
     _require_tables(found, report, folder.name)
@@ -237,7 +238,8 @@ def _read_zip(path: Path, report: ValidationReport) -> dict[str, tuple[str, pd.D
                 report.add(Problem(member.name, None, None, "file is larger than the 2 GB limit"),
                            "too large")
                 continue
-            frame = _parse_table(member.name, data, report)
+            frame = _parse_table(member.name, data, report,
+                                 optional=stem not in REQUIRED_TABLES)
             if frame is not None:
                 found[stem] = (member.name, frame)
     _require_tables(found, report, path.name)
@@ -252,8 +254,12 @@ def _require_tables(found: Mapping, report: ValidationReport, where: str) -> Non
                        f"missing {table}")
 
 
-def _parse_table(name: str, data: bytes, report: ValidationReport) -> pd.DataFrame | None:
-    """Bytes of one table to a frame; CSV and Excel cells stay text until validation."""
+def _parse_table(name: str, data: bytes, report: ValidationReport,
+                 optional: bool = False) -> pd.DataFrame | None:
+    """Bytes of one table to a frame; CSV and Excel cells stay text until validation.
+
+    An optional table (events) may hold a header and no rows: a cohort with no events.
+    """
     if not data.strip():
         report.add(Problem(name, None, None, "file is empty"), "empty file")
         return None
@@ -285,7 +291,7 @@ def _parse_table(name: str, data: bytes, report: ValidationReport) -> pd.DataFra
         report.add(Problem(name, 1, dupes[0], "column appears twice (names are case-insensitive)"),
                    "duplicate column")
         return None
-    if frame.empty:
+    if frame.empty and not optional:
         report.add(Problem(name, None, None, "file has a header but no rows"), "empty file")
         return None
     return frame
