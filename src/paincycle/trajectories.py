@@ -47,31 +47,130 @@ def _intake_of(cohort: Cohort, patient_ids: pd.Series) -> pd.Series:
     return patient_ids.map(intake)
 
 
+class _Coded:
+    """Observations as integer codes (patient, measure) and days since intake.
+
+    Grouping 30 million rows by text ids is slow; by small integers it is not.
+    Patients are numbered in sorted-id order and measures in sorted-code
+    order, so results come out in the same order a text sort would give.
+    """
+
+    def __init__(self, cohort: Cohort, observations: pd.DataFrame | None = None):
+        obs = cohort.observations if observations is None else observations
+        self.patients = cohort.patients
+        self.ids = np.sort(cohort.patients["patient_id"].astype(str).to_numpy(dtype=object))
+        codes, uniques = pd.factorize(obs["patient_id"], sort=True)
+        remap = pd.Index(self.ids).get_indexer(pd.Index(uniques, dtype=object))
+        self.pid = remap[codes].astype("int64") if len(codes) else np.zeros(0, "int64")
+        mcodes, muniques = pd.factorize(obs["measure"], sort=True)
+        self.measures = np.asarray(muniques, dtype=object)
+        self.measure = mcodes.astype("int64")
+        intake = (cohort.patients.drop_duplicates("patient_id").set_index("patient_id")["intake_date"]
+                  .reindex(self.ids).to_numpy(dtype="datetime64[ns]"))
+        self.date = obs["date"].to_numpy(dtype="datetime64[ns]")
+        self.days = ((self.date - intake[self.pid]) // np.timedelta64(1, "D")).astype("int64") \
+            if len(self.pid) else np.zeros(0, "int64")
+        self.value = obs["value"].to_numpy(dtype="float64")
+
+    @property
+    def week(self) -> np.ndarray:
+        return np.floor_divide(self.days, 7)
+
+    def pair(self) -> np.ndarray:
+        """One integer per (patient, measure)."""
+        return self.pid * max(len(self.measures), 1) + self.measure
+
+    def decode_pair(self, pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = max(len(self.measures), 1)
+        return self.ids[pair // n], self.measures[pair % n]
+
+
+_LAST_CODED: list = [None, None]
+
+
+def _coded(cohort: Cohort) -> _Coded:
+    """:class:`_Coded` for the whole cohort, reused while the same frames are asked about.
+
+    Cohorts are immutable, so the last one coded can be reused; the page
+    cache computes several analyses of one version in a row.
+    """
+    obs, coded = _LAST_CODED
+    if obs is not cohort.observations or coded is None or coded.patients is not cohort.patients:
+        coded = _Coded(cohort)
+        _LAST_CODED[:] = [cohort.observations, coded]
+    return coded
+
+
+def _first_per_group(group: np.ndarray, *sort_keys: np.ndarray) -> np.ndarray:
+    """Row positions of the first row of each group after sorting by ``sort_keys`` (primary first).
+
+    Integer keys are packed into one int64 where they fit, so one argsort
+    replaces a multi-key lexsort (several times faster on tens of millions of rows).
+    """
+    if not len(group):
+        return np.zeros(0, dtype="int64")
+    order = _order(group, *sort_keys)
+    sorted_group = group[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = sorted_group[1:] != sorted_group[:-1]
+    return order[first]
+
+
+def _order(*keys: np.ndarray) -> np.ndarray:
+    """Stable sort order by ``keys`` (primary first)."""
+    packed = np.zeros(len(keys[0]), dtype="int64")
+    bits = 0
+    for key in reversed(keys):
+        if key.dtype.kind not in "iu":
+            return np.lexsort(tuple(reversed(keys)))
+        low, high = int(key.min()), int(key.max())
+        width = max(high - low, 0).bit_length()
+        if bits + width > 62:
+            return np.lexsort(tuple(reversed(keys)))
+        packed += (key.astype("int64") - low) << bits
+        bits += width
+    return np.argsort(packed, kind="stable")
+
+
+def _per_measure(coded_measures: np.ndarray, attribute: str, default=np.nan) -> np.ndarray:
+    """A registry attribute for each coded measure (index = measure code)."""
+    return np.array([getattr(measures.MEASURES[c], attribute) if c in measures.MEASURES
+                     and getattr(measures.MEASURES[c], attribute) is not None else default
+                     for c in coded_measures])
+
+
 def with_time_since_intake(cohort: Cohort) -> pd.DataFrame:
     """Observations with ``days`` and ``week`` since intake (week 0 = the first 7 days).
 
     Observations before intake get negative days (the contract allows up to 60).
     """
+    coded = _coded(cohort)
     obs = cohort.observations[["patient_id", "date", "measure", "value"]].copy()
-    intake = _intake_of(cohort, obs["patient_id"])
-    days = (obs["date"] - intake).dt.days
-    obs["days"] = days.astype("int64") if not days.isna().any() else days.astype("Int64")
-    obs["week"] = np.floor_divide(obs["days"], 7)
+    obs["days"] = coded.days
+    obs["week"] = coded.week
     return obs
 
 
 def weekly_series(cohort: Cohort, measures: Iterable[str] | None = None) -> pd.DataFrame:
     """One value per patient, measure and week since intake (daily steps become weekly means)."""
-    obs = with_time_since_intake(cohort)
-    if measures is not None:
-        obs = obs[obs["measure"].isin(list(measures))]
-    return _weekly(obs)
-
-
-def _weekly(obs: pd.DataFrame) -> pd.DataFrame:
-    out = (obs.groupby(["patient_id", "measure", "week"], sort=True, observed=True)["value"]
-           .mean().reset_index())
-    return out[["patient_id", "measure", "week", "value"]]
+    if measures is None:
+        coded = _coded(cohort)
+    else:
+        obs = cohort.observations
+        coded = _Coded(cohort, obs[obs["measure"].isin(list(measures))])
+    if not len(coded.pid):
+        return pd.DataFrame({"patient_id": pd.Series(dtype=str), "measure": pd.Series(dtype=str),
+                             "week": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64")})
+    week = coded.week
+    w0 = week.min()
+    span = int(week.max() - w0 + 1)
+    key = coded.pair() * span + (week - w0)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    total = np.bincount(inverse, weights=coded.value)
+    count = np.bincount(inverse)
+    ids, codes = coded.decode_pair(uniq // span)
+    return pd.DataFrame({"patient_id": pd.array(ids, dtype="str"), "measure": pd.array(codes, dtype="str"),
+                         "week": (uniq % span + w0).astype("int64"), "value": total / count})
 
 
 def cohort_bands(cohort: Cohort, measure: str, unit: str = "week",
@@ -119,38 +218,34 @@ def _judged_measures() -> list[str]:
     return [code for code, m in measures.MEASURES.items() if m.mcid is not None]
 
 
-def _closest(rows: pd.DataFrame, target: int, lo: int, hi: int) -> pd.DataFrame:
-    """Per patient and measure, the observation closest to ``target`` days within [lo, hi].
+def _closest(group: np.ndarray, days: np.ndarray, target: int, lo: int, hi: int) -> np.ndarray:
+    """Row positions of each group's observation closest to ``target`` days within [lo, hi].
 
     Ties go to the later observation (the one nearer to care having started).
     """
-    rows = rows[(rows["days"] >= lo) & (rows["days"] <= hi)]
-    rows = rows.assign(_dist=(rows["days"] - target).abs())
-    rows = rows.sort_values(["patient_id", "measure", "_dist", "days"],
-                            ascending=[True, True, True, False], kind="stable")
-    return rows.drop_duplicates(["patient_id", "measure"]).drop(columns="_dist")
+    inside = np.flatnonzero((days >= lo) & (days <= hi))
+    picked = _first_per_group(group[inside], np.abs(days[inside] - target), -days[inside])
+    return inside[picked]
 
 
-def _vector_improvement(codes: pd.Series, baseline: pd.Series, later: pd.Series) -> pd.Series:
+def _vector_improvement(worse_high: np.ndarray, baseline: np.ndarray, later: np.ndarray) -> np.ndarray:
     """Change in the better direction, per row, with each row's registry direction."""
-    worse_high = codes.map({c: m.worse_high for c, m in measures.MEASURES.items()}).astype(bool)
-    return pd.Series(np.where(worse_high, baseline - later, later - baseline), index=codes.index)
+    return np.where(worse_high, baseline - later, later - baseline)
 
 
-def _vector_status(codes: pd.Series, baseline: pd.Series, improvement: pd.Series) -> pd.Series:
+def _vector_status(mcid: np.ndarray, mcid_percent: np.ndarray, baseline: np.ndarray,
+                   improvement: np.ndarray) -> np.ndarray:
     """Registry MCID rules (points, or percent where the measure allows it), vectorised.
 
     Mirrors Measure.is_important_improvement / is_important_worsening; a unit
     test checks the two agree.
     """
-    mcid = codes.map({c: m.mcid for c, m in measures.MEASURES.items()}).astype("float64")
-    pct = codes.map({c: m.mcid_percent for c, m in measures.MEASURES.items()}).astype("float64")
     with np.errstate(divide="ignore", invalid="ignore"):
-        pct_gain = improvement / baseline.abs() * 100
-    improved = (improvement >= mcid) | (pct.notna() & (baseline != 0) & (pct_gain >= pct))
-    worse = -improvement >= mcid
-    status = np.where(improved, "improved", np.where(worse, "worse", "no reliable change"))
-    return pd.Series(status, index=codes.index)
+        pct_gain = improvement / np.abs(baseline) * 100
+        improved = (improvement >= mcid) | (~np.isnan(mcid_percent) & (baseline != 0)
+                                            & (pct_gain >= mcid_percent))
+        worse = -improvement >= mcid
+    return np.where(improved, "improved", np.where(worse, "worse", "no reliable change"))
 
 
 def responder_status(cohort: Cohort, at_days: int | None = None,
@@ -165,41 +260,56 @@ def responder_status(cohort: Cohort, at_days: int | None = None,
     measure's better/worse direction; a patient with no baseline or nothing
     after it is "not enough data". Only measures with an MCID are judged.
     """
-    obs = with_time_since_intake(cohort)
-    obs = obs[obs["measure"].isin(_judged_measures())]
+    coded = _coded(cohort)
+    judged = np.flatnonzero(np.isin(coded.measures, _judged_measures()))
+    keep = np.isin(coded.measure, judged)
+    pair, days = coded.pair()[keep], coded.days[keep]
+    dates, values = coded.date[keep], coded.value[keep]
     columns = ["patient_id", "measure", "domain", "baseline", "latest", "change", "improvement",
                "status", "baseline_date", "latest_date", "mcid"]
-    pairs = obs[["patient_id", "measure"]].drop_duplicates().reset_index(drop=True)
-    if pairs.empty:
+    pairs = np.unique(pair)
+    if not len(pairs):
         return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("baseline", "latest", "change",
                                                                    "improvement", "mcid")
                                           else "object") for c in columns})
-    lo, hi = BASELINE_WINDOW
-    base = _closest(obs, 0, lo, hi)[["patient_id", "measure", "date", "value"]]
-    base.columns = ["patient_id", "measure", "baseline_date", "baseline"]
-    if at_days is None:
-        later = obs.sort_values(["patient_id", "measure", "date"], kind="stable")
-        later = later.drop_duplicates(["patient_id", "measure"], keep="last")
-    else:
-        if window is None:
-            window = _window_for(at_days)
-        later = _closest(obs, at_days, *window)
-    later = later[["patient_id", "measure", "date", "value"]]
-    later.columns = ["patient_id", "measure", "latest_date", "latest"]
 
-    out = pairs.merge(base, how="left", on=["patient_id", "measure"])
-    out = out.merge(later, how="left", on=["patient_id", "measure"])
-    usable = out["baseline"].notna() & out["latest"].notna() & (out["latest_date"] > out["baseline_date"])
-    same_visit = out["latest_date"] <= out["baseline_date"]
-    out["latest"] = out["latest"].mask(same_visit)
-    out["latest_date"] = out["latest_date"].mask(same_visit)
-    out["change"] = (out["latest"] - out["baseline"]).where(usable)
-    out["improvement"] = _vector_improvement(out["measure"], out["baseline"], out["latest"]).where(usable)
-    status = _vector_status(out["measure"], out["baseline"], out["improvement"])
-    out["status"] = status.where(usable, "not enough data")
-    out["domain"] = out["measure"].map(measures.domain_of)
-    out["mcid"] = out["measure"].map({c: m.mcid for c, m in measures.MEASURES.items()}).astype("float64")
-    return out[columns].sort_values(["patient_id", "measure"]).reset_index(drop=True)
+    def at_pairs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        value = np.full(len(pairs), np.nan)
+        when = np.full(len(pairs), np.datetime64("NaT"), dtype="datetime64[ns]")
+        slot = np.searchsorted(pairs, pair[rows])
+        value[slot], when[slot] = values[rows], dates[rows]
+        return value, when
+
+    baseline, baseline_date = at_pairs(_closest(pair, days, 0, *BASELINE_WINDOW))
+    if at_days is None:
+        later_rows = _first_per_group(pair, -days)
+    else:
+        later_rows = _closest(pair, days, at_days, *(window or _window_for(at_days)))
+    latest, latest_date = at_pairs(later_rows)
+    ids, codes = coded.decode_pair(pairs)
+    measure_code = pairs % max(len(coded.measures), 1)
+    usable = ~np.isnan(baseline) & ~np.isnan(latest) & (latest_date > baseline_date)
+    same_visit = latest_date <= baseline_date
+    latest[same_visit] = np.nan
+    latest_date[same_visit] = np.datetime64("NaT")
+    worse_high = _per_measure(coded.measures, "worse_high", False).astype(bool)[measure_code]
+    mcid = _per_measure(coded.measures, "mcid").astype("float64")[measure_code]
+    mcid_percent = _per_measure(coded.measures, "mcid_percent").astype("float64")[measure_code]
+    improvement = np.where(usable, _vector_improvement(worse_high, baseline, latest), np.nan)
+    status = np.where(usable, _vector_status(mcid, mcid_percent, baseline, improvement),
+                      "not enough data")
+    domain = _per_measure(coded.measures, "domain", None)[measure_code]
+    out = pd.DataFrame({
+        "patient_id": pd.array(ids, dtype="str"),
+        "measure": pd.array(codes, dtype="str"),
+        "domain": pd.array(domain, dtype="str"),
+        "baseline": baseline, "latest": latest,
+        "change": np.where(usable, latest - baseline, np.nan),
+        "improvement": improvement,
+        "status": pd.array(status, dtype="str"),
+        "baseline_date": baseline_date, "latest_date": latest_date, "mcid": mcid,
+    })
+    return out[columns]
 
 
 def _window_for(at_days: int) -> tuple[int, int]:
@@ -235,15 +345,13 @@ def domain_status(status: pd.DataFrame) -> pd.DataFrame:
     status = status[status["domain"].isin(measures.CLINICAL_DOMAINS)]
     if status.empty:
         return status.copy()
-    order = {code: i for i, code in enumerate(measures.MEASURES)}
-    ranked = status.assign(_enough=(status["status"] == "not enough data").astype(int),
-                           _order=status["measure"].map(order))
-    ranked = ranked.sort_values(["patient_id", "domain", "_enough", "_order"], kind="stable")
-    out = ranked.drop_duplicates(["patient_id", "domain"]).drop(columns=["_enough", "_order"])
-    out["domain"] = pd.Categorical(out["domain"], categories=list(measures.CLINICAL_DOMAINS))
-    out = out.sort_values(["patient_id", "domain"]).reset_index(drop=True)
-    out["domain"] = out["domain"].astype(str)
-    return out
+    registry_order = pd.Categorical(status["measure"], categories=list(measures.MEASURES)).codes
+    domain_order = pd.Categorical(status["domain"], categories=list(measures.CLINICAL_DOMAINS)).codes
+    patient = pd.factorize(status["patient_id"], sort=True)[0]
+    group = patient.astype("int64") * len(measures.CLINICAL_DOMAINS) + domain_order
+    lacking = (status["status"] == "not enough data").to_numpy().astype("int64")
+    rows = _first_per_group(group, lacking, registry_order.astype("int64"))
+    return status.iloc[rows].reset_index(drop=True)
 
 
 def responder_rates(cohort: Cohort, months: Sequence[int] = (3, 6, 12)) -> pd.DataFrame:
@@ -270,10 +378,15 @@ def responder_rates(cohort: Cohort, months: Sequence[int] = (3, 6, 12)) -> pd.Da
 
 
 def _latest(cohort: Cohort, codes: Iterable[str]) -> pd.DataFrame:
-    obs = cohort.observations
-    obs = obs[obs["measure"].isin(list(codes))][["patient_id", "date", "measure", "value"]]
-    obs = obs.sort_values(["patient_id", "measure", "date"], kind="stable")
-    return obs.drop_duplicates(["patient_id", "measure"], keep="last")
+    """Each patient's most recent observation of each of ``codes``."""
+    coded = _coded(cohort)
+    wanted = np.flatnonzero(np.isin(coded.measures, list(codes)))
+    keep = np.flatnonzero(np.isin(coded.measure, wanted))
+    rows = keep[_first_per_group(coded.pair()[keep], -coded.days[keep])]
+    ids, measure = coded.decode_pair(coded.pair()[rows])
+    return pd.DataFrame({"patient_id": pd.array(ids, dtype="str"),
+                         "measure": pd.array(measure, dtype="str"),
+                         "date": coded.date[rows], "value": coded.value[rows]})
 
 
 def _band_threshold(code: str, band: str) -> float:
@@ -483,18 +596,23 @@ def filter_cohort(cohort: Cohort, sites: Iterable[str] | None = None,
 
 def last_record(cohort: Cohort) -> pd.Series:
     """Per patient, the last date with an observation or an attended appointment."""
+    coded = _coded(cohort)
+    last_obs = pd.Series(coded.date).groupby(coded.pid).max()
+    last_obs.index = pd.Index(coded.ids[last_obs.index.to_numpy()], dtype=object)
     ev = cohort.events
-    attended = ev.loc[ev["event"] == "appointment_attended", ["patient_id", "date"]]
-    both = pd.concat([cohort.observations[["patient_id", "date"]], attended])
-    return both.groupby("patient_id")["date"].max()
+    attended = ev.loc[ev["event"] == "appointment_attended"]
+    last_seen = attended.groupby(attended["patient_id"].astype(object))["date"].max()
+    both = pd.concat([last_obs, last_seen])
+    return both.groupby(level=0).max().rename_axis("patient_id")
 
 
 def follow_up_weeks(cohort: Cohort) -> pd.Series:
     """Per patient, weeks from intake to the last observation (0 for intake-only patients)."""
-    last = cohort.observations.groupby("patient_id")["date"].max()
-    intake = cohort.patients.set_index("patient_id")["intake_date"]
-    weeks = ((last.reindex(intake.index) - intake).dt.days / 7).clip(lower=0)
-    return weeks.fillna(0.0)
+    coded = _coded(cohort)
+    last_days = pd.Series(coded.days).groupby(coded.pid).max()
+    weeks = pd.Series(0.0, index=pd.Index(coded.ids, name="patient_id"))
+    weeks.iloc[last_days.index.to_numpy()] = np.clip(last_days.to_numpy() / 7, 0, None)
+    return weeks.reindex(cohort.patients["patient_id"].astype(str).to_numpy())
 
 
 def active_patients(cohort: Cohort, as_of: pd.Timestamp | None = None,
@@ -509,3 +627,198 @@ def active_patients(cohort: Cohort, as_of: pd.Timestamp | None = None,
         return pd.Series([], dtype=object)
     as_of = pd.Timestamp(as_of) if as_of is not None else last.max()
     return pd.Series(last.index[(last > as_of - pd.Timedelta(days=days)) & (last <= as_of)])
+
+
+# --------------------------------------------------------------------------- whole-cohort views
+
+#: Patients shown in the overview table (sorted by who needs attention first).
+TABLE_ROWS = 500
+
+
+class CohortTrajectories:
+    """Everything the overview and the patient page need, computed once per cohort version.
+
+    The per-patient work (weekly series, responder status, triad) is done
+    once; a filter change then only selects rows and aggregates them, and a
+    patient drill-down slices that patient's rows instead of scanning the
+    whole cohort. Results equal the plain functions above (tests check it).
+    """
+
+    def __init__(self, cohort: Cohort, today: date | pd.Timestamp | None = None):
+        self.cohort = cohort
+        self.today = pd.Timestamp(today) if today is not None else pd.Timestamp.today()
+        ids = cohort.patients["patient_id"].astype(str)
+        self.ids = pd.Index(ids)
+        obs = cohort.observations.sort_values(["patient_id", "date"], kind="stable")
+        self._obs = obs.reset_index(drop=True)
+        self._obs_ids = self._obs["patient_id"].to_numpy(dtype=object)
+        events = cohort.events.sort_values(["patient_id", "date"], kind="stable")
+        self._events = events.reset_index(drop=True)
+        self._event_ids = self._events["patient_id"].to_numpy(dtype=object)
+
+        self.weekly = weekly_series(cohort)
+        self.primary = primary_measures(self.weekly["measure"].unique())
+        self.status = responder_status(cohort)
+        self.domain = domain_status(self.status)
+        self.rate_status = {
+            month: domain_status(responder_status(cohort, at_days=FOLLOW_UP_DAYS[month],
+                                                  window=FOLLOW_UP_WINDOWS[month]))
+            for month in FOLLOW_UP_WINDOWS
+        }
+        self.triad = triad_flags(cohort)
+        self.as_of = last_record(cohort).max() if len(cohort.observations) else None
+        self.patients = self._patient_table()
+        self._percentile_index()
+
+    # ----------------------------------------------------------------- per-patient table
+    def _patient_table(self) -> pd.DataFrame:
+        p = self.cohort.patients
+        table = pd.DataFrame({
+            "patient_id": p["patient_id"].astype(str).to_numpy(),
+            "site": p["site"].astype(object).to_numpy(),
+            "diagnosis": p["diagnosis"].astype(object).to_numpy(),
+            "sex": p["sex"].astype(object).fillna(UNKNOWN_AGE).to_numpy(),
+            "age_band": age_bands(p, self.today).to_numpy(),
+            "intake_date": p["intake_date"].to_numpy(),
+        })
+        table["weeks_followed"] = table["patient_id"].map(follow_up_weeks(self.cohort)).to_numpy()
+        active = set(active_patients(self.cohort, self.as_of)) if self.as_of is not None else set()
+        table["active"] = table["patient_id"].isin(active)
+        triad = self.triad.set_index("patient_id")
+        table["triad"] = table["patient_id"].map(triad["triad"]).fillna(False).astype(bool)
+        for code in ("pain", "phq9", "isi"):
+            table[code] = table["patient_id"].map(triad[code])
+        worse = self.domain[self.domain["status"] == "worse"]
+        table["domains_worse"] = table["patient_id"].map(worse.groupby("patient_id").size()) \
+            .fillna(0).astype("int64")
+        ev = self.cohort.events
+        started = ev[ev["event"] == "treatment_start"]
+        self.treated = pd.DataFrame({"patient_id": started["patient_id"].astype(str),
+                                     "treatment": started["detail"].astype(str)}).drop_duplicates()
+        return table
+
+    def filter_options(self) -> dict[str, list[str]]:
+        """The values each sidebar filter can take in this cohort."""
+        t = self.patients
+        present = set(t["age_band"])
+        return {
+            "sites": sorted(t["site"].dropna().unique().tolist()),
+            "diagnoses": sorted(t["diagnosis"].dropna().unique().tolist()),
+            "sexes": sorted(t["sex"].dropna().unique().tolist()),
+            "age_bands": [label for label, _ in AGE_BANDS if label in present]
+            + ([UNKNOWN_AGE] if UNKNOWN_AGE in present else []),
+            "treatments": sorted(self.treated["treatment"].unique().tolist()),
+        }
+
+    def matching(self, sites=None, diagnoses=None, sexes=None, age_bands=None, treatments=None,
+                 intake_from=None, intake_to=None) -> pd.Series:
+        """Ids kept by the filters (as :func:`patient_ids_matching`, from the cached table)."""
+        t = self.patients
+        keep = np.ones(len(t), dtype=bool)
+        for column, wanted in (("site", sites), ("diagnosis", diagnoses), ("sex", sexes),
+                               ("age_band", age_bands)):
+            if wanted:
+                keep &= t[column].isin(list(wanted)).to_numpy()
+        if treatments:
+            treated = self.treated.loc[self.treated["treatment"].isin(list(treatments)), "patient_id"]
+            keep &= t["patient_id"].isin(treated.unique()).to_numpy()
+        if intake_from is not None:
+            keep &= (t["intake_date"] >= pd.Timestamp(intake_from)).to_numpy()
+        if intake_to is not None:
+            keep &= (t["intake_date"] <= pd.Timestamp(intake_to)).to_numpy()
+        return t.loc[keep, "patient_id"].reset_index(drop=True)
+
+    # ----------------------------------------------------------------- overview
+    def headline(self, ids: pd.Series) -> dict[str, float]:
+        """Patients, active in the last 90 days, median follow-up (weeks), share with the triad."""
+        t = self.patients[self.patients["patient_id"].isin(ids)]
+        n = len(t)
+        return {
+            "patients": n,
+            "active": int(t["active"].sum()),
+            "median_follow_up_weeks": float(t["weeks_followed"].median()) if n else float("nan"),
+            "triad_share": float(t["triad"].mean()) if n else float("nan"),
+            "triad": int(t["triad"].sum()),
+        }
+
+    def rates(self, ids: pd.Series) -> pd.DataFrame:
+        """:func:`responder_rates` for a subset of patients."""
+        rows = []
+        for month, status in self.rate_status.items():
+            judged = status[(status["status"] != "not enough data") & status["patient_id"].isin(ids)]
+            for domain in measures.CLINICAL_DOMAINS:
+                in_domain = judged[judged["domain"] == domain]
+                n = len(in_domain)
+                responders = int((in_domain["status"] == "improved").sum())
+                rows.append((domain, month, n, responders, responders / n if n else np.nan))
+        return pd.DataFrame(rows, columns=["domain", "months", "n_patients", "n_responders", "rate"])
+
+    def bands(self, ids: pd.Series, unit: str = "week") -> dict[str, pd.DataFrame]:
+        """Per domain's headline measure, the cohort bands of the patients in ``ids``."""
+        rows = self.weekly[self.weekly["measure"].isin(list(self.primary.values()))
+                           & self.weekly["patient_id"].isin(ids)]
+        return {code: bands_from_weekly(rows, code, unit) for code in self.primary.values()}
+
+    def table(self, ids: pd.Series, limit: int = TABLE_ROWS) -> pd.DataFrame:
+        """Patients to look at first (most domains worse, then the triad), with a pain trend."""
+        t = self.patients[self.patients["patient_id"].isin(ids)]
+        t = t.sort_values(["domains_worse", "triad", "patient_id"], ascending=[False, False, True])
+        t = t.head(limit).copy()
+        pain = self.primary.get("pain")
+        if pain is not None:
+            weekly = self.weekly[(self.weekly["measure"] == pain)
+                                 & self.weekly["patient_id"].isin(t["patient_id"])]
+            trend = weekly.groupby("patient_id")["value"].agg(list)
+            t["pain_trend"] = t["patient_id"].map(trend).apply(
+                lambda v: [float(x) for x in v] if isinstance(v, list) else [])
+        else:
+            t["pain_trend"] = [[] for _ in range(len(t))]
+        return t.reset_index(drop=True)
+
+    # ----------------------------------------------------------------- one patient
+    def patient(self, patient_id: str) -> Cohort:
+        """The cohort restricted to one patient, sliced from sorted rows (no full scan)."""
+        def rows(frame: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+            lo = np.searchsorted(ids, patient_id, side="left")
+            hi = np.searchsorted(ids, patient_id, side="right")
+            return frame.iloc[lo:hi].reset_index(drop=True)
+        patients = self.cohort.patients[self.cohort.patients["patient_id"] == patient_id]
+        return Cohort(patients.reset_index(drop=True), rows(self._obs, self._obs_ids),
+                      rows(self._events, self._event_ids), self.cohort.name)
+
+    def _percentile_index(self) -> None:
+        w = self.weekly
+        mcodes, uniques = pd.factorize(w["measure"], sort=True)
+        self._measure_codes = {code: i for i, code in enumerate(uniques)}
+        key = mcodes.astype("int64") * 100_000 + (w["week"].to_numpy(dtype="int64") + 1_000)
+        values = w["value"].to_numpy(dtype="float64")
+        order = np.lexsort((values, key))
+        self._pct_key = key[order]
+        self._pct_values = values[order]
+
+    def percentiles(self, patient_id: str) -> pd.DataFrame:
+        """:func:`patient_percentiles` from a sorted index: searchsorted per (measure, week)."""
+        mine = weekly_series(self.patient(patient_id))
+        columns = ["measure", "week", "value", "percentile", "better_than", "n_compared"]
+        if mine.empty:
+            return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+        rows = []
+        for measure_code, week, value in mine[["measure", "week", "value"]].itertuples(index=False):
+            key = self._measure_codes[measure_code] * 100_000 + int(week) + 1_000
+            lo = np.searchsorted(self._pct_key, key, side="left")
+            hi = np.searchsorted(self._pct_key, key, side="right")
+            pool = self._pct_values[lo:hi]
+            below = np.searchsorted(pool, value, side="left")
+            ties = np.searchsorted(pool, value, side="right") - below - 1  # not counting this patient
+            n = len(pool) - 1
+            pct = (below + ties / 2) / n * 100 if n > 0 else np.nan
+            rows.append((measure_code, int(week), float(value), pct, n))
+        out = pd.DataFrame(rows, columns=["measure", "week", "value", "percentile", "n_compared"])
+        worse_high = out["measure"].map(lambda c: measures.MEASURES[c].worse_high
+                                        if c in measures.MEASURES else False)
+        out["better_than"] = np.where(worse_high, 100 - out["percentile"], out["percentile"])
+        return out[columns].sort_values(["measure", "week"]).reset_index(drop=True)
+
+    def patient_domain_status(self, patient_id: str) -> pd.DataFrame:
+        """One verdict per domain for this patient (latest vs baseline)."""
+        return self.domain[self.domain["patient_id"] == patient_id].reset_index(drop=True)

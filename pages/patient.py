@@ -1,0 +1,41 @@
+"""Patient drill-down: one patient's four domains, treatments, appointments and verdicts."""
+
+import streamlit as st
+
+from paincycle import charts
+from paincycle.ui import data, filters, trajectories
+
+st.title("🧑 Patient")
+st.page_link("pages/cohort.py", label="Back to the cohort overview", icon="📈")
+version_id = data.current_version_id()
+if version_id is None:
+    st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
+    st.stop()
+
+patient_id = filters.patient_picker(trajectories.patient_ids(version_id))
+if patient_id is None:
+    st.info("No patients in this cohort.")
+    st.stop()
+view = trajectories.patient_view(version_id, patient_id)
+
+st.subheader("Change since baseline")
+st.altair_chart(charts.responder_tiles(view.domain_status), width="stretch")
+st.caption("Improved or worse means a change of at least the measure's MCID (minimal clinically "
+           "important difference) from the baseline closest to intake to the latest score.")
+
+st.subheader("Timeline")
+if view.cohort.observations.empty:
+    st.info("No scores recorded for this patient yet.")
+else:
+    st.altair_chart(charts.patient_timeline(view.cohort, patient_id), width="stretch")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Latest scores")
+    st.dataframe(trajectories.latest_for_display(view.latest), width="stretch", hide_index=True)
+with right:
+    st.subheader("Against the cohort")
+    st.caption("Share of the cohort at the same week since intake that this patient is doing "
+               "better than, at their latest week with each measure.")
+    st.dataframe(trajectories.percentiles_for_display(view.percentiles), width="stretch",
+                 hide_index=True)

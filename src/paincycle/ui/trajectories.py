@@ -1,0 +1,178 @@
+"""Cached trajectory analyses for the pages, keyed by cohort version.
+
+A stored version never changes, so its per-patient work (weekly series,
+responder status, triad) is done once per server and shared by every
+session; a filter change only aggregates the rows it keeps, and that result
+is cached too. Only aggregated frames leave this module for the browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from paincycle import measures
+from paincycle.cohort import Cohort
+from paincycle.trajectories import CohortTrajectories, latest_values, triad_thresholds
+from paincycle.ui import data
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's choices; an empty tuple means "no restriction"."""
+
+    sites: tuple[str, ...] = ()
+    diagnoses: tuple[str, ...] = ()
+    sexes: tuple[str, ...] = ()
+    age_bands: tuple[str, ...] = ()
+    treatments: tuple[str, ...] = ()
+    intake_from: date | None = None
+    intake_to: date | None = None
+
+    def as_kwargs(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class Overview:
+    """What the cohort page shows for one set of filters (all of it already aggregated)."""
+
+    headline: dict
+    rates: pd.DataFrame
+    bands: dict[str, pd.DataFrame]
+    table: pd.DataFrame
+    primary: dict[str, str] = field(default_factory=dict)
+
+
+@st.cache_resource(show_spinner="Computing trajectories for this cohort version...", max_entries=2)
+def _prepared(root: str, version_id: str) -> CohortTrajectories:
+    return CohortTrajectories(data.load_cohort(version_id))
+
+
+def prepared(version_id: str) -> CohortTrajectories:
+    """The version's trajectory analyses, computed once per server."""
+    return _prepared(str(data.store().root.resolve()), version_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def overview(version_id: str, filters: Filters) -> Overview:
+    """Headline numbers, responder rates, band charts' rows and the patient table for ``filters``."""
+    prep = prepared(version_id)
+    ids = prep.matching(**filters.as_kwargs())
+    return Overview(prep.headline(ids), prep.rates(ids), prep.bands(ids), prep.table(ids),
+                    dict(prep.primary))
+
+
+def filter_options(version_id: str) -> dict[str, list[str]]:
+    return prepared(version_id).filter_options()
+
+
+def intake_span(version_id: str) -> tuple[date, date] | None:
+    dates = prepared(version_id).patients["intake_date"]
+    return (dates.min().date(), dates.max().date()) if len(dates) else None
+
+
+def patient_ids(version_id: str) -> list[str]:
+    return prepared(version_id).patients["patient_id"].sort_values().tolist()
+
+
+@dataclass
+class PatientView:
+    """One patient's rows and verdicts, for the drill-down."""
+
+    cohort: Cohort
+    domain_status: pd.DataFrame
+    percentiles: pd.DataFrame
+    latest: pd.DataFrame
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def patient_view(version_id: str, patient_id: str) -> PatientView:
+    """The patient's own rows (sliced, not scanned), verdicts, percentiles and latest scores."""
+    prep = prepared(version_id)
+    mine = prep.patient(patient_id)
+    return PatientView(mine, prep.patient_domain_status(patient_id), prep.percentiles(patient_id),
+                       latest_values(mine, patient_id))
+
+
+def min_patients(n_patients: int) -> int:
+    """Weeks drawn in a band chart need this many patients (a median of two is noise)."""
+    return max(1, min(20, n_patients // 20))
+
+
+def rates_table(rates: pd.DataFrame) -> pd.DataFrame:
+    """Responder rates as domain rows and 3/6/12-month columns ("32% (84/258)")."""
+    cells = rates.assign(cell=[
+        "-" if n == 0 else f"{r:.0%} ({k}/{n})"
+        for r, k, n in zip(rates["rate"], rates["n_responders"], rates["n_patients"], strict=True)])
+    table = cells.pivot(index="domain", columns="months", values="cell")
+    table = table.reindex([d for d in rates["domain"].unique()])
+    table.columns = [f"{m} months" for m in table.columns]
+    return table.reset_index().rename(columns={"domain": "Domain"})
+
+
+def table_columns(pain_code: str | None) -> dict:
+    """How the patient table is drawn: a link to the drill-down and a pain sparkline."""
+    pain = measures.get(pain_code) if pain_code else None
+    return {
+        "link": st.column_config.LinkColumn("Patient", display_text=r"patient_id=(.*)$"),
+        "site": "Site",
+        "diagnosis": "Diagnosis",
+        "weeks_followed": st.column_config.NumberColumn("Weeks followed", format="%.0f"),
+        "domains_worse": st.column_config.NumberColumn(
+            "Domains worse", help="Domains worse than baseline by at least the MCID"),
+        "triad": st.column_config.CheckboxColumn("Triad"),
+        "pain": st.column_config.NumberColumn("Pain NRS (latest)", format="%.1f"),
+        "phq9": st.column_config.NumberColumn("PHQ-9 (latest)", format="%.0f"),
+        "isi": st.column_config.NumberColumn("ISI (latest)", format="%.0f"),
+        "pain_trend": st.column_config.LineChartColumn(
+            f"{pain.instrument if pain else 'Pain'} by week",
+            y_min=pain.low if pain else None, y_max=pain.high if pain else None),
+    }
+
+
+def triad_help() -> str:
+    """The triad's definition in words, with the registry's cut-offs."""
+    cut = triad_thresholds()
+    return (f"Pain NRS of {cut['pain_nrs']:g} or more, PHQ-9 of {cut['phq9']:g} or more and "
+            f"ISI of {cut['isi']:g} or more at the latest visit.")
+
+
+def table_for_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The patient table's shown columns, with a link that opens the Patient page."""
+    shown = table.assign(link="patient?patient_id=" + table["patient_id"].astype(str))
+    return shown[["link", "site", "diagnosis", "weeks_followed", "domains_worse", "triad", "pain",
+                  "phq9", "isi", "pain_trend"]]
+
+
+def latest_for_display(latest: pd.DataFrame) -> pd.DataFrame:
+    """Latest scores with instrument names and severity bands, as the Patient page lists them."""
+    return pd.DataFrame({
+        "Domain": latest["domain"].str.capitalize(),
+        "Measure": [_instrument(c) for c in latest["measure"]],
+        "Date": latest["date"].dt.strftime("%Y-%m-%d"),
+        "Score": latest["value"],
+        "Severity band": latest["band"].fillna("-"),
+    })
+
+
+def percentiles_for_display(percentiles: pd.DataFrame) -> pd.DataFrame:
+    """Each measure's latest week: the score and the share of the cohort it beats."""
+    last = percentiles.sort_values("week").drop_duplicates("measure", keep="last")
+    last = last[last["n_compared"] > 0]
+    order = {c: i for i, c in enumerate(measures.MEASURES)}
+    last = last.assign(_o=last["measure"].map(order)).sort_values("_o")
+    return pd.DataFrame({
+        "Measure": [_instrument(c) for c in last["measure"]],
+        "Week": last["week"].astype(int),
+        "Score": last["value"].round(1),
+        "Doing better than": [f"{v:.0f}% of the cohort" for v in last["better_than"]],
+        "Patients compared": last["n_compared"].astype(int),
+    }).reset_index(drop=True)
+
+
+def _instrument(code: str) -> str:
+    return measures.MEASURES[code].instrument if code in measures.MEASURES else code
