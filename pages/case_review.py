@@ -1,0 +1,78 @@
+"""Case review: the weekly meeting's agenda, one case card at a time, decisions and the record."""
+
+from datetime import date
+
+import streamlit as st
+
+from paincycle import review
+from paincycle.access import AccessDenied, Permission
+from paincycle.ui import data
+from paincycle.ui import review as widgets
+from paincycle.ui.audit import Action, audit_once
+from paincycle.ui.auth import current_principal
+
+principal = current_principal()
+st.title("🗂️ Case review")
+cohort = data.current_cohort()
+version_id = data.current_version_id()
+if cohort is None or version_id is None:
+    st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
+    st.stop()
+if not principal.sees_identified_data:
+    st.error(str(AccessDenied(principal, Permission.VIEW_IDENTIFIED)))
+    st.stop()
+
+with st.sidebar:
+    meeting_date = st.date_input("Meeting date", value=date.today(), key="meeting_date")
+    limit = st.number_input("Patients on the agenda", 1, 200, 15, key="agenda_limit")
+
+agenda = widgets.agenda(cohort, version_id, int(limit))
+scores = widgets.model_scores(version_id)
+if scores is None:
+    st.caption("No risk model available: the agenda uses deterioration, the triad and safety "
+               "signals only.")
+
+st.subheader(f"Agenda ({len(agenda)} patients)")
+if agenda.empty:
+    st.info("No patient meets any review rule and none was added by hand.")
+else:
+    widgets.agenda_table(agenda)
+
+with st.expander("➕ Add or remove a patient by hand"):
+    all_ids = sorted(cohort.patients["patient_id"].astype(str))
+    with st.form("agenda_override", clear_on_submit=True):
+        who = st.selectbox("Patient", all_ids, key="override_patient")
+        why = st.text_input("Reason (optional)", max_chars=300)
+        add, remove = st.columns(2)
+        added = add.form_submit_button("Add to agenda")
+        removed = remove.form_submit_button("Remove from agenda")
+    if added or removed:
+        change = review.add_to_agenda if added else review.remove_from_agenda
+        change(who, why, principal=principal, cohort_version=version_id)
+        st.rerun()
+
+patient_id = widgets.patient_navigation(list(agenda["patient_id"]))
+if patient_id is not None:
+    audit_once(Action.VIEW_PATIENT, patient_id)
+    row = agenda[agenda["patient_id"] == patient_id].iloc[0].to_dict()
+    factors = []
+    if scores is not None and patient_id in set(scores["patient_id"]):
+        text = str(scores.set_index("patient_id").loc[patient_id, "top_factors"] or "")
+        factors = [part.strip() for part in text.split("|") if part.strip()]
+    card = review.case_card(cohort, patient_id, agenda_row=row, top_factors=factors,
+                            principal=principal)
+    widgets.case_card(cohort, card)
+
+    st.subheader("Decisions")
+    saved = widgets.decision_form(patient_id, principal, version_id, meeting_date)
+    edited = widgets.edit_form(review.latest_revisions(card.decisions), principal)
+    if saved or edited:
+        st.toast("Decision saved", icon="💾")
+        st.rerun()
+    st.markdown("**History**")
+    widgets.history(card.decisions)
+
+st.divider()
+st.subheader("Meeting record")
+st.caption(f"Every decision recorded for the meeting of {meeting_date:%Y-%m-%d}, with all revisions.")
+widgets.meeting_downloads(cohort.name or version_id, agenda, meeting_date, principal)
