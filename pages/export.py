@@ -1,0 +1,41 @@
+"""Export: the cohort summary for managers, funders or a registry (.xlsx, .html, .pdf, .csv)."""
+
+import streamlit as st
+
+from paincycle import export
+from paincycle.access import AccessDenied, Permission
+from paincycle.ui import data, filters, trajectories
+from paincycle.ui import export as widgets
+from paincycle.ui.auth import current_principal
+
+principal = current_principal()
+st.title("📤 Export")
+st.write("A cohort summary: headline numbers, baseline profile, responder rates at 3, 6 and 12 "
+         "months, triad and deterioration counts, flagged patients with their reasons, and the "
+         "risk model's performance.")
+version_id = data.current_version_id()
+cohort = data.current_cohort()
+if cohort is None or version_id is None:
+    st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
+    st.stop()
+
+chosen = filters.show(trajectories.filter_options(version_id), trajectories.intake_span(version_id),
+                      key="export")
+selected = widgets.filtered(cohort, chosen)
+if selected.n_patients == 0:
+    st.info("No patients match these filters.")
+    st.stop()
+st.caption(f"{selected.n_patients:,} of {cohort.n_patients:,} patients selected.")
+
+fmt, deidentify, with_model = widgets.options(principal)
+if st.button("⚙️ Build the export", type="primary"):
+    try:
+        widgets.build(selected, fmt, deidentify=deidentify, with_model=with_model,
+                      principal=principal, version_id=version_id, filters_text=widgets.describe(chosen))
+    except AccessDenied as denied:
+        st.error(str(denied))
+widgets.download()
+if not principal.can(Permission.EXPORT_IDENTIFIED):
+    st.caption("Your role exports de-identified data only.")
+st.caption(f"Formats: {', '.join('.' + f for f in export.FORMATS)}. The .csv holds the "
+           "per-patient table; the others hold every table.")
