@@ -343,8 +343,7 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
 
     report(0.80, "Fitting the final model on all labelled patients")
     estimator = fit_calibrated(chosen, X, y, seed)
-    reference = {c: (float(X[c].mean()) if c not in feat.CATEGORICAL else
-                     (X[c].mode().iloc[0] if X[c].notna().any() else None)) for c in columns}
+    reference = _reference(estimator, X)
     metrics = {
         "auc": round(auc, 4), "auc_ci": [round(lo, 4), round(hi, 4)],
         "auc_folds": [round(a, 4) for a in fold_aucs],
@@ -370,6 +369,19 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
     }
     report(1.0, "Done")
     return TrainedModel(estimator, _jsonable(metadata))
+
+
+def _reference(estimator: CalibratedClassifierCV, X: pd.DataFrame) -> dict:
+    """The 'average patient' explanations compare with: the means the imputer learned
+    (standardised value 0) and the most frequent category."""
+    prep = estimator.calibrated_classifiers_[0].estimator.estimator.named_steps["prep"]
+    numeric_cols = prep.transformers_[0][2]
+    means = prep.named_transformers_["num"].named_steps["impute"].statistics_
+    reference: dict = {c: float(v) for c, v in zip(numeric_cols, means, strict=True)}
+    for c in X.columns:
+        if c in feat.CATEGORICAL:
+            reference[c] = X[c].mode().iloc[0] if X[c].notna().any() else None
+    return reference
 
 
 def library_versions() -> dict[str, str]:

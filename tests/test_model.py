@@ -1,0 +1,166 @@
+"""Training, honest metrics, safe persistence, explanations and no look-ahead."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+
+from paincycle import features as feat
+from paincycle import model as risk_model
+from paincycle import synth
+
+
+class Foreign:
+    """A type no PainCycle model holds: a file carrying it must be refused."""
+
+    def __init__(self):
+        self.payload = "anything"
+
+
+@pytest.fixture(scope="session")
+def cohort():
+    return synth.generate(400, seed=11)
+
+
+@pytest.fixture(scope="session")
+def trained(cohort):
+    return risk_model.train(cohort, seed=1)
+
+
+@pytest.fixture(scope="session")
+def trained_hgb(cohort):
+    return risk_model.train(cohort, seed=1, kinds=("hgb",))
+
+
+def test_metrics_are_complete_and_plausible(trained):
+    m = trained.metadata["metrics"]
+    assert 0.5 < m["auc"] <= 1
+    assert m["auc_ci"][0] <= m["auc"] <= m["auc_ci"][1]
+    assert m["n_train"] + m["n_unlabelled"] == m["n_patients"] == 400
+    assert 0 < m["prevalence"] < 1 and 0 < m["brier"] < 0.25
+    assert m["model_kind"] in m["candidates"]
+    decision = trained.metadata["curves"]["decision"]
+    assert decision[0]["threshold"] == 0.10 and decision[-1]["threshold"] == 0.50
+    assert [a["features"] for a in trained.metadata["ablation"]] == [
+        "full model", "baseline pain alone", "withdrawal features alone"]
+    assert {s["group"] for s in trained.metadata["subgroups"]} == {"sex", "age band", "site"}
+    assert trained.metadata["features"] and set(trained.metadata["features"]) <= set(feat.FEATURES)
+
+
+def test_simpler_model_is_kept_unless_boosting_clearly_wins(trained):
+    c = trained.metadata["metrics"]["candidates"]
+    expected = "hgb" if c["hgb"] > c["logistic"] + risk_model.SIMPLER_MARGIN else "logistic"
+    assert trained.metadata["metrics"]["model_kind"] == expected
+
+
+@pytest.mark.parametrize("which", ["trained", "trained_hgb"])
+def test_round_trip_predicts_identically(which, request, cohort, tmp_path):
+    model = request.getfixturevalue(which)
+    path = risk_model.save(model, tmp_path / "m.skops")
+    loaded = risk_model.load(path)
+    X = feat.landmark_features(cohort)
+    np.testing.assert_array_equal(model.predict_risk(X), loaded.predict_risk(X))
+    assert loaded.metadata == model.metadata
+    assert json.loads(path.with_suffix(".json").read_text())["training_data_hash"]
+    card = path.with_suffix(".md").read_text()
+    assert "not a diagnosis" in card and "Cross-validated AUC" in card
+
+
+def test_foreign_type_is_refused(trained, tmp_path):
+    path = tmp_path / "foreign.skops"
+    sio.dump({"estimator": trained.estimator, "metadata": "{}", "extra": Foreign()}, path)
+    with pytest.raises(risk_model.UntrustedModelError, match="Foreign"):
+        risk_model.load(path)
+
+
+def test_tampered_file_is_refused(trained, tmp_path):
+    good = risk_model.save(trained, tmp_path / "good.skops")
+    bad = tmp_path / "bad.skops"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "schema.json":
+                data = data.replace(b'"_SigmoidCalibration"', b'"Popen"').replace(
+                    b'"sklearn.calibration"', b'"subprocess"', 1)
+            dst.writestr(item, data)
+    with pytest.raises(risk_model.UntrustedModelError, match="refusing"):
+        risk_model.load(bad)
+    junk = tmp_path / "junk.skops"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(risk_model.UntrustedModelError):
+        risk_model.load(junk)
+
+
+def test_no_look_ahead(trained, cohort):
+    """Scoring with every row after the landmark removed gives identical risks and reasons."""
+    as_of = cohort.date_range()[1]
+    full = risk_model.score(trained, cohort, as_of=as_of).table
+    cut = risk_model.score(trained, feat.landmark_cut(cohort, trained.landmark_days),
+                           as_of=as_of).table
+    assert len(full) > 100
+    pd.testing.assert_frame_equal(full, cut)
+
+
+def test_flags_top_fifth_and_custom_threshold(trained, cohort):
+    scores = risk_model.score(trained, cohort, explain=False)
+    share = scores.table["flagged"].mean()
+    assert 0.15 <= share <= 0.25
+    assert (scores.table.loc[scores.table["flagged"] == 1, "risk"] >= scores.threshold).all()
+    strict = risk_model.score(trained, cohort, threshold=0.99, explain=False)
+    assert strict.table["flagged"].sum() == (strict.table["risk"] >= 0.99).sum()
+
+
+def test_patients_without_data_or_not_yet_at_landmark_are_skipped(trained, cohort):
+    late = cohort.patients["intake_date"].max()
+    scores = risk_model.score(trained, cohort, as_of=late + pd.Timedelta(days=30), explain=False)
+    reasons = set(scores.skipped["reason"])
+    assert reasons == {"not yet at the day-90 landmark"}
+    assert len(scores.table) + len(scores.skipped) == cohort.n_patients
+
+
+def test_logistic_contributions_are_coefficient_times_standardised_value(trained, cohort):
+    if trained.metadata["metrics"]["model_kind"] != "logistic":
+        pytest.skip("boosting was kept on this cohort")
+    X = feat.landmark_features(cohort)[trained.feature_names].head(20)
+    contrib = risk_model.contributions(trained, X)
+    prep, clf = trained.pipeline.named_steps["prep"], trained.pipeline.named_steps["clf"]
+    Z = prep.transform(X)
+    coef = pd.Series(clf.coef_[0], index=prep.get_feature_names_out())
+    expected = Z["pain_nrs_baseline"] * coef["pain_nrs_baseline"]
+    np.testing.assert_allclose(contrib["pain_nrs_baseline"], expected.to_numpy(), atol=1e-6)
+
+
+def test_top_factors_name_real_values(trained, cohort):
+    scores = risk_model.score(trained, cohort)
+    text = " ".join(scores.table["top_factors"])
+    assert "raises risk:" in text and "lowers risk:" in text
+    assert "not recorded" not in text
+
+
+def test_too_few_labels_is_a_clear_error():
+    with pytest.raises(ValueError, match="too few labelled patients"):
+        risk_model.train(synth.generate(30, seed=2))
+
+
+def test_calibration_intercept_and_slope():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.95, 20000)
+    y = (rng.random(20000) < p).astype(int)
+    a, b = risk_model.calibration_intercept_slope(y, p)
+    assert abs(a) < 0.05 and abs(b - 1) < 0.08
+    logit = np.log(p / (1 - p))
+    overconfident = 1 / (1 + np.exp(-2 * logit))
+    assert risk_model.calibration_intercept_slope(y, overconfident)[1] == pytest.approx(0.5, abs=0.06)
+
+
+def test_net_benefit_by_hand():
+    y = np.array([1, 1, 0, 0])
+    risk = np.array([0.9, 0.2, 0.6, 0.1])
+    row = risk_model.net_benefit(y, risk, thresholds=(0.5,))[0]
+    assert row["model"] == pytest.approx(1 / 4 - 1 / 4 * 1.0)
+    assert row["treat_all"] == pytest.approx(0.5 - 0.5)
