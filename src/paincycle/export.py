@@ -323,13 +323,13 @@ def _per_patient(cohort: Cohort, domains: pd.DataFrame, triad: pd.DataFrame,
     out["triad"] = pid.map(triad.set_index("patient_id")["triad"]).fillna(False).astype(bool)
     worse_domains = worse[worse["domain"].isin(measures.CLINICAL_DOMAINS)] \
         .groupby("patient_id")["domain"].agg(lambda d: ", ".join(sorted(set(d))))
-    out["worse in"] = pid.map(worse_domains).fillna("")
+    out["worse in"] = pid.map(worse_domains).astype(object).fillna("")
     out["safety signal"] = pid.isin(set(safety["patient_id"]))
     if model is not None:
         risk = model.risk.set_index(model.risk["patient_id"].astype(str))
         out["risk"] = pid.map(risk["risk"]).astype(float)
         out["flagged by model"] = pid.map(risk["flagged"].astype(bool)).fillna(False).astype(bool)
-    out["review reasons"] = pid.map(flagged.set_index("patient_id")["reason_text"]).fillna("")
+    out["review reasons"] = pid.map(flagged.set_index("patient_id")["reason_text"]).astype(object).fillna("")
     return out
 
 

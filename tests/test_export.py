@@ -1,0 +1,179 @@
+"""The cohort summary: numbers from the analyses, formats, de-identification, formula escaping."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+
+import openpyxl
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+
+from paincycle import export, trajectories
+from paincycle.access import AccessDenied, Principal, Role
+from paincycle.cohort import read_cohort
+
+RESEARCHER = Principal("research@uni", Role.RESEARCHER)
+DANGEROUS = ("=", "+", "-", "@")
+
+
+@pytest.fixture
+def tiny(tiny_cohort_dir):
+    return read_cohort(tiny_cohort_dir)
+
+
+def xlsx_cells(data: bytes) -> dict[str, list[list[object]]]:
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    return {ws.title: [[c.value for c in row] for row in ws.iter_rows()] for ws in book.worksheets}
+
+
+def sheet_frame(data: bytes, name: str) -> pd.DataFrame:
+    rows = xlsx_cells(data)[name]
+    return pd.DataFrame(rows[1:], columns=rows[0])
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\r=1"])
+def test_formula_text_is_defused(text):
+    assert export.safe_cell(text) == "'" + text
+
+
+@pytest.mark.parametrize("value", ["P001", "chronic low back pain", "", 3, -2.5, None])
+def test_other_values_are_untouched(value):
+    assert export.safe_cell(value) == value
+
+
+def test_tables_match_the_analyses(tiny):
+    summary = export.build_summary(tiny, charts=False)
+    rates = summary.table("Responder rates").frame
+    pd.testing.assert_frame_equal(rates, trajectories.responder_rates(tiny))
+    headline = dict(zip(summary.table("Headline").frame["measure"],
+                        summary.table("Headline").frame["value"], strict=True))
+    assert headline["Patients"] == 3 and headline["Observations"] == 11
+    assert headline["First record"] == "2025-01-06"
+    profile = summary.table("Baseline profile").frame.set_index("measure")
+    assert profile.loc["phq9", "patients"] == 2
+    assert profile.loc["phq9", "mean"] == pytest.approx((18 + 6) / 2)
+    per_patient = summary.per_patient.set_index("patient")
+    assert per_patient.loc["P001", "mood"] == "improved"  # PHQ-9 18 -> 12, MCID 5
+    assert per_patient.loc["P001", "observations"] == 6
+    assert per_patient.loc["P001", "last score (days since intake)"] == 364
+
+
+def test_xlsx_sheets_formats_and_no_formulas(tiny):
+    data = export.render(export.build_summary(tiny, charts=False), "xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["About", "Headline", "Baseline profile", "Responder rates",
+                               "Triad and deterioration", "Flagged patients", "Patients"]
+    rates = book["Responder rates"]
+    header = [c.value for c in rates[1]]
+    rate_col = header.index("rate") + 1
+    numbers = [r for r in range(2, rates.max_row + 1)
+               if isinstance(rates.cell(r, rate_col).value, float)]
+    assert numbers and all(rates.cell(r, rate_col).number_format == "0.0%" for r in numbers)
+    profile = book["Baseline profile"]
+    mean_col = [c.value for c in profile[1]].index("mean") + 1
+    assert profile.cell(2, mean_col).number_format == "0.0"
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f"
+                if isinstance(cell.value, str):
+                    assert not cell.value.startswith(DANGEROUS), (sheet.title, cell.value)
+    patients = sheet_frame(data, "Patients").set_index("patient")
+    assert patients.loc["P003", "diagnosis"] == "'=HYPERLINK(\"http://x\")"
+
+
+def test_csv_is_the_per_patient_table_defused(tiny):
+    data = export.render(export.build_summary(tiny, charts=False), "csv")
+    frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str)
+    assert list(frame["patient"]) == ["P001", "P002", "P003"]
+    for column in frame.columns:
+        assert not frame[column].dropna().str.startswith(DANGEROUS).any(), column
+
+
+def test_html_is_self_contained_and_escaped(tiny):
+    named = dataclasses.replace(tiny, name="<script>alert(1)</script>")
+    page = export.render(export.build_summary(named), "html").decode()
+    assert page.count("<img ") == 4  # one band chart per domain
+    assert re.findall(r"src=['\"]([^'\"]+)", page) and all(
+        s.startswith("data:image/png;base64,") for s in re.findall(r"src=['\"]([^'\"]+)", page))
+    assert "<link" not in page and "<script" not in page and "@import" not in page
+    assert "Cohort: &lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_pdf_has_the_numbers_and_charts(tiny):
+    summary = export.build_summary(tiny)
+    data = export.render(summary, "pdf")
+    text = pdf_text(data)
+    assert "Responder rates by domain at 3, 6 and 12 months" in text
+    reader = PdfReader(io.BytesIO(data))
+    images = sum(len(page.images) for page in reader.pages)
+    assert images == len(summary.charts) == 4
+
+
+def test_deidentified_export_hides_ids_birth_years_and_dates(tiny):
+    summary = export.build_summary(tiny, deidentify=True)
+    outputs = {fmt: export.render(summary, fmt) for fmt in export.FORMATS}
+    texts = {
+        "csv": outputs["csv"].decode("utf-8-sig"),
+        "html": outputs["html"].decode(),
+        "pdf": pdf_text(outputs["pdf"]),
+        "xlsx": "\n".join(str(v) for rows in xlsx_cells(outputs["xlsx"]).values()
+                          for row in rows for v in row),
+    }
+    source_dates = set(pd.to_datetime(pd.concat([
+        tiny.patients["intake_date"], tiny.observations["date"], tiny.events["date"]]))
+        .dt.strftime("%Y-%m-%d"))
+    for fmt, text in texts.items():
+        for pid in ("P001", "P002", "P003"):
+            assert pid not in text, (fmt, pid)
+        for year in ("1970", "1985", "1962"):
+            assert year not in text, (fmt, year)
+        assert not source_dates & set(re.findall(r"\d{4}-\d{2}-\d{2}", text)), fmt
+        assert "birth year" not in text and "intake date" not in text
+    codes = list(summary.per_patient["patient"])
+    assert all(re.fullmatch(r"PX-[0-9A-F]{10}", c) for c in codes) and len(set(codes)) == 3
+    assert "age band" in summary.per_patient.columns
+    # stable within one export, different in the next
+    again = export.build_summary(tiny, deidentify=True, charts=False)
+    assert set(again.per_patient["patient"]).isdisjoint(codes)
+
+
+def test_permissions(tiny):
+    with pytest.raises(AccessDenied):
+        export.build_summary(tiny, principal=RESEARCHER, charts=False)
+    with pytest.raises(AccessDenied):
+        export.export_summary(tiny, "csv", principal=RESEARCHER)
+    assert export.export_summary(tiny, "csv", deidentify=True, principal=RESEARCHER)
+
+
+def test_progress_is_reported(tiny):
+    seen: list[tuple[float, str]] = []
+    export.export_summary(tiny, "csv", progress=lambda f, m: seen.append((f, m)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(seen) >= 4
+
+
+def test_model_section_is_included(tiny):
+    model = export.ModelSection(
+        risk=pd.DataFrame({"patient_id": ["P002"], "risk": [0.34], "flagged": [1]}),
+        performance=pd.DataFrame({"metric": ["AUC (out-of-fold)"], "value": [0.712]}),
+        outcome="poor outcome: PROMIS physical function improved by less than 4 points at 1 year")
+    summary = export.build_summary(tiny, model=model, charts=False)
+    flagged = summary.table("Flagged patients").frame
+    assert flagged.set_index("patient").loc["P002", "reasons"] == "flagged by model (risk 34%)"
+    assert summary.table("Model").frame["value"].tolist() == [0.712]
+    assert any("PROMIS physical function improved by less than 4" in n for n in summary.notes)
+    text = pdf_text(export.render(summary, "pdf"))
+    assert "0.712" in text and "flagged by model (risk 34%)" in text
+
+
+def test_unknown_format():
+    with pytest.raises(ValueError, match="xlsx"):
+        export.format_of("summary.docx")
