@@ -1,0 +1,121 @@
+"""Risk model: how well it works on this cohort, whom it flags and why, and retraining."""
+
+import streamlit as st
+
+from paincycle import measures, model_charts
+from paincycle.access import AccessDenied, Permission, require
+from paincycle.features import DEFAULT_LANDMARK_DAYS
+from paincycle.model import DISCLAIMER
+from paincycle.outcomes import DEFAULT_PRIORITY, OutcomeDefinition
+from paincycle.ui import data, risk
+from paincycle.ui.audit import Action, audit_event
+from paincycle.ui.auth import current_principal
+
+principal = current_principal()
+st.title("🎯 Risk model")
+st.info(f"**{DISCLAIMER}** The risk ranks patients for the team's review of functional "
+        "withdrawal; it never replaces clinical judgement.")
+
+cohort, version_id = data.current_cohort(), data.current_version_id()
+if cohort is None or version_id is None:
+    st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
+    st.stop()
+
+
+def retrain_form() -> None:
+    """Outcome, horizon, threshold and landmark for a model trained on this cohort."""
+    codes = ["default"] + list(measures.MEASURES)
+    cols = st.columns(4)
+    measure = cols[0].selectbox("Outcome measure", codes, key="rm_measure",
+                                format_func=lambda c: ("first of " + ", ".join(DEFAULT_PRIORITY))
+                                if c == "default" else measures.get(c).instrument)
+    horizon = cols[1].number_input("Horizon (days)", 30, 730, 365, step=15, key="rm_horizon")
+    threshold = cols[2].text_input("Minimum improvement", "", key="rm_threshold",
+                                   help="Points (5) or percent (30%); empty: the measure's MCID")
+    landmark = cols[3].number_input("Landmark (days)", 0, 365, DEFAULT_LANDMARK_DAYS, key="rm_landmark")
+    if not st.button("Retrain on this cohort", type="primary", key="rm_retrain"):
+        return
+    try:
+        require(principal, Permission.TRAIN_MODEL)
+        outcome = OutcomeDefinition.build(None if measure == "default" else measure,
+                                          int(horizon), None, threshold or None)
+    except (AccessDenied, ValueError, KeyError) as exc:
+        st.error(str(exc.args[0] if exc.args else exc))
+        return
+    with st.status("Retraining the risk model...", expanded=True) as status:
+        bar = st.progress(0.0)
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(min(1.0, fraction), text=message)
+
+        try:
+            path = risk.retrain(version_id, outcome, int(landmark), progress)
+        except ValueError as exc:
+            status.update(label="Not enough data to train", state="error")
+            st.error(str(exc))
+            return
+        status.update(label="Retrained", state="complete")
+    audit_event(Action.RETRAIN, detail=f"landmark {int(landmark)} days; {outcome.measures[0]}")
+    st.success(f"Model retrained on this cohort and saved ({path.name}).")
+    st.rerun()
+
+
+path = risk.model_path(version_id)
+if path is None:
+    st.info("No risk model yet: retrain one on this cohort below.")
+    with st.expander("Retrain", expanded=True):
+        retrain_form()
+    st.stop()
+
+try:
+    trained = risk.load(path)
+except ValueError as exc:
+    st.error(f"The risk model could not be loaded: {exc}")
+    st.stop()
+meta, m = trained.metadata, trained.metadata["metrics"]
+source = ("retrained on this cohort" if path == risk.retrained_path(version_id)
+          else "the shipped demo model, trained on synthetic data" if meta.get("synthetic")
+          else f"trained on '{meta.get('cohort_name') or 'another cohort'}'")
+st.subheader("What it predicts")
+st.write(f"Model: {m['model_kind']} ({source}). **Predicted at day {meta['landmark_days']}** "
+         f"after intake, from data recorded up to then.")
+st.write(meta["outcome_words"])
+
+cols = st.columns(4)
+cols[0].metric("AUC (cross-validated)", f"{m['auc']:.2f}",
+               help=f"95% CI {m['auc_ci'][0]:.2f}-{m['auc_ci'][1]:.2f}")
+cols[1].metric("Brier score", f"{m['brier']:.3f}")
+cols[2].metric("Calibration slope", f"{m['calibration_slope']:.2f}")
+cols[3].metric("Labelled patients", f"{m['n_train']:,}", help=f"{m['prevalence']:.0%} poor outcomes")
+
+left, right = st.columns(2)
+left.altair_chart(model_charts.roc_chart(meta), width="stretch")
+right.altair_chart(model_charts.calibration_chart(meta), width="stretch")
+left.altair_chart(model_charts.decision_curve_chart(meta), width="stretch")
+right.altair_chart(model_charts.ablation_chart(meta), width="stretch")
+st.caption("All numbers are out-of-fold: each patient was predicted by a model that never saw them.")
+st.markdown("**By subgroup**")
+st.dataframe(meta["subgroups"], hide_index=True, width="stretch")
+
+st.subheader("Flags in this cohort")
+scores = risk.scores(version_id, path)
+if scores.table.empty:
+    st.info(f"No patient can be scored yet: {len(scores.skipped):,} have no data by day "
+            f"{trained.landmark_days} or have not reached it.")
+else:
+    threshold = st.slider("Flag threshold (risk)", 0.0, 1.0, round(scores.threshold, 2), 0.01,
+                          key="rm_threshold_slider",
+                          help="Default: flags the 20% of this cohort at highest risk.")
+    flagged = risk.flagged_table(scores.table, threshold)
+    st.metric("Flagged", f"{len(flagged):,} of {len(scores.table):,}")
+    st.altair_chart(model_charts.risk_histogram(scores.table, threshold), width="stretch")
+    if principal.sees_identified_data:
+        st.dataframe(flagged, hide_index=True, width="stretch", column_config={
+            "risk": st.column_config.NumberColumn("risk", format="percent"),
+            "top_factors": st.column_config.TextColumn("why", width="large")})
+    if len(scores.skipped):
+        st.caption(f"{len(scores.skipped):,} patients not scored: "
+                   + "; ".join(f"{n:,} {r}" for r, n in scores.skipped["reason"].value_counts().items()))
+
+with st.expander("Retrain on this cohort"):
+    retrain_form()

@@ -1,0 +1,90 @@
+"""Charts of the risk model's performance: pure functions from the model's metadata to Altair.
+
+Every chart reads the out-of-fold curves stored with the model, so the page
+draws the same numbers the model card and the CLI report give.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+WIDTH, HEIGHT = 320, 280
+
+
+def roc_chart(metadata: dict) -> alt.Chart:
+    """ROC curve with the chance diagonal; AUC in the title."""
+    points = pd.DataFrame(metadata["curves"]["roc"])
+    auc = metadata["metrics"]["auc"]
+    curve = alt.Chart(points).mark_line(point=False).encode(
+        x=alt.X("fpr:Q", title="False positive rate (1 - specificity)", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("tpr:Q", title="True positive rate (sensitivity)", scale=alt.Scale(domain=[0, 1])),
+        tooltip=[alt.Tooltip("fpr:Q", format=".2f"), alt.Tooltip("tpr:Q", format=".2f")],
+    )
+    diagonal = alt.Chart(pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x="fpr:Q", y="tpr:Q")
+    return (diagonal + curve).properties(title=f"ROC (out-of-fold AUC {auc:.2f})",
+                                         width=WIDTH, height=HEIGHT)
+
+
+def calibration_chart(metadata: dict) -> alt.Chart:
+    """Observed share of poor outcomes against predicted risk, per risk decile."""
+    table = pd.DataFrame(metadata["curves"]["calibration"])
+    m = metadata["metrics"]
+    points = alt.Chart(table).mark_line(point=True).encode(
+        x=alt.X("predicted:Q", title="Predicted risk", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        y=alt.Y("observed:Q", title="Observed poor outcomes", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        tooltip=[alt.Tooltip("predicted:Q", format=".0%"), alt.Tooltip("observed:Q", format=".0%"),
+                 alt.Tooltip("n:Q", title="patients")],
+    )
+    ideal = alt.Chart(pd.DataFrame({"predicted": [0, 1], "observed": [0, 1]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x="predicted:Q", y="observed:Q")
+    title = (f"Calibration (intercept {m['calibration_intercept']:+.2f}, "
+             f"slope {m['calibration_slope']:.2f})")
+    return (ideal + points).properties(title=title, width=WIDTH, height=HEIGHT)
+
+
+def decision_curve_chart(metadata: dict) -> alt.Chart:
+    """Net benefit of reviewing by the model vs reviewing everyone or no one, thresholds 10-50%."""
+    table = pd.DataFrame(metadata["curves"]["decision"]).rename(columns={
+        "model": "review flagged patients", "treat_all": "review everyone",
+        "treat_none": "review no one"})
+    long = table.melt("threshold", var_name="strategy", value_name="net_benefit")
+    low = min(-0.05, float(long["net_benefit"].min()))
+    return alt.Chart(long).mark_line().encode(
+        x=alt.X("threshold:Q", title="Risk threshold", axis=alt.Axis(format="%")),
+        y=alt.Y("net_benefit:Q", title="Net benefit", scale=alt.Scale(domainMin=low)),
+        color=alt.Color("strategy:N", title=None, legend=alt.Legend(orient="bottom")),
+        strokeDash=alt.StrokeDash("strategy:N", legend=None),
+        tooltip=["strategy:N", alt.Tooltip("threshold:Q", format=".0%"),
+                 alt.Tooltip("net_benefit:Q", format=".3f")],
+    ).properties(title="Decision curve", width=WIDTH, height=HEIGHT)
+
+
+def ablation_chart(metadata: dict) -> alt.Chart:
+    """Cross-validated AUC of baseline pain alone, withdrawal features alone and the full model."""
+    table = pd.DataFrame(metadata["ablation"])
+    table = table[table["auc"].notna()].astype({"auc": float})
+    return alt.Chart(table).mark_bar().encode(
+        y=alt.Y("features:N", title=None, sort=None),
+        x=alt.X("auc:Q", title="Cross-validated AUC", scale=alt.Scale(domain=[0.5, 1])),
+        tooltip=["features:N", alt.Tooltip("auc:Q", format=".3f"), "n_features:Q"],
+    ).properties(title="What predicts: ablation", width=WIDTH, height=120)
+
+
+def risk_histogram(scores: pd.DataFrame, threshold: float) -> alt.Chart:
+    """Distribution of the current cohort's risks with the flag threshold marked (binned, small)."""
+    bins = pd.cut(scores["risk"], bins=[i / 20 for i in range(21)], include_lowest=True)
+    counts = bins.value_counts(sort=False)
+    table = pd.DataFrame({"from": [b.left for b in counts.index], "to": [b.right for b in counts.index],
+                          "patients": counts.to_numpy()})
+    table["from"] = table["from"].clip(lower=0)
+    bars = alt.Chart(table).mark_bar().encode(
+        x=alt.X("from:Q", bin="binned", title="Risk", axis=alt.Axis(format="%")), x2="to:Q",
+        y=alt.Y("patients:Q", title="Patients"), tooltip=["patients:Q"])
+    rule = alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(color="firebrick").encode(
+        x="threshold:Q")
+    return (bars + rule).properties(title="Risk in this cohort (red: flag threshold)",
+                                    width=WIDTH * 2, height=180)

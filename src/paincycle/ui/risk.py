@@ -1,0 +1,63 @@
+"""Cached access to the risk model for the risk-model page and others.
+
+The shipped model is loaded once per file version; scores are cached by cohort
+version and model file, since neither ever changes. A model retrained on the
+current cohort is saved under the data folder, next to the cohort store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from paincycle import config
+from paincycle import model as risk_model
+from paincycle.ui import data
+
+
+def retrained_path(version_id: str) -> Path:
+    """Where a model retrained on this cohort version is kept."""
+    return config.data_dir() / "models" / f"{version_id}.skops"
+
+
+def model_path(version_id: str | None) -> Path | None:
+    """The model for this cohort: one retrained on it, else the shipped demo model."""
+    if version_id and retrained_path(version_id).exists():
+        return retrained_path(version_id)
+    return config.DEMO_MODEL if Path(config.DEMO_MODEL).exists() else None
+
+
+@st.cache_resource(show_spinner="Loading the risk model...", max_entries=8)
+def _load(path: str, mtime: float) -> risk_model.TrainedModel:
+    return risk_model.load(path)
+
+
+def load(path: Path) -> risk_model.TrainedModel:
+    return _load(str(path), path.stat().st_mtime)
+
+
+@st.cache_resource(show_spinner="Scoring the cohort...", max_entries=8)
+def _scores(version_id: str, path: str, mtime: float) -> risk_model.Scores:
+    return risk_model.score(load(Path(path)), data.load_cohort(version_id))
+
+
+def scores(version_id: str, path: Path) -> risk_model.Scores:
+    """Risks, default flags and top factors of every patient of this cohort version."""
+    return _scores(version_id, str(path), path.stat().st_mtime)
+
+
+def retrain(version_id: str, outcome, landmark_days: int, progress) -> Path:
+    """Train on the stored cohort version and save the model beside the store."""
+    cohort = data.load_cohort(version_id)
+    trained = risk_model.train(cohort, outcome, landmark_days, progress=progress,
+                               synthetic="synthetic" in (data.current_version().source
+                                                         if data.current_version() else ""))
+    return risk_model.save(trained, retrained_path(version_id))
+
+
+def flagged_table(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Patients at or above the threshold, highest risk first."""
+    flagged = table[table["risk"] >= threshold].sort_values("risk", ascending=False)
+    return flagged[["patient_id", "risk", "top_factors"]]

@@ -1,0 +1,84 @@
+"""The risk-model page: metrics and charts, flags, empty states, retraining."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from paincycle import config, synth
+from paincycle.store import CohortStore
+
+
+@pytest.fixture(scope="module")
+def small_cohort():
+    return synth.generate(250, seed=21)
+
+
+def _page(monkeypatch, tmp_path) -> AppTest:
+    monkeypatch.setattr("paincycle.config.SAMPLE_COHORT", tmp_path / "none")
+    at = AppTest.from_file("../../app.py", default_timeout=120).run()
+    assert not at.exception
+    at.switch_page("pages/risk_model.py").run()
+    assert not at.exception
+    return at
+
+
+def test_shows_metrics_charts_and_flags(small_cohort, monkeypatch, tmp_path):
+    assert config.DEMO_MODEL.exists(), "models/demo.skops is shipped (make model)"
+    CohortStore().save(small_cohort, name="small")
+    at = _page(monkeypatch, tmp_path)
+    shipped = json.loads(config.DEMO_MODEL.with_suffix(".json").read_text())
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["AUC (cross-validated)"] == f"{shipped['metrics']['auc']:.2f}"
+    assert metrics["Labelled patients"] == f"{shipped['metrics']['n_train']:,}"
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 5  # ROC, calibration, decision curve, ablation, risk histogram
+    titles = " ".join(c.proto.spec for c in charts)
+    assert "ROC" in titles and "Decision curve" in titles and "ablation" in titles
+    assert any("not a diagnosis" in i.value for i in at.info)
+    assert any("Predicted at day 90" in md.value for md in at.markdown)
+    flagged, of = metrics["Flagged"].replace(",", "").split(" of ")
+    assert 0 < int(flagged) <= 0.25 * int(of) + 1
+
+    at.slider(key="rm_threshold_slider").set_value(0.0).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    flagged, of = metrics["Flagged"].replace(",", "").split(" of ")
+    assert flagged == of
+
+
+def test_empty_state_without_cohort(monkeypatch, tmp_path):
+    at = _page(monkeypatch, tmp_path)
+    assert any("No cohort is loaded yet" in i.value for i in at.info)
+    assert not at.get("vega_lite_chart")
+
+
+def test_no_model_offers_retraining(small_cohort, monkeypatch, tmp_path):
+    monkeypatch.setattr("paincycle.config.DEMO_MODEL", tmp_path / "missing.skops")
+    CohortStore().save(small_cohort, name="small")
+    at = _page(monkeypatch, tmp_path)
+    assert any("No risk model yet" in i.value for i in at.info)
+    assert at.button(key="rm_retrain")
+
+
+def test_retrain_with_too_few_labels_says_so(monkeypatch, tmp_path):
+    monkeypatch.setattr("paincycle.config.DEMO_MODEL", tmp_path / "missing.skops")
+    CohortStore().save(synth.generate(20, seed=3), name="tiny")
+    at = _page(monkeypatch, tmp_path)
+    at.button(key="rm_retrain").click().run()
+    assert not at.exception
+    assert any("too few labelled patients" in e.value for e in at.error)
+
+
+@pytest.mark.slow
+def test_retrain_on_the_current_cohort(small_cohort, monkeypatch, tmp_path, data_dir):
+    monkeypatch.setattr("paincycle.config.DEMO_MODEL", tmp_path / "missing.skops")
+    version = CohortStore().save(small_cohort, name="small")
+    at = _page(monkeypatch, tmp_path)
+    at.button(key="rm_retrain").click().run()
+    assert not at.exception
+    assert (data_dir / "models" / f"{version.id}.skops").exists()
+    assert any("retrained on this cohort" in md.value for md in at.markdown)
+    assert len(at.get("vega_lite_chart")) == 5
