@@ -1,0 +1,158 @@
+"""The Cohort overview on the bundled sample cohort and on the tiny fixture.
+
+Expected numbers are computed here with plain pandas, not with paincycle.trajectories.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pandas as pd
+import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+from streamlit.testing.v1 import AppTest
+
+from paincycle import config
+from paincycle.cohort import read_cohort
+from paincycle.store import CohortStore
+
+
+def open_cohort_page() -> AppTest:
+    at = AppTest.from_file("../../app.py", default_timeout=120).run()
+    assert not at.exception
+    at.switch_page("pages/cohort.py").run()
+    assert not at.exception
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """The bundled demo cohort, read directly (the app stores it itself on first start)."""
+    return read_cohort(config.SAMPLE_COHORT)
+
+
+def latest(cohort, measure: str) -> pd.Series:
+    obs = cohort.observations[cohort.observations["measure"] == measure]
+    return obs.sort_values("date").groupby("patient_id")["value"].last()
+
+
+def expected_headline(cohort, ids) -> dict[str, str]:
+    ids = set(ids)
+    p = cohort.patients[cohort.patients["patient_id"].isin(ids)]
+    obs = cohort.observations
+    ev = cohort.events
+    attended = ev[ev["event"] == "appointment_attended"]
+    last = pd.concat([obs[["patient_id", "date"]], attended[["patient_id", "date"]]]) \
+        .groupby("patient_id")["date"].max()
+    as_of = last.max()
+    active = last[(last > as_of - pd.Timedelta(days=90))].index
+    last_obs = obs.groupby("patient_id")["date"].max()
+    weeks = ((p.set_index("patient_id")["intake_date"].rsub(last_obs.reindex(p["patient_id"]).values)
+              ).dt.days / 7).clip(lower=0).fillna(0)
+    pain, phq, isi = latest(cohort, "pain_nrs"), latest(cohort, "phq9"), latest(cohort, "isi")
+    triad = [pid for pid in ids if pain.get(pid, 0) >= 7 and phq.get(pid, 0) >= 10
+             and isi.get(pid, 0) >= 15]
+    return {
+        "Patients": f"{len(p):,}",
+        "Active in last 90 days": f"{len(set(active) & ids):,}",
+        "Median follow-up": f"{weeks.median():.0f} weeks",
+        "Pain-mood-sleep triad": f"{len(triad) / len(p):.0%}",
+    }
+
+
+def test_cohort_page_on_the_sample_cohort(sample):
+    at = open_cohort_page()
+    shown = metrics(at)
+    want = expected_headline(sample, sample.patients["patient_id"])
+    for label, value in want.items():
+        assert shown[label] == value, label
+    assert {"Pain responders", "Mood responders", "Sleep responders", "Function responders"} <= set(shown)
+
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 4
+    pain_chart = next(c for c in charts if "Average pain" in c.proto.spec)
+    assert "lower is better" in json.loads(pain_chart.proto.spec)["title"]["subtitle"]
+    frames = [convert_arrow_bytes_to_pandas_df(d.data.data) for d in pain_chart.proto.datasets]
+    week_rows = next(f for f in frames if "n_patients" in f.columns).to_dict("records")
+    obs = sample.observations[sample.observations["measure"] == "pain_nrs"]
+    intake = obs["patient_id"].map(sample.patients.set_index("patient_id")["intake_date"])
+    in_week0 = obs[((obs["date"] - intake).dt.days // 7) == 0]["patient_id"].nunique()
+    week0 = [r for r in week_rows if r["week"] == 0]
+    assert week0 and week0[0]["n_patients"] == in_week0
+    assert len(week_rows) < 100  # aggregated by week, never one row per observation
+
+    table = at.dataframe[-1].value
+    assert len(table) == min(500, len(sample.patients))
+    assert table["link"].str.startswith("patient?patient_id=").all()
+    assert list(table["domains_worse"]) == sorted(table["domains_worse"], reverse=True)
+    first = table["link"].iloc[0].split("=", 1)[1]
+    assert table["phq9"].iloc[0] == pytest.approx(latest(sample, "phq9").get(first), nan_ok=True)
+
+
+def _count_after(at: AppTest) -> int:
+    assert not at.exception
+    return int(metrics(at)["Patients"].replace(",", ""))
+
+
+def test_every_filter_changes_the_patient_count(sample):
+    at = open_cohort_page()
+    p = sample.patients
+    site = p["site"].dropna().iloc[0]
+    at.multiselect(key="cohort_site").select(site).run()
+    assert _count_after(at) == (p["site"] == site).sum()
+    at.multiselect(key="cohort_site").unselect(site).run()
+
+    diagnosis = "fibromyalgia"
+    at.multiselect(key="cohort_diagnosis").select(diagnosis).run()
+    assert _count_after(at) == (p["diagnosis"] == diagnosis).sum()
+    at.multiselect(key="cohort_diagnosis").unselect(diagnosis).run()
+
+    at.multiselect(key="cohort_sex").select("male").run()
+    assert _count_after(at) == (p["sex"] == "male").sum()
+    at.multiselect(key="cohort_sex").unselect("male").run()
+
+    at.multiselect(key="cohort_age").select("45-59").run()
+    age = date.today().year - p["birth_year"]
+    assert _count_after(at) == ((age >= 45) & (age < 60)).sum()
+    at.multiselect(key="cohort_age").unselect("45-59").run()
+
+    at.multiselect(key="cohort_treatment").select("cbt").run()
+    ev = sample.events
+    treated = ev[(ev["event"] == "treatment_start") & (ev["detail"] == "cbt")]["patient_id"].nunique()
+    assert _count_after(at) == treated
+    at.multiselect(key="cohort_treatment").unselect("cbt").run()
+
+    start, end = date(2023, 6, 1), date(2024, 5, 31)
+    at.date_input(key="cohort_intake").set_value((start, end)).run()
+    in_period = p["intake_date"].between(pd.Timestamp(start), pd.Timestamp(end)).sum()
+    assert _count_after(at) == in_period
+    assert len(at.get("vega_lite_chart")) == 4
+
+
+def test_tiny_cohort_responders_and_empty_state(tiny_cohort_dir, monkeypatch):
+    monkeypatch.setattr("paincycle.config.SAMPLE_COHORT", tiny_cohort_dir.parent / "none")
+    CohortStore().save(read_cohort(tiny_cohort_dir), name="tiny")
+    at = open_cohort_page()
+    shown = metrics(at)
+    assert shown["Patients"] == "3"
+    # P001's PROMIS physical function 35.5 -> 41.0 at day 364: the one 12-month function responder.
+    assert shown["Function responders"] == "100%"
+    assert shown["Pain responders"] == "-"
+    assert shown["Pain-mood-sleep triad"] == "0%"
+
+    at.multiselect(key="cohort_site").select("South").run()
+    at.multiselect(key="cohort_sex").select("male").run()
+    assert not at.exception
+    assert any("No patients match these filters" in i.value for i in at.info)
+    assert not at.metric
+
+
+def test_cohort_page_without_a_cohort(tmp_path, monkeypatch):
+    monkeypatch.setattr("paincycle.config.SAMPLE_COHORT", tmp_path / "none")
+    at = open_cohort_page()
+    assert any("No cohort is loaded yet" in i.value for i in at.info)
