@@ -9,8 +9,10 @@ Nothing in a cell is ever evaluated: text that looks like a formula stays text.
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +50,12 @@ MAX_ID_LENGTH = 64
 #: Limits that keep a hostile upload from exhausting the machine.
 MAX_TABLE_BYTES = 2 * 1024**3
 MAX_ZIP_RATIO = 200
+#: More columns than any real export has; a header of 100,000 names is an attack or an accident.
+MAX_COLUMNS = 1000
+#: Dates outside this span are refused: no clinic record predates 1900, and outside
+#: 1677-2262 dates cannot even be represented.
+MIN_DATE = pd.Timestamp("1900-01-01")
+MAX_DATE = pd.Timestamp("2199-12-31")
 
 #: Problems kept in full; beyond this only counts are kept (a 30-million-row
 #: file with one systematic error must not produce 30 million messages).
@@ -198,7 +206,7 @@ def _read_folder(folder: Path, report: ValidationReport) -> dict[str, tuple[str,
             continue
         file = existing[0]
         if file.stat().st_size > MAX_TABLE_BYTES:
-            report.add(Problem(file.name, None, None, "file is larger than the 2 GB limit"), "too large")
+            report.add(Problem(file.name, None, None, _too_large()), "too large")
             continue
         frame = _parse_table(file.name, file.read_bytes(), report,
                              optional=table not in REQUIRED_TABLES)
@@ -232,10 +240,19 @@ def _read_zip(path: Path, report: ValidationReport) -> dict[str, tuple[str, pd.D
                                    "refused: this zip member expands far beyond a plausible table "
                                    "(possible zip bomb)"), "zip bomb")
                 continue
-            with archive.open(info) as handle:
-                data = handle.read(MAX_TABLE_BYTES + 1)
+            try:
+                with archive.open(info) as handle:
+                    data = handle.read(MAX_TABLE_BYTES + 1)
+            except (RuntimeError, NotImplementedError, EOFError, OSError, zlib.error) as exc:
+                # encrypted members, unknown compression methods, truncated streams
+                why = "it is password-protected" if "encrypt" in str(exc) else _short(exc)
+                report.add(Problem(member.name, None, None,
+                                   f"cannot unpack this zip member ({why}); zip the files "
+                                   "again with standard compression and no password"),
+                           "unreadable")
+                continue
             if len(data) > MAX_TABLE_BYTES:
-                report.add(Problem(member.name, None, None, "file is larger than the 2 GB limit"),
+                report.add(Problem(member.name, None, None, _too_large()),
                            "too large")
                 continue
             frame = _parse_table(member.name, data, report,
@@ -244,6 +261,33 @@ def _read_zip(path: Path, report: ValidationReport) -> dict[str, tuple[str, pd.D
                 found[stem] = (member.name, frame)
     _require_tables(found, report, path.name)
     return found
+
+
+def _too_large() -> str:
+    size = (f"{MAX_TABLE_BYTES / 1024**3:g} GB" if MAX_TABLE_BYTES >= 1024**3
+            else f"{MAX_TABLE_BYTES / 1024**2:g} MB")
+    return f"file is larger than the {size} limit"
+
+
+def _csv_header_problem(name: str, text: str) -> Problem | None:
+    """Check the header row before pandas sees it.
+
+    pandas silently renames a repeated column ("value", "value.1") and spends
+    quadratic time doing so for a header of thousands of repeats, so repeats and
+    absurdly wide headers are caught here, on the raw first record.
+    """
+    try:
+        header = next(csv.reader(io.StringIO(text[: 1024**2])), [])
+    except csv.Error:
+        return None  # pandas will report the file as unreadable
+    if len(header) > MAX_COLUMNS:
+        return Problem(name, 1, None, f"the header has {len(header):,} columns; "
+                                      f"at most {MAX_COLUMNS:,} are accepted")
+    names = [h.strip().lower() for h in header]
+    dupes = [c for c, n in Counter(names).items() if n > 1 and c]
+    if dupes:
+        return Problem(name, 1, dupes[0], "column appears twice (names are case-insensitive)")
+    return None
 
 
 def _require_tables(found: Mapping, report: ValidationReport, where: str) -> None:
@@ -279,11 +323,19 @@ def _parse_table(name: str, data: bytes, report: ValidationReport,
                                    "text is not UTF-8 (save the file as 'CSV UTF-8'); first bad byte "
                                    f"at position {exc.start}"), "not utf-8")
                 return None
+            header_problem = _csv_header_problem(name, text)
+            if header_problem is not None:
+                report.add(header_problem, "bad header")
+                return None
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                                 skip_blank_lines=True)
     except Exception as exc:  # the parsers raise many types; all mean "unreadable file"
         report.add(Problem(name, None, None, f"could not read the file: {_short(exc)}"),
                    "unreadable")
+        return None
+    if len(frame.columns) > MAX_COLUMNS:
+        report.add(Problem(name, 1, None, f"the table has {len(frame.columns):,} columns; "
+                                          f"at most {MAX_COLUMNS:,} are accepted"), "bad header")
         return None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     dupes = [c for c, n in Counter(frame.columns).items() if n > 1]
@@ -380,23 +432,32 @@ def _dates(file: str, series: pd.Series, column: str, report: ValidationReport,
     """ISO 8601 dates or datetimes to the calendar date as recorded (offsets kept local)."""
     if pd.api.types.is_datetime64_any_dtype(series):
         values = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) else series
-        parsed = values.dt.normalize().astype("datetime64[ns]")
-        bad = parsed.isna() & ~blank
-    else:
-        text = _text(series)
-        is_iso = text.str.match(_ISO_DATE)
-        parsed = pd.to_datetime(text.where(is_iso).str.slice(0, 10), format="%Y-%m-%d",
-                                errors="coerce").astype("datetime64[ns]")
-        bad = parsed.isna() & ~blank
-        if bad.any():
-            shown = text[bad].str.slice(0, 40)
-            report.add_many(file, _rows(bad), column,
-                            [f"'{v}' is not a date; use ISO 8601 such as 2025-03-14" for v in shown],
-                            f"bad {column}")
-        return parsed
+        return _within_span(file, values.dt.normalize(), column, report)
+    text = _text(series)
+    is_iso = text.str.match(_ISO_DATE)
+    parsed = pd.to_datetime(text.where(is_iso).str.slice(0, 10), format="%Y-%m-%d",
+                            errors="coerce")
+    unparsed = parsed.isna() & ~blank
+    parsed = _within_span(file, parsed, column, report)
+    bad = unparsed
     if bad.any():
-        report.add_many(file, _rows(bad), column, "not a valid date", f"bad {column}")
+        shown = text[bad].str.slice(0, 40)
+        report.add_many(file, _rows(bad), column,
+                        [f"'{v}' is not a date; use ISO 8601 such as 2025-03-14" for v in shown],
+                        f"bad {column}")
     return parsed
+
+
+def _within_span(file: str, parsed: pd.Series, column: str,
+                 report: ValidationReport) -> pd.Series:
+    """Dates between MIN_DATE and MAX_DATE as datetime64[ns]; others reported and left empty."""
+    outside = parsed.notna() & ((parsed < MIN_DATE) | (parsed > MAX_DATE))
+    if outside.any():
+        shown = parsed[outside].dt.strftime("%Y-%m-%d")
+        report.add_many(file, _rows(outside), column,
+                        [f"'{v}' is outside the accepted dates ({MIN_DATE:%Y-%m-%d} to "
+                         f"{MAX_DATE:%Y-%m-%d})" for v in shown], f"bad {column}")
+    return parsed.where(~outside).astype("datetime64[ns]")
 
 
 def _validate_patients(file: str, raw: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
@@ -406,6 +467,11 @@ def _validate_patients(file: str, raw: pd.DataFrame, report: ValidationReport) -
     if too_long.any():
         report.add_many(file, _rows(too_long), "patient_id",
                         f"patient_id is longer than {MAX_ID_LENGTH} characters", "long id")
+    control = ids.str.contains(r"[\x00-\x1f\x7f]", regex=True)
+    if control.any():
+        report.add_many(file, _rows(control), "patient_id",
+                        "patient_id contains control characters (invisible bytes such as NUL or "
+                        "escape codes)", "control characters")
     dup = ids.duplicated(keep=False) & ~blank
     if dup.any():
         rows_of = pd.Series(_rows(dup), index=ids[dup].to_numpy()).groupby(level=0).agg(
