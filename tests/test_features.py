@@ -72,6 +72,8 @@ def test_absent_measures_are_missing_not_zero_and_landmark_zero_works():
     assert np.isnan(frame.loc["A", "pain_nrs_change"])  # the day-90 score is after landmark 0
     assert frame["steps_baseline"].isna().all()
     assert np.isnan(frame.loc["B", "withdrawal_index"])
+    care = [n for n, f in feat.FEATURES.items() if f.group in ("care", "withdrawal")]
+    assert frame[care].isna().all().all()  # nothing to withdraw from at landmark 0
     assert feat.describe_value("steps_baseline", frame.loc["A"]).endswith("not recorded")
 
 

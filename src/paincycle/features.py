@@ -34,6 +34,8 @@ WITHDRAWAL_MEASURES = ("steps", "active_minutes", "promis_physical_function",
 #: A withdrawal signal counts fully (1.0) at a worsening of this many MCIDs.
 FULL_SIGNAL_MCIDS = 2.0
 CATEGORICAL = ("sex", "diagnosis")
+#: Below this landmark there is no period to withdraw in: care and withdrawal features are missing.
+MIN_WITHDRAWAL_DAYS = 14
 MEASURE_CODES = tuple(measures.MEASURES)
 
 
@@ -145,6 +147,10 @@ def landmark_features(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS
 
     _care_features(out, cut, obs, landmark_days)
     _withdrawal_index(out)
+    if landmark_days < MIN_WITHDRAWAL_DAYS:
+        for name, f in FEATURES.items():
+            if f.group in ("care", "withdrawal"):
+                out[name] = np.nan
     _person_features(out, cohort.patients)
     return out[list(FEATURES)].astype({n: "float64" for n in FEATURES if n not in CATEGORICAL})
 
