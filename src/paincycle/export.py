@@ -336,8 +336,13 @@ def _per_patient(cohort: Cohort, domains: pd.DataFrame, triad: pd.DataFrame,
 # --------------------------------------------------------------------------- model and one-call export
 
 
-def model_section(cohort: Cohort, path: str | Path | None = None) -> ModelSection | None:
-    """Score ``cohort`` with the shipped (or given) model; None when there is no model file."""
+def model_section(cohort: Cohort, path: str | Path | None = None,
+                  explain: bool = False) -> ModelSection | None:
+    """Score ``cohort`` with the shipped (or given) model; None when there is no model file.
+
+    ``explain`` adds each patient's top factors in words (the case card needs them;
+    the summary does not, and they cost most of the scoring time).
+    """
     from paincycle import config
 
     path = Path(path) if path else config.DEMO_MODEL
@@ -346,7 +351,7 @@ def model_section(cohort: Cohort, path: str | Path | None = None) -> ModelSectio
     from paincycle import model as risk_model
 
     trained = risk_model.load(path)
-    scores = risk_model.score(trained, cohort)
+    scores = risk_model.score(trained, cohort, explain=explain)
     metrics = trained.metadata.get("metrics", {})
     rows = [("AUC (out-of-fold)", metrics.get("auc")),
             ("AUC 95% CI, lower", (metrics.get("auc_ci") or [None, None])[0]),

@@ -23,7 +23,7 @@ PATIENT_KEY = "review_patient"
 
 @st.cache_resource(show_spinner="Scoring the cohort with the risk model...", max_entries=4)
 def _model_scores(version_id: str) -> pd.DataFrame | None:
-    section = export.model_section(data.load_cohort(version_id))
+    section = export.model_section(data.load_cohort(version_id), explain=True)
     return None if section is None else section.risk
 
 
