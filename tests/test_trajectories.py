@@ -384,3 +384,23 @@ def test_tiny_fixture_known_answers(tiny_cohort_dir):
     assert status_of(status, "P001", "phq9")["status"] == "improved"  # 18 -> 12
     assert status_of(status, "P002", "phq9")["status"] == "no reliable change"  # 6 -> 9
     assert status_of(status, "P003", "pain_nrs")["status"] == "not enough data"
+
+
+def test_cached_view_on_unsorted_rows_and_monthly_bands(synthetic):
+    cohort, _ = synthetic
+    shuffled = cohort.__class__(cohort.patients.sample(frac=1, random_state=1),
+                                cohort.observations.sample(frac=1, random_state=2),
+                                cohort.events.sample(frac=1, random_state=3))
+    prep = tr.CohortTrajectories(shuffled, today="2026-01-01")
+    pid = cohort.patients["patient_id"].iloc[10]
+    one = prep.patient(pid)
+    want = cohort.observations[cohort.observations["patient_id"] == pid]
+    assert sorted(one.observations["value"]) == sorted(want["value"])
+    assert len(one.events) == (cohort.events["patient_id"] == pid).sum()
+    pd.testing.assert_frame_equal(prep.percentiles(pid), tr.patient_percentiles(cohort, pid),
+                                  check_dtype=False)
+    ids = prep.ids.to_series()
+    mood = prep.primary["mood"]
+    pd.testing.assert_frame_equal(prep.bands(ids, unit="month")[mood],
+                                  tr.cohort_bands(cohort, mood, unit="month"), check_dtype=False)
+    assert prep.patient("nobody").observations.empty

@@ -53,36 +53,48 @@ class _Coded:
     Grouping 30 million rows by text ids is slow; by small integers it is not.
     Patients are numbered in sorted-id order and measures in sorted-code
     order, so results come out in the same order a text sort would give.
+    Dates are kept as days since intake (4 bytes a row, not 8) and turned
+    back into dates only for the rows a result needs.
     """
 
     def __init__(self, cohort: Cohort, observations: pd.DataFrame | None = None):
         obs = cohort.observations if observations is None else observations
         self.patients = cohort.patients
         self.ids = np.sort(cohort.patients["patient_id"].astype(str).to_numpy(dtype=object))
-        codes, uniques = pd.factorize(obs["patient_id"], sort=True)
-        remap = pd.Index(self.ids).get_indexer(pd.Index(uniques, dtype=object))
-        self.pid = remap[codes].astype("int64") if len(codes) else np.zeros(0, "int64")
+        self.pid = _patient_codes(self.ids, obs["patient_id"])
         mcodes, muniques = pd.factorize(obs["measure"], sort=True)
         self.measures = np.asarray(muniques, dtype=object)
-        self.measure = mcodes.astype("int64")
-        intake = (cohort.patients.drop_duplicates("patient_id").set_index("patient_id")["intake_date"]
-                  .reindex(self.ids).to_numpy(dtype="datetime64[ns]"))
-        self.date = obs["date"].to_numpy(dtype="datetime64[ns]")
-        self.days = ((self.date - intake[self.pid]) // np.timedelta64(1, "D")).astype("int64") \
-            if len(self.pid) else np.zeros(0, "int64")
+        self.measure = mcodes.astype("int16")
+        self.intake = (cohort.patients.drop_duplicates("patient_id").set_index("patient_id")
+                       ["intake_date"].reindex(self.ids).to_numpy(dtype="datetime64[ns]"))
+        dates = obs["date"].to_numpy(dtype="datetime64[ns]")
+        self.days = ((dates - self.intake[self.pid]) // np.timedelta64(1, "D")).astype("int32") \
+            if len(self.pid) else np.zeros(0, "int32")
+        del dates
         self.value = obs["value"].to_numpy(dtype="float64")
 
     @property
     def week(self) -> np.ndarray:
         return np.floor_divide(self.days, 7)
 
+    def date_of(self, rows: np.ndarray) -> np.ndarray:
+        """Calendar dates of some rows (intake + days since intake)."""
+        return self.intake[self.pid[rows]] + self.days[rows].astype("timedelta64[D]")
+
     def pair(self) -> np.ndarray:
         """One integer per (patient, measure)."""
-        return self.pid * max(len(self.measures), 1) + self.measure
+        return self.pid.astype("int64") * max(len(self.measures), 1) + self.measure
 
     def decode_pair(self, pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = max(len(self.measures), 1)
         return self.ids[pair // n], self.measures[pair % n]
+
+
+def _patient_codes(sorted_ids: np.ndarray, patient_ids: pd.Series) -> np.ndarray:
+    """Position of each row's patient in ``sorted_ids`` (factorised first: hashing text once)."""
+    codes, uniques = pd.factorize(patient_ids, sort=True)
+    remap = pd.Index(sorted_ids).get_indexer(pd.Index(uniques, dtype=object)).astype("int32")
+    return remap[codes] if len(codes) else np.zeros(0, "int32")
 
 
 _LAST_CODED: list = [None, None]
@@ -146,8 +158,8 @@ def with_time_since_intake(cohort: Cohort) -> pd.DataFrame:
     """
     coded = _coded(cohort)
     obs = cohort.observations[["patient_id", "date", "measure", "value"]].copy()
-    obs["days"] = coded.days
-    obs["week"] = coded.week
+    obs["days"] = coded.days.astype("int64")
+    obs["week"] = coded.week.astype("int64")
     return obs
 
 
@@ -161,16 +173,26 @@ def weekly_series(cohort: Cohort, measures: Iterable[str] | None = None) -> pd.D
     if not len(coded.pid):
         return pd.DataFrame({"patient_id": pd.Series(dtype=str), "measure": pd.Series(dtype=str),
                              "week": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64")})
+    pid, measure, week, value = _weekly_arrays(coded)
+    return pd.DataFrame({"patient_id": pd.array(coded.ids[pid], dtype="str"),
+                         "measure": pd.array(coded.measures[measure], dtype="str"),
+                         "week": week.astype("int64"), "value": value})
+
+
+def _weekly_arrays(coded: _Coded) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Weekly means as (patient code, measure code, week, value), sorted in that order."""
     week = coded.week
-    w0 = week.min()
-    span = int(week.max() - w0 + 1)
+    w0 = int(week.min())
+    span = int(week.max()) - w0 + 1
     key = coded.pair() * span + (week - w0)
     uniq, inverse = np.unique(key, return_inverse=True)
+    del key
     total = np.bincount(inverse, weights=coded.value)
     count = np.bincount(inverse)
-    ids, codes = coded.decode_pair(uniq // span)
-    return pd.DataFrame({"patient_id": pd.array(ids, dtype="str"), "measure": pd.array(codes, dtype="str"),
-                         "week": (uniq % span + w0).astype("int64"), "value": total / count})
+    n = max(len(coded.measures), 1)
+    pair = uniq // span
+    return ((pair // n).astype("int32"), (pair % n).astype("int16"),
+            (uniq % span + w0).astype("int32"), total / count)
 
 
 def cohort_bands(cohort: Cohort, measure: str, unit: str = "week",
@@ -263,8 +285,8 @@ def responder_status(cohort: Cohort, at_days: int | None = None,
     coded = _coded(cohort)
     judged = np.flatnonzero(np.isin(coded.measures, _judged_measures()))
     keep = np.isin(coded.measure, judged)
-    pair, days = coded.pair()[keep], coded.days[keep]
-    dates, values = coded.date[keep], coded.value[keep]
+    kept = np.flatnonzero(keep)
+    pair, days, values = coded.pair()[kept], coded.days[kept], coded.value[kept]
     columns = ["patient_id", "measure", "domain", "baseline", "latest", "change", "improvement",
                "status", "baseline_date", "latest_date", "mcid"]
     pairs = np.unique(pair)
@@ -277,7 +299,7 @@ def responder_status(cohort: Cohort, at_days: int | None = None,
         value = np.full(len(pairs), np.nan)
         when = np.full(len(pairs), np.datetime64("NaT"), dtype="datetime64[ns]")
         slot = np.searchsorted(pairs, pair[rows])
-        value[slot], when[slot] = values[rows], dates[rows]
+        value[slot], when[slot] = values[rows], coded.date_of(kept[rows])
         return value, when
 
     baseline, baseline_date = at_pairs(_closest(pair, days, 0, *BASELINE_WINDOW))
@@ -386,7 +408,7 @@ def _latest(cohort: Cohort, codes: Iterable[str]) -> pd.DataFrame:
     ids, measure = coded.decode_pair(coded.pair()[rows])
     return pd.DataFrame({"patient_id": pd.array(ids, dtype="str"),
                          "measure": pd.array(measure, dtype="str"),
-                         "date": coded.date[rows], "value": coded.value[rows]})
+                         "date": coded.date_of(rows), "value": coded.value[rows]})
 
 
 def _band_threshold(code: str, band: str) -> float:
@@ -597,8 +619,10 @@ def filter_cohort(cohort: Cohort, sites: Iterable[str] | None = None,
 def last_record(cohort: Cohort) -> pd.Series:
     """Per patient, the last date with an observation or an attended appointment."""
     coded = _coded(cohort)
-    last_obs = pd.Series(coded.date).groupby(coded.pid).max()
-    last_obs.index = pd.Index(coded.ids[last_obs.index.to_numpy()], dtype=object)
+    last_days = pd.Series(coded.days).groupby(coded.pid).max()
+    codes = last_days.index.to_numpy()
+    last_obs = pd.Series(coded.intake[codes] + last_days.to_numpy().astype("timedelta64[D]"),
+                         index=pd.Index(coded.ids[codes], dtype=object))
     ev = cohort.events
     attended = ev.loc[ev["event"] == "appointment_attended"]
     last_seen = attended.groupby(attended["patient_id"].astype(object))["date"].max()
@@ -631,6 +655,28 @@ def active_patients(cohort: Cohort, as_of: pd.Timestamp | None = None,
 
 # --------------------------------------------------------------------------- whole-cohort views
 
+
+def _quartiles_by_week(week: np.ndarray, value: np.ndarray) -> pd.DataFrame:
+    """Median and quartiles per week from values sorted by (week, value); linear interpolation."""
+    columns = ["week", "median", "q1", "q3", "n_patients"]
+    if not len(week):
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("week", "n_patients") else "float64")
+                             for c in columns})
+    starts = np.flatnonzero(np.r_[True, week[1:] != week[:-1]])
+    counts = np.diff(np.r_[starts, len(week)])
+
+    def quantile(q: float) -> np.ndarray:
+        pos = (counts - 1) * q
+        below = np.floor(pos).astype("int64")
+        above = np.minimum(below + 1, counts - 1)
+        frac = pos - below
+        lo, hi = value[starts + below], value[starts + above]
+        return lo + (hi - lo) * frac
+
+    return pd.DataFrame({"week": week[starts].astype("int64"), "median": quantile(0.5),
+                         "q1": quantile(0.25), "q3": quantile(0.75),
+                         "n_patients": counts.astype("int64")})
+
 #: Patients shown in the overview table (sorted by who needs attention first).
 TABLE_ROWS = 500
 
@@ -639,25 +685,31 @@ class CohortTrajectories:
     """Everything the overview and the patient page need, computed once per cohort version.
 
     The per-patient work (weekly series, responder status, triad) is done
-    once; a filter change then only selects rows and aggregates them, and a
-    patient drill-down slices that patient's rows instead of scanning the
-    whole cohort. Results equal the plain functions above (tests check it).
+    once; a filter change then only masks pre-sorted arrays and reads
+    quantiles off them, and a patient drill-down slices that patient's rows
+    instead of scanning the whole cohort. Results equal the plain functions
+    above (tests check it). Kept compact: integer codes, no text per row.
     """
 
     def __init__(self, cohort: Cohort, today: date | pd.Timestamp | None = None):
         self.cohort = cohort
         self.today = pd.Timestamp(today) if today is not None else pd.Timestamp.today()
-        ids = cohort.patients["patient_id"].astype(str)
-        self.ids = pd.Index(ids)
-        obs = cohort.observations.sort_values(["patient_id", "date"], kind="stable")
-        self._obs = obs.reset_index(drop=True)
-        self._obs_ids = self._obs["patient_id"].to_numpy(dtype=object)
-        events = cohort.events.sort_values(["patient_id", "date"], kind="stable")
-        self._events = events.reset_index(drop=True)
-        self._event_ids = self._events["patient_id"].to_numpy(dtype=object)
+        self.ids = pd.Index(cohort.patients["patient_id"].astype(str))
+        coded = _coded(cohort)
+        self._sorted_ids = coded.ids
+        self._rows_by_patient(coded)
 
-        self.weekly = weekly_series(cohort)
-        self.primary = primary_measures(self.weekly["measure"].unique())
+        pid, measure, week, value = _weekly_arrays(coded) if len(coded.pid) else (
+            np.zeros(0, "int32"), np.zeros(0, "int16"), np.zeros(0, "int32"), np.zeros(0))
+        self._measures = coded.measures
+        self.primary = primary_measures(coded.measures[np.unique(measure)])
+        self._band_index(pid, measure, week, value)
+        self._percentile_index(measure, week, value)
+        pain = self.primary.get("pain")
+        is_pain = measure == self._code_of(pain) if pain else np.zeros(len(pid), bool)
+        self._pain_pid, self._pain_value = pid[is_pain], value[is_pain]  # sorted by patient, week
+        del pid, measure, week, value
+
         self.status = responder_status(cohort)
         self.domain = domain_status(self.status)
         self.rate_status = {
@@ -668,7 +720,19 @@ class CohortTrajectories:
         self.triad = triad_flags(cohort)
         self.as_of = last_record(cohort).max() if len(cohort.observations) else None
         self.patients = self._patient_table()
-        self._percentile_index()
+        _LAST_CODED[:] = [None, None]  # the codes are not needed once the views are built
+
+    def _code_of(self, measure: str) -> int:
+        return int(np.searchsorted(self._measures, measure))
+
+    def _rows_by_patient(self, coded: _Coded) -> None:
+        """Where each patient's observations and events sit, for slicing one patient out."""
+        self._obs_order = None if np.all(coded.pid[1:] >= coded.pid[:-1]) else \
+            np.argsort(coded.pid, kind="stable").astype("int64")
+        self._obs_pid = coded.pid if self._obs_order is None else coded.pid[self._obs_order]
+        ev_pid = _patient_codes(self._sorted_ids, self.cohort.events["patient_id"])
+        self._event_order = np.argsort(ev_pid, kind="stable")
+        self._event_pid = ev_pid[self._event_order]
 
     # ----------------------------------------------------------------- per-patient table
     def _patient_table(self) -> pd.DataFrame:
@@ -753,48 +817,78 @@ class CohortTrajectories:
                 rows.append((domain, month, n, responders, responders / n if n else np.nan))
         return pd.DataFrame(rows, columns=["domain", "months", "n_patients", "n_responders", "rate"])
 
+    def _mask(self, ids: pd.Series) -> np.ndarray:
+        """True for the patients in ``ids``, indexed by patient code."""
+        return np.isin(self._sorted_ids, pd.Index(ids, dtype=object).to_numpy(dtype=object))
+
+    def _band_index(self, pid, measure, week, value) -> None:
+        chosen = [self._code_of(code) for code in self.primary.values()]
+        keep = np.isin(measure, chosen)
+        key = measure[keep].astype("int64") * 100_000 + week[keep] + 1_000
+        order = np.lexsort((value[keep], key))
+        self._band_key, self._band_value = key[order], value[keep][order]
+        self._band_pid = pid[keep][order]
+
     def bands(self, ids: pd.Series, unit: str = "week") -> dict[str, pd.DataFrame]:
-        """Per domain's headline measure, the cohort bands of the patients in ``ids``."""
-        rows = self.weekly[self.weekly["measure"].isin(list(self.primary.values()))
-                           & self.weekly["patient_id"].isin(ids)]
-        return {code: bands_from_weekly(rows, code, unit) for code in self.primary.values()}
+        """Per domain's headline measure, the cohort bands of the patients in ``ids``.
+
+        Values are pre-sorted within each (measure, week), so a filter only
+        masks them and reads the quartiles off by position (as pandas'
+        linear interpolation would).
+        """
+        if unit != "week":
+            return {code: bands_from_weekly(self._weekly_of(ids, code), code, unit)
+                    for code in self.primary.values()}
+        selected = self._mask(ids)[self._band_pid]
+        key, value = self._band_key[selected], self._band_value[selected]
+        out = {}
+        for code in self.primary.values():
+            lo = np.searchsorted(key, self._code_of(code) * 100_000, side="left")
+            hi = np.searchsorted(key, (self._code_of(code) + 1) * 100_000, side="left")
+            out[code] = _quartiles_by_week(key[lo:hi] - self._code_of(code) * 100_000 - 1_000,
+                                           value[lo:hi])
+        return out
+
+    def _weekly_of(self, ids: pd.Series, code: str) -> pd.DataFrame:
+        selected = self._mask(ids)[self._band_pid]
+        key = self._band_key[selected]
+        mine = (key // 100_000) == self._code_of(code)
+        return pd.DataFrame({"patient_id": self._sorted_ids[self._band_pid[selected][mine]],
+                             "measure": code, "week": key[mine] % 100_000 - 1_000,
+                             "value": self._band_value[selected][mine]})
 
     def table(self, ids: pd.Series, limit: int = TABLE_ROWS) -> pd.DataFrame:
         """Patients to look at first (most domains worse, then the triad), with a pain trend."""
         t = self.patients[self.patients["patient_id"].isin(ids)]
         t = t.sort_values(["domains_worse", "triad", "patient_id"], ascending=[False, False, True])
         t = t.head(limit).copy()
-        pain = self.primary.get("pain")
-        if pain is not None:
-            weekly = self.weekly[(self.weekly["measure"] == pain)
-                                 & self.weekly["patient_id"].isin(t["patient_id"])]
-            trend = weekly.groupby("patient_id")["value"].agg(list)
-            t["pain_trend"] = t["patient_id"].map(trend).apply(
-                lambda v: [float(x) for x in v] if isinstance(v, list) else [])
-        else:
-            t["pain_trend"] = [[] for _ in range(len(t))]
+        codes = np.searchsorted(self._sorted_ids, t["patient_id"].to_numpy(dtype=object))
+        lo = np.searchsorted(self._pain_pid, codes, side="left")
+        hi = np.searchsorted(self._pain_pid, codes, side="right")
+        t["pain_trend"] = [self._pain_value[a:b].tolist() for a, b in zip(lo, hi, strict=True)]
         return t.reset_index(drop=True)
 
     # ----------------------------------------------------------------- one patient
     def patient(self, patient_id: str) -> Cohort:
         """The cohort restricted to one patient, sliced from sorted rows (no full scan)."""
-        def rows(frame: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
-            lo = np.searchsorted(ids, patient_id, side="left")
-            hi = np.searchsorted(ids, patient_id, side="right")
-            return frame.iloc[lo:hi].reset_index(drop=True)
+        code = int(np.searchsorted(self._sorted_ids, patient_id))
         patients = self.cohort.patients[self.cohort.patients["patient_id"] == patient_id]
-        return Cohort(patients.reset_index(drop=True), rows(self._obs, self._obs_ids),
-                      rows(self._events, self._event_ids), self.cohort.name)
+        if code >= len(self._sorted_ids) or self._sorted_ids[code] != patient_id:
+            return Cohort(patients.reset_index(drop=True), self.cohort.observations.iloc[:0],
+                          self.cohort.events.iloc[:0], self.cohort.name)
+        lo, hi = (np.searchsorted(self._obs_pid, code, side=s) for s in ("left", "right"))
+        rows = np.arange(lo, hi) if self._obs_order is None else self._obs_order[lo:hi]
+        obs = self.cohort.observations.iloc[rows].sort_values("date", kind="stable")
+        lo, hi = (np.searchsorted(self._event_pid, code, side=s) for s in ("left", "right"))
+        events = self.cohort.events.iloc[self._event_order[lo:hi]].sort_values("date", kind="stable")
+        return Cohort(patients.reset_index(drop=True), obs.reset_index(drop=True),
+                      events.reset_index(drop=True), self.cohort.name)
 
-    def _percentile_index(self) -> None:
-        w = self.weekly
-        mcodes, uniques = pd.factorize(w["measure"], sort=True)
-        self._measure_codes = {code: i for i, code in enumerate(uniques)}
-        key = mcodes.astype("int64") * 100_000 + (w["week"].to_numpy(dtype="int64") + 1_000)
-        values = w["value"].to_numpy(dtype="float64")
-        order = np.lexsort((values, key))
-        self._pct_key = key[order]
-        self._pct_values = values[order]
+    def _percentile_index(self, measure, week, value) -> None:
+        key = measure.astype("int64") * 100_000 + week + 1_000
+        order = np.lexsort((value, key))
+        self._pct_key = key[order].astype("int32")
+        self._pct_values = value[order]
 
     def percentiles(self, patient_id: str) -> pd.DataFrame:
         """:func:`patient_percentiles` from a sorted index: searchsorted per (measure, week)."""
@@ -804,7 +898,7 @@ class CohortTrajectories:
             return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
         rows = []
         for measure_code, week, value in mine[["measure", "week", "value"]].itertuples(index=False):
-            key = self._measure_codes[measure_code] * 100_000 + int(week) + 1_000
+            key = self._code_of(measure_code) * 100_000 + int(week) + 1_000
             lo = np.searchsorted(self._pct_key, key, side="left")
             hi = np.searchsorted(self._pct_key, key, side="right")
             pool = self._pct_values[lo:hi]
