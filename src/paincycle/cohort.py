@@ -232,6 +232,9 @@ def _read_zip(path: Path, report: ValidationReport) -> dict[str, tuple[str, pd.D
             stem, suffix = member.stem.lower(), member.suffix.lower()
             if stem not in TABLES or suffix not in TABLE_SUFFIXES or stem in found:
                 continue
+            if info.file_size > MAX_TABLE_BYTES and info.file_size <= 2 * max(info.compress_size, 1):
+                report.add(Problem(member.name, None, None, _too_large()), "too large")
+                continue
             if info.file_size > MAX_TABLE_BYTES or (
                 info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO
                 and info.file_size > 50 * 1024**2
