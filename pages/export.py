@@ -27,7 +27,7 @@ if selected.n_patients == 0:
     st.stop()
 st.caption(f"{selected.n_patients:,} of {cohort.n_patients:,} patients selected.")
 
-fmt, deidentify, with_model = widgets.options(principal)
+fmt, deidentify, with_model = widgets.options(principal, version_id)
 if st.button("⚙️ Build the export", type="primary"):
     try:
         widgets.build(selected, fmt, deidentify=deidentify, with_model=with_model,

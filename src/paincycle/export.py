@@ -319,7 +319,7 @@ def _per_patient(cohort: Cohort, domains: pd.DataFrame, triad: pd.DataFrame,
         if len(domains) else pd.DataFrame()
     for domain in measures.CLINICAL_DOMAINS:
         column = verdicts[domain] if domain in verdicts else pd.Series(dtype=object)
-        out[domain] = pid.map(column).fillna("not enough data")
+        out[domain] = pid.map(column).astype(object).fillna("not enough data")
     out["triad"] = pid.map(triad.set_index("patient_id")["triad"]).fillna(False).astype(bool)
     worse_domains = worse[worse["domain"].isin(measures.CLINICAL_DOMAINS)] \
         .groupby("patient_id")["domain"].agg(lambda d: ", ".join(sorted(set(d))))

@@ -103,10 +103,8 @@ def no_model(tmp_path, monkeypatch):
     from paincycle.ui import review as widgets
 
     monkeypatch.setattr("paincycle.config.DEMO_MODEL", tmp_path / "no-model.skops")
-    widgets._model_scores.clear()
     widgets._agenda_inputs.clear()
     yield
-    widgets._model_scores.clear()
     widgets._agenda_inputs.clear()
 
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from paincycle import config, export, trajectories
+from paincycle import export, trajectories
 from paincycle.access import Permission, Principal
 from paincycle.cohort import Cohort
+from paincycle.ui import risk
 from paincycle.ui.trajectories import Filters
 
 RESULT_KEY = "export_result"
@@ -34,7 +35,7 @@ def describe(chosen: Filters) -> str:
     return "; ".join(parts)
 
 
-def options(principal: Principal) -> tuple[str, bool, bool]:
+def options(principal: Principal, version_id: str) -> tuple[str, bool, bool]:
     """Format, de-identify (forced on for roles without identified export), include the model."""
     cols = st.columns(3)
     fmt = cols[0].radio("Format", export.FORMATS, format_func=LABELS.get, key="export_format")
@@ -44,7 +45,7 @@ def options(principal: Principal) -> tuple[str, bool, bool]:
         key="export_deidentify",
         help="Pseudonymous ids (new for every export), age bands instead of birth years, "
              "days since intake instead of dates, free text dropped.")
-    has_model = config.DEMO_MODEL.exists()
+    has_model = risk.model_path(version_id) is not None
     with_model = cols[2].checkbox("Include the risk model", value=has_model, disabled=not has_model,
                                   key="export_model",
                                   help="Each patient's risk, the model's performance and the "
@@ -64,7 +65,8 @@ def build(cohort: Cohort, fmt: str, *, deidentify: bool, with_model: bool, princ
     if with_model:
         report(0.02, "Scoring patients with the risk model")
         try:
-            model = export.model_section(cohort)
+            path = risk.model_path(version_id)
+            model = export.model_section(cohort, path) if path else None
         except Exception as exc:  # noqa: BLE001 - a broken model file must not block the export
             st.warning(f"The risk model could not be used ({type(exc).__name__}); "
                        "exporting without it.")

@@ -13,37 +13,36 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from paincycle import charts, database, export, measures, review, trajectories
+from paincycle import charts, database, measures, review, trajectories
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
-from paincycle.ui import data
+from paincycle.ui import data, risk
 
 PATIENT_KEY = "review_patient"
 
 
-@st.cache_resource(show_spinner="Scoring the cohort with the risk model...", max_entries=4)
-def _model_scores(version_id: str) -> pd.DataFrame | None:
-    section = export.model_section(data.load_cohort(version_id), explain=True)
-    return None if section is None else section.risk
-
-
 def model_scores(version_id: str) -> pd.DataFrame | None:
-    """patient_id, risk, flagged, top_factors; None when no model is shipped or it fails."""
+    """patient_id, risk, flagged, top_factors from the Risk model page's cached scores
+    (the same model and flags); None when there is no model or it cannot be used."""
+    path = risk.model_path(version_id)
+    if path is None:
+        return None
     try:
-        return _model_scores(version_id)
+        return risk.scores(version_id, path).table
     except Exception:  # a broken or refused model must not stop the meeting  # noqa: BLE001
         return None
 
 
 @st.cache_resource(show_spinner="Preparing the agenda...", max_entries=4)
-def _agenda_inputs(version_id: str, with_model: bool) -> review.AgendaInputs:
-    risk = model_scores(version_id) if with_model else None
-    return review.agenda_inputs(data.load_cohort(version_id), risk)
+def _agenda_inputs(version_id: str, model_file: str | None) -> review.AgendaInputs:
+    scores = model_scores(version_id) if model_file else None
+    return review.agenda_inputs(data.load_cohort(version_id), scores)
 
 
 def agenda(cohort: Cohort, version_id: str, limit: int) -> pd.DataFrame:
     """The ranked agenda with today's hand overrides applied."""
-    inputs = _agenda_inputs(version_id, True)
+    path = risk.model_path(version_id)
+    inputs = _agenda_inputs(version_id, f"{path}:{path.stat().st_mtime}" if path else None)
     return review.rank_agenda(cohort.patients["patient_id"].astype(str), inputs,
                               review.agenda_overrides(), limit=limit)
 
