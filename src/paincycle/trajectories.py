@@ -720,7 +720,18 @@ class CohortTrajectories:
         self.triad = triad_flags(cohort)
         self.as_of = last_record(cohort).max() if len(cohort.observations) else None
         self.patients = self._patient_table()
+        self._patient_code = np.searchsorted(self._sorted_ids,
+                                             self.patients["patient_id"].to_numpy(dtype=object))
+        self._rate_codes = {month: self._judged_codes(status)
+                            for month, status in self.rate_status.items()}
         _LAST_CODED[:] = [None, None]  # the codes are not needed once the views are built
+
+    def _judged_codes(self, status: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(patient code, domain index, improved) for the verdicts that could be judged."""
+        judged = status[status["status"] != "not enough data"]
+        pid = _patient_codes(self._sorted_ids, judged["patient_id"])
+        domain = pd.Categorical(judged["domain"], categories=list(measures.CLINICAL_DOMAINS)).codes
+        return pid, domain.astype("int64"), (judged["status"] == "improved").to_numpy()
 
     def _code_of(self, measure: str) -> int:
         return int(np.searchsorted(self._measures, measure))
@@ -793,9 +804,13 @@ class CohortTrajectories:
         return t.loc[keep, "patient_id"].reset_index(drop=True)
 
     # ----------------------------------------------------------------- overview
+    def _rows_of(self, ids: pd.Series) -> pd.DataFrame:
+        """The patient table's rows for ``ids`` (by integer code, not by text)."""
+        return self.patients[self._mask(ids)[self._patient_code]]
+
     def headline(self, ids: pd.Series) -> dict[str, float]:
         """Patients, active in the last 90 days, median follow-up (weeks), share with the triad."""
-        t = self.patients[self.patients["patient_id"].isin(ids)]
+        t = self._rows_of(ids)
         n = len(t)
         return {
             "patients": n,
@@ -808,18 +823,19 @@ class CohortTrajectories:
     def rates(self, ids: pd.Series) -> pd.DataFrame:
         """:func:`responder_rates` for a subset of patients."""
         rows = []
-        for month, status in self.rate_status.items():
-            judged = status[(status["status"] != "not enough data") & status["patient_id"].isin(ids)]
-            for domain in measures.CLINICAL_DOMAINS:
-                in_domain = judged[judged["domain"] == domain]
-                n = len(in_domain)
-                responders = int((in_domain["status"] == "improved").sum())
-                rows.append((domain, month, n, responders, responders / n if n else np.nan))
+        mask = self._mask(ids)
+        n_domains = len(measures.CLINICAL_DOMAINS)
+        for month, (pid, domain, improved) in self._rate_codes.items():
+            selected = mask[pid]
+            n = np.bincount(domain[selected], minlength=n_domains)
+            k = np.bincount(domain[selected & improved], minlength=n_domains)
+            for i, name in enumerate(measures.CLINICAL_DOMAINS):
+                rows.append((name, month, int(n[i]), int(k[i]), k[i] / n[i] if n[i] else np.nan))
         return pd.DataFrame(rows, columns=["domain", "months", "n_patients", "n_responders", "rate"])
 
     def _mask(self, ids: pd.Series) -> np.ndarray:
         """True for the patients in ``ids``, indexed by patient code."""
-        return np.isin(self._sorted_ids, pd.Index(ids, dtype=object).to_numpy(dtype=object))
+        return pd.Index(self._sorted_ids).isin(pd.Index(ids).astype(object))
 
     def _band_index(self, pid, measure, week, value) -> None:
         chosen = [self._code_of(code) for code in self.primary.values()]
@@ -859,7 +875,7 @@ class CohortTrajectories:
 
     def table(self, ids: pd.Series, limit: int = TABLE_ROWS) -> pd.DataFrame:
         """Patients to look at first (most domains worse, then the triad), with a pain trend."""
-        t = self.patients[self.patients["patient_id"].isin(ids)]
+        t = self._rows_of(ids)
         t = t.sort_values(["domains_worse", "triad", "patient_id"], ascending=[False, False, True])
         t = t.head(limit).copy()
         codes = np.searchsorted(self._sorted_ids, t["patient_id"].to_numpy(dtype=object))
