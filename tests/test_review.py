@@ -55,6 +55,8 @@ def test_reasons_in_words():
     assert review.model_reason(0.34) == "flagged by model (risk 34%)"
     assert review.deterioration_reason("function", "steps", 2300.0) == \
         "function worse by 2,300 steps/day (Daily step count (wearable))"
+    assert review.deterioration_reason("sleep", "sleep_hours", 1.0) == \
+        "sleep worse by 1 hour (Diary total sleep time)"
 
 
 def test_agenda_reasons_match_the_analyses(flag_cohort):

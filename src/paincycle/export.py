@@ -614,6 +614,17 @@ class PdfReport:
         return bytes(self.pdf.output())
 
 
+def column_widths(headings: Sequence[object], rows: Sequence[Sequence[str]]) -> list[float]:
+    """Relative PDF column widths from the content: wide for sentences, narrow for numbers."""
+    widths = []
+    for i, heading in enumerate(headings):
+        longest_word = max((len(w) for w in str(heading).split()), default=1)
+        lengths = sorted(len(row[i]) for row in rows) or [1]
+        typical = lengths[int(0.9 * (len(lengths) - 1))]
+        widths.append(float(min(60, max(7, longest_word, typical))))
+    return widths
+
+
 def to_pdf(summary: Summary) -> bytes:
     pdf = PdfReport(summary.title)
     for line in _about_lines(summary)[1:]:
@@ -626,9 +637,7 @@ def to_pdf(summary: Summary) -> bytes:
         rows = [[_format_value(v, _cell_kind(table, r, c)) for c, v in
                  zip(frame.columns, values, strict=True)]
                 for r, values in enumerate(frame.itertuples(index=False))]
-        widths = [3.0 if c == "reasons" else 2.0 if c in ("instrument", "flag", "measure") and
-                  table.sheet != "Baseline profile" else 1.0 for c in frame.columns]
-        pdf.table([str(c) for c in frame.columns], rows, widths)
+        pdf.table([str(c) for c in frame.columns], rows, column_widths(frame.columns, rows))
         if more:
             pdf.paragraph(f"... and {more:,} more rows in the .xlsx export.", size=8.5)
     if summary.charts:

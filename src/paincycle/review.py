@@ -296,7 +296,10 @@ def _number(value: float) -> str:
 def deterioration_reason(domain: str, measure: str, worsened_by: float) -> str:
     """'mood worse by 7 points (PHQ-9 total)'."""
     label, unit = _measure_words(measure)
-    return f"{domain} worse by {_number(abs(worsened_by))} {unit} ({label})"
+    amount = _number(abs(worsened_by))
+    if amount == "1" and unit in ("points", "hours"):
+        unit = unit[:-1]
+    return f"{domain} worse by {amount} {unit} ({label})"
 
 
 def model_reason(risk: float) -> str:
