@@ -15,7 +15,7 @@ from paincycle.store import CohortStore
 @pytest.fixture(scope="module")
 def cohort_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cohort") / "small"
-    write_cohort(synth.generate(300, seed=5), folder, fmt="csv")
+    write_cohort(synth.generate(200, seed=5), folder, fmt="csv")
     return folder
 
 
@@ -47,8 +47,8 @@ def test_score_writes_one_row_per_patient(cohort_dir, model_path, tmp_path, caps
     table = pd.read_csv(out)
     assert list(table.columns) == ["patient_id", "risk", "flagged", "top_factors"]
     assert table["risk"].between(0, 1).all() and set(table["flagged"]) <= {0, 1}
-    assert len(table) <= 300 and table["patient_id"].is_unique
-    assert f"Scored {len(table):,} of 300" in capsys.readouterr().out
+    assert len(table) <= 200 and table["patient_id"].is_unique
+    assert f"Scored {len(table):,} of 200" in capsys.readouterr().out
 
 
 def test_score_reports_skipped_patients(cohort_dir, model_path, tmp_path, capsys):
@@ -57,7 +57,7 @@ def test_score_reports_skipped_patients(cohort_dir, model_path, tmp_path, capsys
                      "--as-of", "2023-02-01"]) == 0
     text = capsys.readouterr().out
     assert "Skipped" in text and "not yet at the day-90 landmark" in text
-    assert len(pd.read_csv(out)) < 300
+    assert len(pd.read_csv(out)) < 200
 
 
 def test_stored_version_by_name(cohort_dir, model_path, tmp_path):

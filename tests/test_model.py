@@ -24,7 +24,7 @@ class Foreign:
 
 @pytest.fixture(scope="session")
 def cohort():
-    return synth.generate(400, seed=11)
+    return synth.generate(300, seed=11)
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +41,7 @@ def test_metrics_are_complete_and_plausible(trained):
     m = trained.metadata["metrics"]
     assert 0.5 < m["auc"] <= 1
     assert m["auc_ci"][0] <= m["auc"] <= m["auc_ci"][1]
-    assert m["n_train"] + m["n_unlabelled"] == m["n_patients"] == 400
+    assert m["n_train"] + m["n_unlabelled"] == m["n_patients"] == 300
     assert 0 < m["prevalence"] < 1 and 0 < m["brier"] < 0.25
     assert m["model_kind"] in m["candidates"]
     decision = trained.metadata["curves"]["decision"]

@@ -13,7 +13,7 @@ from paincycle.store import CohortStore
 
 @pytest.fixture(scope="module")
 def small_cohort():
-    return synth.generate(250, seed=21)
+    return synth.generate(200, seed=21)
 
 
 def _page(monkeypatch, tmp_path) -> AppTest:
