@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import skops.io as sio
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -515,6 +514,8 @@ def _present(value) -> bool:
 
 def save(model: TrainedModel, path: str | Path) -> Path:
     """Write the model (skops), a JSON sidecar with its metadata, and a model card (.md)."""
+    import skops.io as sio  # imported here: slow to import, and only saving/loading needs it
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -531,6 +532,8 @@ def load(path: str | Path) -> TrainedModel:
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
     try:
+        import skops.io as sio
+
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # not a skops zip, or a broken one
         raise UntrustedModelError(f"{path.name} is not a readable skops model file ({exc})") from None
