@@ -58,6 +58,7 @@ def _run(argv: list[str], env: dict[str, str], timeout: float) -> Run:
 
 
 def bench(sizes: tuple[int, ...], timeout: float) -> str:
+    load_before = os.getloadavg()[0]
     rows = []
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="paincycle-bench-") as tmp:
@@ -84,8 +85,9 @@ def bench(sizes: tuple[int, ...], timeout: float) -> str:
         "",
         f"`paincycle sample --seed 1` then `paincycle import` (validation + storing a version), "
         f"each as a child process; peak memory is the child's maximum RSS. "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs. "
-        "Script: bench/bench_foundation.py.",
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, 1-minute load average "
+        f"{load_before:.1f} at start and {os.getloadavg()[0]:.1f} at end (a shared machine "
+        "inflates both columns). Script: bench/bench_foundation.py.",
         "",
         "| patients | observation rows | Parquet size (MB) | sample (s) | sample peak (MB) "
         "| import (s) | import peak (MB) |",
