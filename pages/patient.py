@@ -27,7 +27,7 @@ st.subheader("Timeline")
 if view.cohort.observations.empty:
     st.info("No scores recorded for this patient yet.")
 else:
-    st.altair_chart(charts.patient_timeline(view.cohort, patient_id), width="stretch")
+    st.altair_chart(charts.patient_timeline(view.cohort, patient_id))
 
 left, right = st.columns(2)
 with left:

@@ -95,32 +95,34 @@ def _timeline_cohort(tiny_cohort_dir):
 def test_patient_timeline_stacks_four_domains_with_treatments_and_missed_visits(tiny_cohort_dir):
     cohort = _timeline_cohort(tiny_cohort_dir)
     chart = charts.patient_timeline(cohort, "P001")
-    assert isinstance(chart, alt.VConcatChart)
+    assert isinstance(chart, alt.FacetChart)
     s = spec(chart)
-    assert len(s["vconcat"]) == 4
-    assert s["resolve"]["scale"]["x"] == "shared"
-    titles = [panel["title"]["text"] for panel in s["vconcat"]]
-    assert titles == ["Pain: Average pain (NRS 0-10)", "Mood: PHQ-9 total", "Sleep",
-                      "Function: PROMIS physical function T"]
-    leaves = all_layers(s)
+    assert s["facet"]["row"]["sort"] == [
+        "Pain: Average pain (NRS 0-10) (↓ lower is better)", "Mood: PHQ-9 total (↓ lower is better)",
+        "Sleep: no scores", "Function: PROMIS physical function T (↑ higher is better)"]
+    assert s["resolve"]["scale"]["y"] == "independent"  # x stays shared: one time axis
+    leaves = all_layers(s["spec"])
     x_domains = {json.dumps(leaf["encoding"]["x"]["scale"]["domain"]) for leaf in leaves
                  if "scale" in leaf.get("encoding", {}).get("x", {})}
-    assert len(x_domains) == 1  # one time axis for every panel
+    assert len(x_domains) == 1
     rows = [r for d in datasets(chart) for r in d]
-    cbt = [r for r in rows if r.get("treatment") == "cbt"]
-    assert cbt and cbt[0]["start_week"] == 2.0 and cbt[0]["stop_week"] == 52.0
-    missed = [r for r in rows if r.get("event") == "missed"]
-    assert missed and missed[0]["week"] == 6.0
-    assert sum(mark_type(leaf) == "rule" for leaf in leaves) == 4  # the missed visit, in every panel
-    pain = [r for r in rows if r.get("measure") == "pain_nrs"]
-    assert sorted(r["value"] for r in pain) == [5.0, 7.0]
+    panels = {r["panel"] for r in rows}
+    cbt = [r for r in rows if r["layer"] == "treatment"]
+    assert len(cbt) == 4 and {r["panel"] for r in cbt} == panels  # shaded in every row
+    assert cbt[0]["treatment"] == "cbt" and cbt[0]["x"] == 2.0 and cbt[0]["x2"] == 52.0
+    missed = [r for r in rows if r["layer"] == "missed"]
+    assert len(missed) == 4 and missed[0]["x"] == 6.0
+    pain = [r for r in rows if r["layer"] == "value" and r["measure"] == "pain_nrs"]
+    assert sorted(r["y"] for r in pain) == [5.0, 7.0]
+    extents = {r["panel"]: (r["y"], r["y2"]) for r in rows if r["layer"] == "extent"}
+    assert extents["Mood: PHQ-9 total (↓ lower is better)"] == (0, 27)  # the registry range
 
 
 def test_patient_timeline_without_events(tiny_cohort_dir):
     cohort = _timeline_cohort(tiny_cohort_dir)
-    s = spec(charts.patient_timeline(cohort, "P003"))
-    marks = [mark_type(leaf) for leaf in all_layers(s)]
-    assert "rule" not in marks and marks.count("line") == 1
+    rows = [r for d in datasets(charts.patient_timeline(cohort, "P003")) for r in d]
+    assert {r["layer"] for r in rows} == {"value", "band", "extent"}
+    assert [r["y"] for r in rows if r["layer"] == "value"] == [8.0]
 
 
 def test_responder_tiles_one_per_domain_with_the_mcid(tiny_cohort_dir):

@@ -139,14 +139,16 @@ def domain_band_charts(bands: Mapping[str, pd.DataFrame], unit: str = "week",
 
 def patient_timeline(cohort: Cohort, patient_id: str,
                      measures_by_domain: Mapping[str, str] | None = None,
-                     width: int | None = None) -> alt.VConcatChart:
+                     width: int | None = None) -> alt.FacetChart:
     """One patient's four domains stacked on one axis of weeks since intake.
 
-    Each domain shows its headline measure (weekly means) over the registry's
-    severity shading; treatment courses are coloured spans, missed
-    appointments dashed black rules.
+    Each domain row shows its headline measure (weekly means) over the
+    registry's severity shading; treatment courses are coloured spans and
+    missed appointments dashed black rules in every row. Built as one small
+    table faceted by domain (rows share the x-axis, each keeps its own
+    y-axis), which draws several times faster than stacking separate charts.
     """
-    mine = cohort.subset([patient_id])
+    mine = cohort.subset([patient_id]) if len(cohort.patients) > 1 else cohort
     weekly = trajectories.weekly_series(mine)
     weekly = weekly.assign(week_mid=weekly["week"] + 0.5)
     chosen = dict(measures_by_domain or trajectories.primary_measures(weekly["measure"].unique()))
@@ -155,44 +157,67 @@ def patient_timeline(cohort: Cohort, patient_id: str,
     missed = visits[visits["event"] == "missed"]
     ends = [0.0, *weekly["week_mid"].tolist(), *periods["stop_week"].dropna().tolist(),
             *missed["week"].tolist()]
-    x_scale = alt.Scale(domain=[min(min(ends), 0.0), max(max(ends), 4.0) + 1], nice=False)
-    x = alt.X("week_mid:Q", title=WEEK_TITLE, scale=x_scale)
-    panels = []
+    x_lo, x_hi = min(min(ends), 0.0), max(max(ends), 4.0) + 1
+    frames, panels = [], []
     for domain in measures.CLINICAL_DOMAINS:
         code = chosen.get(domain)
-        layers: list[alt.Chart] = []
-        if len(periods):
-            spans = periods.assign(treatment=periods["treatment"].astype(str))
-            layers.append(alt.Chart(spans).mark_rect(opacity=0.22).encode(
-                x=alt.X("start_week:Q", scale=x_scale, title=WEEK_TITLE), x2="stop_week:Q",
-                color=alt.Color("treatment:N", title="Treatment",
-                                scale=alt.Scale(domain=list(TREATMENTS), range=list(OKABE_ITO))),
-                tooltip=["treatment:N", alt.Tooltip("start:T", format="%Y-%m-%d"),
-                         alt.Tooltip("stop:T", format="%Y-%m-%d")]))
-        if code is None:
-            note = pd.DataFrame({"week_mid": [x_scale.domain[1] / 2], "text": ["no data"]})
-            layers.append(alt.Chart(note).mark_text(color="#666666").encode(x=x, text="text:N"))
-            y_title = domain.capitalize()
-        else:
-            m = measures.get(code)
-            values = weekly[weekly["measure"] == code]
-            y_scale = alt.Scale(domain=_y_domain(code, values["value"].tolist()), nice=False)
-            y_title = f"{m.unit} ({_arrow(code)} {better_direction(code)})"
-            layers.extend(_severity_layers(code, x_scale.domain[1]))
-            layers.append(alt.Chart(values).mark_line(point=True, color=LINE_COLOUR).encode(
-                x=x, y=alt.Y("value:Q", title=y_title, scale=y_scale),
-                tooltip=[alt.Tooltip("week:Q", title="week"),
-                         alt.Tooltip("value:Q", title=m.instrument, format=".1f")]))
-        if len(missed):
-            layers.append(alt.Chart(missed).mark_rule(color=MISSED_COLOUR, strokeDash=[4, 3]).encode(
-                x=alt.X("week:Q", scale=x_scale, title=WEEK_TITLE),
-                tooltip=[alt.Tooltip("date:T", title="missed appointment", format="%Y-%m-%d")]))
-        heading = f"{domain.capitalize()}: {measures.get(code).instrument}" if code else domain.capitalize()
-        panel = alt.layer(*layers).properties(height=130, title=alt.Title(heading, anchor="start"))
-        if width:
-            panel = panel.properties(width=width)
+        panel = (f"{domain.capitalize()}: {measures.get(code).instrument} "
+                 f"({_arrow(code)} {better_direction(code)})" if code else f"{domain.capitalize()}: no scores")
         panels.append(panel)
-    return alt.vconcat(*panels).resolve_scale(x="shared").properties(
+        if code:
+            values = weekly[weekly["measure"] == code]
+            frames.append(pd.DataFrame({"panel": panel, "layer": "value", "x": values["week_mid"],
+                                        "week": values["week"], "y": values["value"],
+                                        "measure": code}))
+            seg = severity_segments(code)
+            frames.append(pd.DataFrame({"panel": panel, "layer": "band", "y": seg["lo"], "y2": seg["hi"],
+                                        "label": seg["band"], "depth": seg["depth"], "x": x_hi,
+                                        "ymid": (seg["lo"] + seg["hi"]) / 2}))
+            extent = _y_domain(code, values["value"].tolist()) or [values["value"].min(),
+                                                                    values["value"].max()]
+            frames.append(pd.DataFrame({"panel": [panel], "layer": ["extent"], "y": [extent[0]],
+                                        "y2": [extent[1]], "x": [x_lo]}))
+        frames.append(pd.DataFrame({"panel": panel, "layer": "treatment", "x": periods["start_week"],
+                                    "x2": periods["stop_week"], "treatment": periods["treatment"].astype(str),
+                                    "start": periods["start"], "stop": periods["stop"]}))
+        frames.append(pd.DataFrame({"panel": panel, "layer": "missed", "x": missed["week"],
+                                    "date": missed["date"]}))
+    data = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) \
+        else pd.DataFrame({"panel": panels, "layer": "extent", "x": x_lo})
+
+    x = alt.X("x:Q", title=WEEK_TITLE, scale=alt.Scale(domain=[x_lo, x_hi], nice=False))
+    base = alt.Chart()
+
+    def only(layer: str) -> alt.Chart:
+        return base.transform_filter(alt.datum.layer == layer)
+
+    layers = [
+        # invisible: gives each row its instrument's full range as the y-axis
+        only("extent").mark_rule(opacity=0).encode(
+            x=x, y=alt.Y("y:Q", title=None, scale=alt.Scale(nice=False, zero=False)), y2="y2:Q"),
+        only("band").mark_rect(color="#888888").encode(
+            y="y:Q", y2="y2:Q",
+            opacity=alt.Opacity("depth:Q", scale=alt.Scale(domain=[0, 1], range=[0.06, 0.3]), legend=None),
+            tooltip=[alt.Tooltip("label:N", title="Severity band")]),
+        only("band").mark_text(align="right", dx=-3, fontSize=10, color="#444444").encode(
+            x="x:Q", y="ymid:Q", text="label:N"),
+        only("treatment").mark_rect(opacity=0.22).encode(
+            x=x, x2="x2:Q",
+            color=alt.Color("treatment:N", title="Treatment",
+                            scale=alt.Scale(domain=list(TREATMENTS), range=list(OKABE_ITO))),
+            tooltip=["treatment:N", alt.Tooltip("start:T", format="%Y-%m-%d"),
+                     alt.Tooltip("stop:T", format="%Y-%m-%d")]),
+        only("value").mark_line(point=True, color=LINE_COLOUR).encode(
+            x=x, y="y:Q", tooltip=[alt.Tooltip("week:Q", title="week"),
+                                   alt.Tooltip("y:Q", title="score", format=".1f")]),
+        only("missed").mark_rule(color=MISSED_COLOUR, strokeDash=[4, 3]).encode(
+            x=x, tooltip=[alt.Tooltip("date:T", title="missed appointment", format="%Y-%m-%d")]),
+    ]
+    header = alt.Header(labelAngle=0, labelAlign="left", labelAnchor="start", labelOrient="top",
+                        labelFontWeight="bold", labelFontSize=12)
+    return alt.layer(*layers, data=data).properties(height=130, width=width or 600).facet(
+        row=alt.Row("panel:N", title=None, sort=panels, header=header),
+    ).resolve_scale(y="independent").properties(
         title=alt.Title(f"Patient {patient_id}",
                         subtitle="Shaded spans: treatments · dashed lines: missed appointments"))
 

@@ -42,7 +42,7 @@ def test_patient_page_on_the_sample_cohort_follows_the_link_and_the_picker():
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # responder tiles and the timeline
     timeline = json.loads(charts[1].proto.spec)
-    assert len(timeline["vconcat"]) == 4 and pid in timeline["title"]["text"]
+    assert len(timeline["facet"]["row"]["sort"]) == 4 and pid in timeline["title"]["text"]
     assert at.get("page_link"), "a link back to the cohort"
 
     other = sample.patients["patient_id"].iloc[7]
