@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, start_server, stop_server, wait_idle
+from .helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    Server,
+    goto,
+    start_server,
+    stop_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -27,12 +35,12 @@ def chromium_executable() -> str:
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The base URL of a running PainCycle with its own data folder (demo cohort on first start)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     data_dir = tmp_path_factory.mktemp("e2e-data")
     process, url = start_server(data_dir, SCREENSHOTS / "server.log")
-    yield url
+    yield Server(url, data_dir)
     stop_server(process)
 
 
@@ -48,13 +56,12 @@ def browser(chromium_executable: str):
 
 
 @pytest.fixture
-def page(browser, app_server: str, request: pytest.FixtureRequest):
+def page(browser, app_server: Server, request: pytest.FixtureRequest):
     """A fresh browser tab (its own Streamlit session) at the app; screenshot when done."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     tab = context.new_page()
     tab.set_default_timeout(90_000)
-    tab.goto(app_server)
-    wait_idle(tab)
+    goto(tab, app_server.url)
     yield tab
     tab.screenshot(path=SCREENSHOTS / f"{request.node.name}.png", full_page=True)
     context.close()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +20,14 @@ SCREENSHOTS = ROOT / "test-output" / "e2e"
 IDLE = ('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
         '[data-test-script-state="notRunning"]')
 START_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running app: where the browser goes, and the data folder it writes to."""
+
+    url: str
+    data_dir: Path
 
 
 def free_port() -> int:
@@ -85,3 +94,21 @@ def page_exists(name: str) -> bool:
 def clean_name(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-").lower() or "page"
 
+
+
+def open_page(page, title: str) -> None:
+    """Click a page in the sidebar menu and wait for it to finish drawing."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    wait_idle(page)
+
+
+def metric_value(page, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]', has_text=label).first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def goto(page, url: str) -> None:
+    """Load a URL as a new session: wait for the first page to draw, then for the run to end."""
+    page.goto(url)
+    page.locator("h1").first.wait_for()
+    wait_idle(page)
