@@ -63,15 +63,26 @@ def decision_curve_chart(metadata: dict) -> alt.Chart:
     ).properties(title="Decision curve", width=WIDTH, height=HEIGHT)
 
 
-def ablation_chart(metadata: dict) -> alt.Chart:
-    """Cross-validated AUC of baseline pain alone, withdrawal features alone and the full model."""
+def ablation_chart(metadata: dict) -> alt.LayerChart:
+    """Cross-validated AUC of baseline pain alone, withdrawal features alone and the full model.
+
+    Bars start at 0.5 (a coin toss), so their length is the skill above chance.
+    """
     table = pd.DataFrame(metadata["ablation"])
     table = table[table["auc"].notna()].astype({"auc": float})
-    return alt.Chart(table).mark_bar().encode(
-        y=alt.Y("features:N", title=None, sort=None),
-        x=alt.X("auc:Q", title="Cross-validated AUC", scale=alt.Scale(domain=[0.5, 1])),
+    base = alt.Chart(table).encode(
+        y=alt.Y("features:N", title=None, sort=None, axis=alt.Axis(labelLimit=220)),
+    )
+    bars = base.mark_bar(clip=True).encode(
+        x=alt.X("auc:Q", title="Cross-validated AUC (0.5 = chance)",
+                scale=alt.Scale(domain=[0.5, 1])),
+        x2=alt.datum(0.5),
         tooltip=["features:N", alt.Tooltip("auc:Q", format=".3f"), "n_features:Q"],
-    ).properties(title="What predicts: ablation", width=WIDTH, height=120)
+    )
+    labels = base.mark_text(align="left", dx=4).encode(
+        x="auc:Q", text=alt.Text("auc:Q", format=".2f"))
+    return (bars + labels).properties(title="What predicts: ablation", width=WIDTH,
+                                      height=40 * max(len(table), 1))
 
 
 def risk_histogram(scores: pd.DataFrame, threshold: float) -> alt.Chart:
