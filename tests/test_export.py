@@ -174,6 +174,15 @@ def test_model_section_is_included(tiny):
     assert "0.712" in text and "flagged by model (risk 34%)" in text
 
 
+def test_control_characters_do_not_break_the_xlsx(tiny):
+    patients = tiny.patients.copy()
+    patients["diagnosis"] = patients["diagnosis"].astype(object)
+    patients.loc[0, "diagnosis"] = "pain\x07\x1b[31m"
+    data = export.export_summary(dataclasses.replace(tiny, patients=patients), "xlsx")
+    frame = sheet_frame(data, "Patients").set_index("patient")
+    assert frame.loc["P001", "diagnosis"] == "pain[31m"
+
+
 def test_unknown_format():
     with pytest.raises(ValueError, match="xlsx"):
         export.format_of("summary.docx")

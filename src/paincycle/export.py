@@ -453,7 +453,7 @@ def to_xlsx(summary: Summary) -> bytes:
     about = workbook.active
     about.title = "About"
     for line in _about_lines(summary):
-        about.append([safe_cell(line)])
+        about.append([_xlsx_value(safe_cell(line))])
     about["A1"].font = Font(bold=True, size=14)
     about.column_dimensions["A"].width = 110
     sheets = [*summary.tables, Table("Patients", "Per-patient table", summary.per_patient,
@@ -462,7 +462,7 @@ def to_xlsx(summary: Summary) -> bytes:
     for table in sheets:
         sheet = workbook.create_sheet(table.sheet[:31])
         frame = safe_frame(table.frame)
-        sheet.append(list(frame.columns))
+        sheet.append([_xlsx_value(c) for c in frame.columns])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         columns = list(table.frame.columns)
@@ -484,10 +484,15 @@ def to_xlsx(summary: Summary) -> bytes:
 
 
 def _xlsx_value(value: object) -> object:
+    """A cell value openpyxl accepts: no NaN, plain Python numbers, no control characters."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
     return value
 
 
