@@ -338,13 +338,20 @@ class AgendaInputs:
     latest: pd.DataFrame | None = None         # patient_id, measure, latest
 
 
-def agenda_inputs(cohort: Cohort, risk: pd.DataFrame | None = None) -> AgendaInputs:
-    """Run the trajectory analyses the agenda needs on ``cohort``."""
+def agenda_inputs(cohort: Cohort, risk: pd.DataFrame | None = None,
+                  status: pd.DataFrame | None = None,
+                  triad: pd.DataFrame | None = None) -> AgendaInputs:
+    """Run the trajectory analyses the agenda needs on ``cohort``.
+
+    ``status`` (trajectories.responder_status) and ``triad`` may be passed when
+    already computed, as the app's per-version cache has them.
+    """
     from paincycle import trajectories
 
-    status = trajectories.responder_status(cohort)
-    return AgendaInputs(risk=risk, deterioration=trajectories.deterioration(cohort),
-                        triad=trajectories.triad_flags(cohort),
+    if status is None:
+        status = trajectories.responder_status(cohort)
+    return AgendaInputs(risk=risk, deterioration=trajectories.deterioration(cohort, status),
+                        triad=trajectories.triad_flags(cohort) if triad is None else triad,
                         latest=status[["patient_id", "measure", "latest"]])
 
 

@@ -17,6 +17,7 @@ from paincycle import charts, database, measures, review, trajectories
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
 from paincycle.ui import data, risk
+from paincycle.ui import trajectories as trajectories_cache
 
 PATIENT_KEY = "review_patient"
 
@@ -36,7 +37,9 @@ def model_scores(version_id: str) -> pd.DataFrame | None:
 @st.cache_resource(show_spinner="Preparing the agenda...", max_entries=4)
 def _agenda_inputs(version_id: str, model_file: str | None) -> review.AgendaInputs:
     scores = model_scores(version_id) if model_file else None
-    return review.agenda_inputs(data.load_cohort(version_id), scores)
+    prepared = trajectories_cache.prepared(version_id)  # shared with the Cohort page
+    return review.agenda_inputs(data.load_cohort(version_id), scores, status=prepared.status,
+                                triad=prepared.triad)
 
 
 def agenda(cohort: Cohort, version_id: str, limit: int) -> pd.DataFrame:
