@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import date
 from pathlib import Path
@@ -247,3 +248,11 @@ def test_meeting_pdf_contains_the_decisions(record, tmp_path):
     for words in ("refer to CBT", "refer to 1:1 CBT", "safety call today", "crisis plan shared",
                   "mood worse by 7 points", "<script>alert(1)</script>"):
         assert words in text
+
+
+def test_meeting_pdf_logs_no_patient_text(record, caplog):
+    """A note in characters the PDF font lacks must not be echoed into the logs."""
+    record.revisions[0] = dataclasses.replace(record.revisions[0], note="疼痛 secret \x07")
+    with caplog.at_level("DEBUG"):
+        review.meeting_pdf(record)
+    assert "疼" not in caplog.text and "secret" not in caplog.text

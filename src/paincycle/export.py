@@ -24,6 +24,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import logging
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from paincycle import access, measures, trajectories
 from paincycle.access import Permission, Principal
@@ -60,6 +63,8 @@ NUMBER_FORMATS: dict[str, tuple[str, str]] = {
 }
 
 Progress = Callable[[float, str], None]
+#: Control characters (other than newline) that would garble a PDF line.
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 # --------------------------------------------------------------------------- cell safety
@@ -373,7 +378,7 @@ def model_section(cohort: Cohort, path: str | Path | None = None,
 def export_summary(cohort: Cohort, fmt: str, *, deidentify: bool = False,
                    principal: Principal | None = None, model: ModelSection | None = None,
                    progress: Progress | None = None, filters: str = "",
-                   cohort_version: str | None = None, engine: object | None = None) -> bytes:
+                   cohort_version: str | None = None, engine: Engine | None = None) -> bytes:
     """Build, render and audit one summary export (the CLI and the Export page call this)."""
     who = access.require(principal, Permission.EXPORT_DEIDENTIFIED if deidentify
                          else Permission.EXPORT_IDENTIFIED)
@@ -564,6 +569,8 @@ class PdfReport:
     def __init__(self, title: str):
         from fpdf import FPDF
 
+        # fpdf logs the characters a font lacks: that would put patient text in the logs
+        logging.getLogger("fpdf").setLevel(logging.ERROR)
         self.pdf = FPDF(format="A4")
         self.pdf.set_auto_page_break(auto=True, margin=15)
         self.pdf.set_title(title)
@@ -585,7 +592,7 @@ class PdfReport:
         return "Helvetica"
 
     def _text(self, value: object) -> str:
-        text = str(value)
+        text = _CONTROL.sub(" ", str(value))
         return text if self.unicode else text.encode("latin-1", "replace").decode("latin-1")
 
     def heading(self, text: str) -> None:

@@ -92,7 +92,7 @@ def case_card(cohort: Cohort, card: review.CaseCard) -> None:
     st.subheader(f"🧑 Patient {card.patient_id}")
     cols = st.columns(4)
     cols[0].metric("Age at intake", card.age if card.age is not None else "unknown")
-    cols[1].metric("Weeks since intake", card.weeks_since_intake
+    cols[1].metric("Weeks from intake to last score", card.weeks_since_intake
                    if card.weeks_since_intake is not None else "unknown")
     cols[2].metric("Model risk", f"{card.risk:.0%}" if card.risk is not None else "no score")
     cols[3].metric("Missed appointments", len(card.missed_appointments))
