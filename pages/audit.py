@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 import streamlit as st
 
 from paincycle import audit, database
-from paincycle.access import AccessDenied
+from paincycle.access import AccessDenied, Permission, require
 from paincycle.ui.audit import Action, audit_event, audit_once
 from paincycle.ui.auth import current_principal
 
@@ -16,18 +16,21 @@ st.caption("Every patient drill-down, export, import, retrain and decision, newe
            "Entries cannot be edited or deleted.")
 
 try:
-    users = audit.distinct_values(engine, principal, "user")
-    actions = audit.distinct_values(engine, principal, "action")
+    require(principal, Permission.VIEW_AUDIT)
 except AccessDenied as denied:
     st.error(f"{denied} Ask an administrator if you need it.")
     st.stop()
+audit_once(Action.VIEW_AUDIT)  # first, so the filter menus below do not change on the next rerun
+users = audit.distinct_values(engine, principal, "user")
+actions = audit.distinct_values(engine, principal, "action")
 
 cols = st.columns(4)
-user = cols[0].selectbox("User", ["(everyone)", *users])
-action = cols[1].selectbox("Action", ["(all)", *actions])
-patient_id = cols[2].text_input("Patient id", max_chars=64).strip()
+user = cols[0].selectbox("User", ["(everyone)", *users], key="audit_user")
+action = cols[1].selectbox("Action", ["(all)", *actions], key="audit_action")
+patient_id = cols[2].text_input("Patient id", max_chars=64, key="audit_patient").strip()
 today = datetime.now(UTC).date()
-dates = cols[3].date_input("Dates", (today - timedelta(days=30), today), max_value=today)
+dates = cols[3].date_input("Dates", value=(today - timedelta(days=30), today), max_value=today,
+                           key="audit_dates")
 start, end = (dates[0], dates[-1]) if dates else (today - timedelta(days=30), today)
 
 log = audit.entries(
@@ -36,7 +39,6 @@ log = audit.entries(
     since=datetime.combine(start, time.min, UTC),
     until=datetime.combine(end, time.max, UTC),
 )
-audit_once(Action.VIEW_AUDIT)
 
 if log.empty:
     st.info("No audit entries match these filters.")

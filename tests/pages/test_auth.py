@@ -131,6 +131,8 @@ def test_admin_sees_the_audit_log(roles_file):
                  "view_patient", "P001", "v1")
     at = _app(_signed_in("boss@clinic.example"), AUDIT_PAGE)
     assert not at.exception
-    assert at.metric[0].value == "1"
+    assert at.metric[0].value == "2"  # the clinician's view and the admin's own look
     assert len(at.dataframe) == 1
-    assert at.dataframe[0].value["patient_id"].tolist() == ["P001"]
+    log = at.dataframe[0].value
+    assert log["user"].tolist() == ["boss@clinic.example", "lee@clinic.example"]
+    assert log["patient_id"].tolist()[1] == "P001"
