@@ -258,6 +258,7 @@ def responder_tiles(status: pd.DataFrame) -> alt.LayerChart:
             detail, instrument = "no scores", ""
         rows.append((domain.capitalize(), STATUS_LABELS[state], state, instrument, detail))
     frame = pd.DataFrame(rows, columns=["domain", "label", "status", "instrument", "detail"])
+    frame["ink"] = np.where(frame["status"] == "improved", "white", "black")  # legible on the tile
     x = alt.X("domain:N", sort=[d.capitalize() for d in measures.CLINICAL_DOMAINS],
               axis=alt.Axis(orient="top", title=None, labelFontSize=13, labelAngle=0))
     base = alt.Chart(frame).encode(x=x)
@@ -265,10 +266,8 @@ def responder_tiles(status: pd.DataFrame) -> alt.LayerChart:
         color=alt.Color("status:N", title="Change since baseline",
                         scale=alt.Scale(domain=list(STATUS_COLOURS), range=list(STATUS_COLOURS.values()))),
         tooltip=["domain:N", "status:N", "detail:N"])
-    label = base.mark_text(fontSize=15, fontWeight="bold", dy=-16).encode(
-        text="label:N",
-        color=alt.condition(alt.datum.status == "improved", alt.value("white"), alt.value("black")))
-    text_colour = alt.condition(alt.datum.status == "improved", alt.value("white"), alt.value("black"))
-    instrument = base.mark_text(fontSize=10, dy=4).encode(text="instrument:N", color=text_colour)
-    detail = base.mark_text(fontSize=10, dy=18).encode(text="detail:N", color=text_colour)
+    ink = alt.Color("ink:N", scale=None)
+    label = base.mark_text(fontSize=15, fontWeight="bold", dy=-16).encode(text="label:N", color=ink)
+    instrument = base.mark_text(fontSize=10, dy=4).encode(text="instrument:N", color=ink)
+    detail = base.mark_text(fontSize=10, dy=18).encode(text="detail:N", color=ink)
     return alt.layer(tile, label, instrument, detail).properties(height=100)
