@@ -878,7 +878,7 @@ class CohortTrajectories:
         t = self._rows_of(ids)
         t = t.sort_values(["domains_worse", "triad", "patient_id"], ascending=[False, False, True])
         t = t.head(limit).copy()
-        codes = np.searchsorted(self._sorted_ids, t["patient_id"].to_numpy(dtype=object))
+        codes = np.searchsorted(self._sorted_ids, t["patient_id"].to_numpy(dtype=object)).astype("int32")
         lo = np.searchsorted(self._pain_pid, codes, side="left")
         hi = np.searchsorted(self._pain_pid, codes, side="right")
         t["pain_trend"] = [self._pain_value[a:b].tolist() for a, b in zip(lo, hi, strict=True)]
@@ -892,10 +892,12 @@ class CohortTrajectories:
         if code >= len(self._sorted_ids) or self._sorted_ids[code] != patient_id:
             return Cohort(patients.reset_index(drop=True), self.cohort.observations.iloc[:0],
                           self.cohort.events.iloc[:0], self.cohort.name)
-        lo, hi = (np.searchsorted(self._obs_pid, code, side=s) for s in ("left", "right"))
+        # the needle takes the haystack's dtype: otherwise numpy converts all 35M codes per call
+        needle = np.int32(code)
+        lo, hi = (np.searchsorted(self._obs_pid, needle, side=s) for s in ("left", "right"))
         rows = np.arange(lo, hi) if self._obs_order is None else self._obs_order[lo:hi]
         obs = self.cohort.observations.iloc[rows].sort_values("date", kind="stable")
-        lo, hi = (np.searchsorted(self._event_pid, code, side=s) for s in ("left", "right"))
+        lo, hi = (np.searchsorted(self._event_pid, needle, side=s) for s in ("left", "right"))
         events = self.cohort.events.iloc[self._event_order[lo:hi]].sort_values("date", kind="stable")
         return Cohort(patients.reset_index(drop=True), obs.reset_index(drop=True),
                       events.reset_index(drop=True), self.cohort.name)
@@ -914,7 +916,7 @@ class CohortTrajectories:
             return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
         rows = []
         for measure_code, week, value in mine[["measure", "week", "value"]].itertuples(index=False):
-            key = self._code_of(measure_code) * 100_000 + int(week) + 1_000
+            key = np.int32(self._code_of(measure_code) * 100_000 + int(week) + 1_000)
             lo = np.searchsorted(self._pct_key, key, side="left")
             hi = np.searchsorted(self._pct_key, key, side="right")
             pool = self._pct_values[lo:hi]
