@@ -418,9 +418,6 @@ def test_markup_and_formulas_in_free_text_stay_inert_in_exports(tiny_cohort_dir)
     assert export.export_summary(cohort, "xlsx")[:2] == b"PK"
 
 
-@pytest.mark.xfail(reason="export.to_xlsx passes control characters to openpyxl, which raises "
-                          "IllegalCharacterError; export.py should strip them (reported)",
-                   strict=False)
 def test_control_characters_in_free_text_do_not_break_the_xlsx_export(tiny_cohort_dir):
     from paincycle import export
 
