@@ -136,3 +136,20 @@ def test_admin_sees_the_audit_log(roles_file):
     log = at.dataframe[0].value
     assert log["user"].tolist() == ["boss@clinic.example", "lee@clinic.example"]
     assert log["patient_id"].tolist()[1] == "P001"
+
+
+def test_local_mode_refuses_to_serve_the_network():
+    """No sign-in but listening beyond 127.0.0.1: the app shows nothing but the reason."""
+    from streamlit import config as st_config
+
+    before = st_config.get_option("server.address")
+    st_config.set_option("server.address", "0.0.0.0")
+    try:
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        assert not at.exception
+        assert "only serves this computer" in _texts(at)
+        assert not at.metric
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page("pages/home.py")
+    finally:
+        st_config.set_option("server.address", before)

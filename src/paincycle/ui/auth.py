@@ -67,11 +67,8 @@ def current_principal() -> Principal:
     which check the role (access.require) whatever the page shows.
     """
     if not auth_configured():
-        address = st.get_option("server.address") or ""
-        if address not in _LOCAL_ADDRESSES:
-            st.error("Sign-in is not configured, so PainCycle only serves this computer "
-                     f"(127.0.0.1), but the server listens on {address}. Configure sign-in "
-                     "(docs/deployment.md) or run `make run`.")
+        if not _serves_only_this_computer():
+            _refuse_network()
             st.stop()
         return LOCAL_USER
     principal = signed_in_principal()
@@ -88,13 +85,27 @@ def require_sign_in() -> Principal:
     person without a role gets a navigation holding nothing but the sign-in screen.
     """
     if not auth_configured():
-        return current_principal()
+        if not _serves_only_this_computer():
+            st.navigation([st.Page(_refuse_network, title="Not available", url_path="refused")],
+                          position="hidden").run()
+            st.stop()
+        return LOCAL_USER
     principal = signed_in_principal()
     if principal is None:
         st.navigation([st.Page(_gate, title="Sign in", icon="🔒", url_path="sign-in")],
                       position="hidden").run()
         st.stop()
     return principal
+
+
+def _serves_only_this_computer() -> bool:
+    return (st.get_option("server.address") or "") in _LOCAL_ADDRESSES
+
+
+def _refuse_network() -> None:
+    st.error("Sign-in is not configured, so PainCycle only serves this computer (127.0.0.1), "
+             f"but the server listens on {st.get_option('server.address')}. Configure sign-in "
+             "(docs/deployment.md) or run `make run`.")
 
 
 def _gate() -> None:
