@@ -55,10 +55,7 @@ patient_id = widgets.patient_navigation(list(agenda["patient_id"]))
 if patient_id is not None:
     audit_once(Action.VIEW_PATIENT, patient_id)
     row = agenda[agenda["patient_id"] == patient_id].iloc[0].to_dict()
-    factors = []
-    if scores is not None and patient_id in set(scores["patient_id"]):
-        text = str(scores.set_index("patient_id").loc[patient_id, "top_factors"] or "")
-        factors = [part.strip() for part in text.split("|") if part.strip()]
+    factors = widgets.top_factors(version_id, patient_id, scores)
     card = review.case_card(cohort, patient_id, agenda_row=row, top_factors=factors,
                             principal=principal)
     widgets.case_card(cohort, card)

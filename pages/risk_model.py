@@ -110,7 +110,10 @@ else:
     st.metric("Flagged", f"{len(flagged):,} of {len(scores.table):,}")
     st.altair_chart(model_charts.risk_histogram(scores.table, threshold), width="stretch")
     if principal.sees_identified_data:
-        st.dataframe(flagged, hide_index=True, width="stretch", column_config={
+        if len(flagged) > risk.EXPLAINED_ROWS:
+            st.caption(f"The {risk.EXPLAINED_ROWS} highest-risk flagged patients, with why.")
+        st.dataframe(risk.explained_flags(version_id, path, flagged), hide_index=True,
+                     width="stretch", column_config={
             "risk": st.column_config.NumberColumn("risk", format="percent"),
             "top_factors": st.column_config.TextColumn("why", width="large")})
     if len(scores.skipped):

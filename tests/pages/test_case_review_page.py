@@ -60,6 +60,8 @@ def test_a_whole_meeting_on_the_sample_cohort():
     first = _patient_on_card(at)
     assert first == table["patient"].iloc[0]
     assert len(at.get("vega_lite_chart")) >= 5  # four sparklines and the responder tiles
+    # the model's reasons for the first patient, explained on demand
+    assert any(t.value.startswith(("raises risk", "lowers risk")) for t in at.text)
 
     # decision for the first patient, then "next patient" and a decision for the second
     _record(at, "psychology", "refer to CBT group", "<script>alert('x')</script>")

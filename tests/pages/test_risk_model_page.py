@@ -41,6 +41,10 @@ def test_shows_metrics_charts_and_flags(small_cohort, monkeypatch, tmp_path):
     assert any("Predicted at day 90" in md.value for md in at.markdown)
     flagged, of = metrics["Flagged"].replace(",", "").split(" of ")
     assert 0 < int(flagged) <= 0.25 * int(of) + 1
+    table = at.dataframe[-1].value
+    assert len(table) == min(int(flagged), 100)
+    assert table["top_factors"].str.contains("risk").all()
+    assert table["risk"].is_monotonic_decreasing
 
     at.slider(key="rm_threshold_slider").set_value(0.0).run()
     assert not at.exception

@@ -34,6 +34,18 @@ def model_scores(version_id: str) -> pd.DataFrame | None:
         return None
 
 
+def top_factors(version_id: str, patient_id: str, scores: pd.DataFrame | None) -> list[str]:
+    """The model's reasons for this patient's risk, explained on demand (one patient is quick)."""
+    path = risk.model_path(version_id)
+    if path is None or scores is None or patient_id not in set(scores["patient_id"]):
+        return []
+    try:
+        text = risk.factors(version_id, path, [patient_id]).get(patient_id, "")
+    except Exception:  # a model that cannot explain must not stop the meeting  # noqa: BLE001
+        return []
+    return [part.strip() for part in text.split("|") if part.strip()]
+
+
 @st.cache_resource(show_spinner="Preparing the agenda...", max_entries=4)
 def _agenda_inputs(version_id: str, model_file: str | None) -> review.AgendaInputs:
     scores = model_scores(version_id) if model_file else None

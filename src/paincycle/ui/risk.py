@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from paincycle import config
+from paincycle import features as feat
 from paincycle import model as risk_model
 from paincycle.ui import data
 
@@ -40,12 +41,34 @@ def load(path: Path) -> risk_model.TrainedModel:
 
 @st.cache_resource(show_spinner="Scoring the cohort...", max_entries=8)
 def _scores(version_id: str, path: str, mtime: float) -> risk_model.Scores:
-    return risk_model.score(load(Path(path)), data.load_cohort(version_id))
+    return risk_model.score(load(Path(path)), data.load_cohort(version_id), explain=False)
 
 
 def scores(version_id: str, path: Path) -> risk_model.Scores:
-    """Risks, default flags and top factors of every patient of this cohort version."""
+    """Risks and default flags of every patient of this cohort version.
+
+    Top factors are left empty here: explaining is the slow part, so it is done
+    only for the patients someone looks at (``factors``).
+    """
     return _scores(version_id, str(path), path.stat().st_mtime)
+
+
+@st.cache_data(show_spinner="Explaining the risk...", max_entries=512)
+def _factors(version_id: str, path: str, mtime: float, patient_ids: tuple[str, ...]
+             ) -> dict[str, str]:
+    trained = load(Path(path))
+    subset = data.load_cohort(version_id).subset(patient_ids)
+    features = feat.landmark_features(subset, trained.landmark_days)
+    features = features.loc[[p for p in patient_ids if p in features.index]]
+    if features.empty:
+        return {}
+    texts = risk_model.top_factors(trained, features, trained.landmark_days)
+    return dict(zip(features.index.astype(str), texts, strict=True))
+
+
+def factors(version_id: str, path: Path, patient_ids: list[str]) -> dict[str, str]:
+    """Top factors in plain words for these patients (cached per set of patients)."""
+    return _factors(version_id, str(path), path.stat().st_mtime, tuple(map(str, patient_ids)))
 
 
 def retrain(version_id: str, outcome, landmark_days: int, progress) -> Path:
@@ -61,3 +84,15 @@ def flagged_table(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Patients at or above the threshold, highest risk first."""
     flagged = table[table["risk"] >= threshold].sort_values("risk", ascending=False)
     return flagged[["patient_id", "risk", "top_factors"]]
+
+
+#: How many flagged patients the Risk model page explains (explaining is ~5 ms a patient).
+EXPLAINED_ROWS = 100
+
+
+def explained_flags(version_id: str, path: Path, flagged: pd.DataFrame) -> pd.DataFrame:
+    """The highest-risk flagged patients with their top factors filled in."""
+    top = flagged.head(EXPLAINED_ROWS).copy()
+    texts = factors(version_id, path, top["patient_id"].tolist())
+    top["top_factors"] = top["patient_id"].map(texts).fillna("")
+    return top
