@@ -164,3 +164,8 @@ def test_net_benefit_by_hand():
     row = risk_model.net_benefit(y, risk, thresholds=(0.5,))[0]
     assert row["model"] == pytest.approx(1 / 4 - 1 / 4 * 1.0)
     assert row["treat_all"] == pytest.approx(0.5 - 0.5)
+
+
+@pytest.mark.parametrize(("risk", "words"), [(0.004, "<1%"), (0.3449, "34%"), (0.996, ">99%")])
+def test_risk_words_never_claim_certainty(risk, words):
+    assert risk_model.risk_words(risk) == words

@@ -408,6 +408,15 @@ class Scores:
     threshold: float
 
 
+def risk_words(risk: float) -> str:
+    """A risk as a clinician reads it: whole percent, but never a certain '0%' or '100%'."""
+    if risk < 0.01:
+        return "<1%"
+    if risk > 0.99:
+        return ">99%"
+    return f"{risk:.0%}"
+
+
 def flag_threshold(risks: np.ndarray | pd.Series, share: float = DEFAULT_FLAG_SHARE) -> float:
     """The risk above which the top ``share`` of patients are flagged."""
     risks = np.asarray(risks, dtype=float)

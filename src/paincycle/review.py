@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 from paincycle import access, audit, database, measures
 from paincycle.access import Permission, Principal
 from paincycle.cohort import Cohort
+from paincycle.model import risk_words
 
 #: The disciplines around the table, in the order the meeting goes round them.
 DISCIPLINES: tuple[str, ...] = (
@@ -303,7 +304,7 @@ def deterioration_reason(domain: str, measure: str, worsened_by: float) -> str:
 
 
 def model_reason(risk: float) -> str:
-    return f"flagged by model (risk {risk:.0%})"
+    return f"flagged by model (risk {risk_words(risk)})"
 
 
 def safety_reason(phq9: float) -> str:

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from paincycle import charts, database, measures, review, trajectories
+from paincycle import model as risk_model
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
 from paincycle.ui import data, risk
@@ -106,7 +107,7 @@ def case_card(cohort: Cohort, card: review.CaseCard) -> None:
     cols[0].metric("Age at intake", card.age if card.age is not None else "unknown")
     cols[1].metric("Weeks from intake to last score", card.weeks_since_intake
                    if card.weeks_since_intake is not None else "unknown")
-    cols[2].metric("Model risk", f"{card.risk:.0%}" if card.risk is not None else "no score")
+    cols[2].metric("Model risk", risk_model.risk_words(card.risk) if card.risk is not None else "no score")
     cols[3].metric("Missed appointments", len(card.missed_appointments))
     st.text(f"Sex: {card.sex or 'unknown'} · Diagnosis: {card.diagnosis or 'not recorded'} · "
             f"Site: {card.site or 'not recorded'}")
