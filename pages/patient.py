@@ -3,19 +3,27 @@
 import streamlit as st
 
 from paincycle import charts
+from paincycle.access import AccessDenied, Permission
 from paincycle.ui import data, filters, trajectories
+from paincycle.ui.audit import Action, audit_once
+from paincycle.ui.auth import current_principal
 
+principal = current_principal()
 st.title("🧑 Patient")
 st.page_link("pages/cohort.py", label="Back to the cohort overview", icon="📈")
 version_id = data.current_version_id()
 if version_id is None:
     st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
     st.stop()
+if not principal.sees_identified_data:  # one identified record: de-identified roles go to Export
+    st.error(str(AccessDenied(principal, Permission.VIEW_IDENTIFIED)))
+    st.stop()
 
 patient_id = filters.patient_picker(trajectories.patient_ids(version_id))
 if patient_id is None:
     st.info("No patients in this cohort.")
     st.stop()
+audit_once(Action.VIEW_PATIENT, patient_id)
 view = trajectories.patient_view(version_id, patient_id)
 
 st.subheader("Change since baseline")

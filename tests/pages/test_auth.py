@@ -153,3 +153,21 @@ def test_local_mode_refuses_to_serve_the_network():
             at.switch_page("pages/home.py")
     finally:
         st_config.set_option("server.address", before)
+
+
+def test_patient_drill_down_is_audited_once_and_refused_to_researchers(roles_file):
+    engine = database.get_engine()
+    at = _app(_signed_in("lee@clinic.example"))
+    at.switch_page("pages/patient.py").run()
+    assert not at.exception
+    at.run()
+    views = audit.entries(engine, LOCAL_USER, action="view_patient")
+    assert list(views["user"]) == ["lee@clinic.example"], "one row per session, not per rerun"
+    assert views["patient_id"].item() == "P001"
+    assert views["cohort_version"].item() == CohortStore().latest().id
+
+    at = _app(_signed_in("khan@uni.example"))
+    at.switch_page("pages/patient.py").run()
+    assert not at.exception
+    assert "may not view identified patient records" in _texts(at)
+    assert len(audit.entries(engine, LOCAL_USER, action="view_patient")) == 1
