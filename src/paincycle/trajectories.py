@@ -733,6 +733,11 @@ class CohortTrajectories:
         domain = pd.Categorical(judged["domain"], categories=list(measures.CLINICAL_DOMAINS)).codes
         return pid, domain.astype("int64"), (judged["status"] == "improved").to_numpy()
 
+    @property
+    def sorted_ids(self) -> list[str]:
+        """Every patient id, sorted (for the patient picker)."""
+        return self._sorted_ids.tolist()
+
     def _code_of(self, measure: str) -> int:
         return int(np.searchsorted(self._measures, measure))
 

@@ -76,7 +76,7 @@ def intake_span(version_id: str) -> tuple[date, date] | None:
 
 
 def patient_ids(version_id: str) -> list[str]:
-    return prepared(version_id).patients["patient_id"].sort_values().tolist()
+    return prepared(version_id).sorted_ids
 
 
 @dataclass
