@@ -131,13 +131,13 @@ def _protect_audit_log(conn: sa.Connection, schema: str | None) -> None:
         conn.exec_driver_sql(
             f"CREATE OR REPLACE FUNCTION {prefix}paincycle_append_only() RETURNS trigger "
             f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$")
-        conn.exec_driver_sql(
-            f"CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE "
-            f"ON {prefix}audit_log FOR EACH ROW EXECUTE FUNCTION {prefix}paincycle_append_only()")
-        conn.exec_driver_sql(
-            f"CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE "
-            f"ON {prefix}audit_log FOR EACH STATEMENT EXECUTE FUNCTION "
-            f"{prefix}paincycle_append_only()")
+        # DROP + CREATE rather than CREATE OR REPLACE TRIGGER: works on PostgreSQL 11+
+        for name, when, each in (("audit_log_append_only", "UPDATE OR DELETE", "ROW"),
+                                 ("audit_log_no_truncate", "TRUNCATE", "STATEMENT")):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {prefix}audit_log")
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {name} BEFORE {when} ON {prefix}audit_log FOR EACH {each} "
+                f"EXECUTE FUNCTION {prefix}paincycle_append_only()")
 
 
 def append_revision(engine: Engine, decision_id: str, values: Mapping[str, Any],
