@@ -5,7 +5,9 @@ import streamlit as st
 from paincycle import charts
 from paincycle.measures import CLINICAL_DOMAINS
 from paincycle.ui import data, filters, trajectories
+from paincycle.ui.auth import current_principal
 
+principal = current_principal()
 st.title("📈 Cohort overview")
 version_id = data.current_version_id()
 if version_id is None:
@@ -48,5 +50,5 @@ for i, code in enumerate(view.bands):
 st.subheader("Patients")
 st.caption(f"Most domains worse first; showing {len(view.table):,} of {head['patients']:,}. "
            "Open a patient from the link in the first column.")
-st.dataframe(trajectories.table_for_display(view.table), width="stretch", hide_index=True,
+st.dataframe(trajectories.table_for_display(view.table, principal), width="stretch", hide_index=True,
              column_config=trajectories.table_columns(view.primary.get("pain")))

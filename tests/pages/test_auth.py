@@ -171,3 +171,18 @@ def test_patient_drill_down_is_audited_once_and_refused_to_researchers(roles_fil
     assert not at.exception
     assert "may not view identified patient records" in _texts(at)
     assert len(audit.entries(engine, LOCAL_USER, action="view_patient")) == 1
+
+
+def test_researcher_sees_the_cohort_table_with_pseudonyms_only(roles_file):
+    at = _app(_signed_in("khan@uni.example"))
+    at.switch_page("pages/cohort.py").run()
+    assert not at.exception
+    table = at.dataframe[-1].value
+    assert "link" not in table.columns and "patient_id" not in table.columns
+    assert table["pseudonym"].str.startswith("PX-").all()
+    assert not {"P001", "P002", "P003"} & set(table["pseudonym"])
+
+    at = _app(_signed_in("lee@clinic.example"))
+    at.switch_page("pages/cohort.py").run()
+    links = at.dataframe[-1].value["link"]
+    assert set(links.str.rsplit("=", n=1).str[-1]) == {"P001", "P002", "P003"}

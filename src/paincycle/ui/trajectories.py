@@ -8,13 +8,15 @@ is cached too. Only aggregated frames leave this module for the browser.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
 import streamlit as st
 
-from paincycle import measures
+from paincycle import access, measures
+from paincycle.access import Principal
 from paincycle.cohort import Cohort
 from paincycle.trajectories import CohortTrajectories, latest_values, triad_thresholds
 from paincycle.ui import data
@@ -119,6 +121,8 @@ def table_columns(pain_code: str | None) -> dict:
     pain = measures.get(pain_code) if pain_code else None
     return {
         "link": st.column_config.LinkColumn("Patient", display_text=r"patient_id=(.*)$"),
+        "pseudonym": st.column_config.TextColumn(
+            "Patient (pseudonym)", help="De-identified view: codes change with every session."),
         "site": "Site",
         "diagnosis": "Diagnosis",
         "weeks_followed": st.column_config.NumberColumn("Weeks followed", format="%.0f"),
@@ -141,11 +145,20 @@ def triad_help() -> str:
             f"ISI of {cut['isi']:g} or more at the latest visit.")
 
 
-def table_for_display(table: pd.DataFrame) -> pd.DataFrame:
-    """The patient table's shown columns, with a link that opens the Patient page."""
-    shown = table.assign(link="patient?patient_id=" + table["patient_id"].astype(str))
-    return shown[["link", "site", "diagnosis", "weeks_followed", "domains_worse", "triad", "pain",
-                  "phq9", "isi", "pain_trend"]]
+def table_for_display(table: pd.DataFrame, principal: Principal | None = None) -> pd.DataFrame:
+    """The patient table's shown columns, with a link that opens the Patient page.
+
+    Roles that may not see identified records get pseudonymous codes (stable within
+    the session) and no link to the drill-down.
+    """
+    columns = ["site", "diagnosis", "weeks_followed", "domains_worse", "triad", "pain",
+               "phq9", "isi", "pain_trend"]
+    if principal is None or principal.sees_identified_data:
+        shown = table.assign(link="patient?patient_id=" + table["patient_id"].astype(str))
+        return shown[["link", *columns]]
+    salt = st.session_state.setdefault("pseudonym_salt", secrets.token_hex(16))
+    codes = [access.pseudonym(pid, salt) for pid in table["patient_id"].astype(str)]
+    return table.assign(pseudonym=codes)[["pseudonym", *columns]]
 
 
 def latest_for_display(latest: pd.DataFrame) -> pd.DataFrame:
