@@ -52,7 +52,8 @@ if st.button("Import", type="primary"):
         bar.empty()
         upload.problem_report(exc.report)
         st.stop()
-    version = data.store().save(result.cohort, name=name, source=f"{kind} upload: {path.name}")
+    version = data.store().save(result.cohort, name=name, source=f"{kind} upload: {path.name}",
+                                principal=principal)
     data.set_current_version(version.id)
     audit_event(Action.IMPORT, detail=f"{kind}: {version.rows.get('patients', 0)} patients",
                 cohort_version=version.id)

@@ -49,7 +49,7 @@ def retrain_form() -> None:
             bar.progress(min(1.0, fraction), text=message)
 
         try:
-            path = risk.retrain(version_id, outcome, int(landmark), progress)
+            path = risk.retrain(version_id, outcome, int(landmark), progress, principal)
         except ValueError as exc:
             status.update(label="Not enough data to train", state="error")
             st.error(str(exc))

@@ -169,3 +169,12 @@ def test_net_benefit_by_hand():
 @pytest.mark.parametrize(("risk", "words"), [(0.004, "<1%"), (0.3449, "34%"), (0.996, ">99%")])
 def test_risk_words_never_claim_certainty(risk, words):
     assert risk_model.risk_words(risk) == words
+
+
+def test_only_admins_retrain(tiny_cohort_dir):
+    from paincycle.access import AccessDenied, Principal, Role
+    from paincycle.cohort import read_cohort
+
+    with pytest.raises(AccessDenied, match="researcher role may not retrain"):
+        risk_model.train(read_cohort(tiny_cohort_dir),
+                         principal=Principal("r@uni", Role.RESEARCHER))

@@ -47,3 +47,14 @@ def test_a_crash_mid_write_leaves_no_version(tiny_cohort_dir, tmp_path, monkeypa
 def test_unknown_version_is_refused(tmp_path):
     with pytest.raises(KeyError, match="no stored cohort version"):
         CohortStore(tmp_path / "s").load("nope")
+
+
+def test_only_admins_import(tiny_cohort_dir, tmp_path):
+    from paincycle.access import AccessDenied, Principal, Role
+
+    store = CohortStore(tmp_path / "store")
+    cohort = read_cohort(tiny_cohort_dir)
+    with pytest.raises(AccessDenied, match="clinician role may not import"):
+        store.save(cohort, principal=Principal("c@clinic", Role.CLINICIAN))
+    assert store.versions() == []
+    assert store.save(cohort, principal=Principal("a@clinic", Role.ADMIN)).rows["patients"] == 3

@@ -37,6 +37,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from paincycle import features as feat
+from paincycle.access import Permission, Principal, require
 from paincycle.cohort import Cohort
 from paincycle.outcomes import OutcomeDefinition, label_outcomes
 from paincycle.outcomes import summary as outcome_summary
@@ -285,8 +286,13 @@ def data_hash(cohort: Cohort) -> str:
 def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
           landmark_days: int = feat.DEFAULT_LANDMARK_DAYS, seed: int = 0,
           progress: Callable[[float, str], None] | None = None, synthetic: bool = False,
-          kinds: tuple[str, ...] = ("logistic", "hgb")) -> TrainedModel:
-    """Train, compare, evaluate out-of-fold and calibrate; raise ValueError if there is too little data."""
+          kinds: tuple[str, ...] = ("logistic", "hgb"),
+          principal: Principal | None = None) -> TrainedModel:
+    """Train, compare, evaluate out-of-fold and calibrate; raise ValueError if there is too little data.
+
+    Retraining changes whom the team reviews, so it needs TRAIN_MODEL (None = local user).
+    """
+    require(principal, Permission.TRAIN_MODEL)
     outcome = outcome or OutcomeDefinition()
     report = progress or (lambda _f, _m: None)
     report(0.02, "Computing landmark features and outcome labels")

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from paincycle import config
+from paincycle.access import Permission, Principal, require
 from paincycle.cohort import TABLES, Cohort, write_cohort
 
 MANIFEST = "manifest.json"
@@ -48,8 +49,14 @@ class CohortStore:
         self.root = Path(root) if root else config.data_dir() / "cohorts"
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def save(self, cohort: Cohort, name: str = "", source: str = "") -> Version:
-        """Store ``cohort`` as a new version (or return the identical one already stored)."""
+    def save(self, cohort: Cohort, name: str = "", source: str = "",
+             principal: Principal | None = None) -> Version:
+        """Store ``cohort`` as a new version (or return the identical one already stored).
+
+        Importing is an admin's job: ``principal`` must hold IMPORT_DATA (None is the
+        local single user, e.g. the CLI on the clinic's own machine).
+        """
+        require(principal, Permission.IMPORT_DATA)
         staging = self.root / f".tmp-{uuid.uuid4().hex}"
         try:
             write_cohort(cohort, staging, fmt="parquet")

@@ -46,3 +46,25 @@ def test_detect_kind(sample_cohort, tmp_path: Path):
     assert importers.detect_kind(bundle) == "fhir"
     assert importers.detect_kind(export) == "redcap"
     assert importers.detect_kind(wide) == "wide"
+
+
+def test_encrypted_zip_member_is_a_clear_error(tmp_path, capsys):
+    import zipfile
+
+    from paincycle.cli import main
+
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("patients.csv", "Id,BIRTHDATE\n1,1970-01-01\n")
+    raw = bytearray(archive.read_bytes())
+    # set the "encrypted" flag bit in the local and central headers
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = raw.find(signature)
+        raw[at + offset] |= 0x1
+    archive.write_bytes(bytes(raw))
+    code = main(["convert", "--from", "synthea", str(archive), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "patients.csv" in err and "cannot read this zip member" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()

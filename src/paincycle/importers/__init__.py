@@ -14,6 +14,7 @@ import gzip
 import importlib
 import io
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -121,7 +122,8 @@ def _heads(path: Path, size: int = 4096) -> dict[str, str]:
                     if not info.is_dir() and "__MACOSX" not in info.filename:
                         with archive.open(info) as handle:
                             add(PurePosixPath(info.filename).name, handle.read(size))
-        except zipfile.BadZipFile:
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, OSError,
+                zlib.error):  # a preview never fails: the import names the problem
             return {}
     elif path.is_file():
         with path.open("rb") as handle:

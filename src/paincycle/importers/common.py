@@ -14,6 +14,7 @@ import gzip
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -118,8 +119,14 @@ def read_inputs(path: str | Path) -> dict[str, bytes]:
                         raise fail(member.as_posix(), None, None,
                                    "refused: this zip member expands far beyond a plausible "
                                    "export (possible zip bomb)")
-                    with archive.open(info) as handle:
-                        _add(files, member.as_posix(), handle.read(MAX_INPUT_BYTES + 1))
+                    try:
+                        with archive.open(info) as handle:
+                            _add(files, member.as_posix(), handle.read(MAX_INPUT_BYTES + 1))
+                    except (RuntimeError, NotImplementedError, EOFError, OSError,
+                            zlib.error) as exc:  # encrypted, unsupported method, truncated
+                        raise fail(member.as_posix(), None, None,
+                                   "cannot read this zip member (encrypted, damaged or an "
+                                   "unsupported compression method)") from exc
         except zipfile.BadZipFile:
             raise fail(path.name, None, None, "not a valid .zip file") from None
     else:

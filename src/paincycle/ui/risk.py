@@ -15,6 +15,7 @@ import streamlit as st
 from paincycle import config
 from paincycle import features as feat
 from paincycle import model as risk_model
+from paincycle.access import Principal
 from paincycle.ui import data
 
 
@@ -71,10 +72,12 @@ def factors(version_id: str, path: Path, patient_ids: list[str]) -> dict[str, st
     return _factors(version_id, str(path), path.stat().st_mtime, tuple(map(str, patient_ids)))
 
 
-def retrain(version_id: str, outcome, landmark_days: int, progress) -> Path:
+def retrain(version_id: str, outcome, landmark_days: int, progress,
+            principal: Principal | None = None) -> Path:
     """Train on the stored cohort version and save the model beside the store."""
     cohort = data.load_cohort(version_id)
     trained = risk_model.train(cohort, outcome, landmark_days, progress=progress,
+                               principal=principal,
                                synthetic="synthetic" in (data.current_version().source
                                                          if data.current_version() else ""))
     return risk_model.save(trained, retrained_path(version_id))
