@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test install lint sample model bench clean
+.PHONY: run test install lint sample model bench audit lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]"
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,6 +35,16 @@ model: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# Known vulnerabilities in the pinned versions (needs the package registry's advisory data).
+audit: $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python pip-audit
+	$(BIN)/pip-audit --requirement constraints.txt --no-deps --disable-pip --strict --progress-spinner off
+
+# Re-pin constraints.txt to what is installed now (after changing pyproject.toml and testing).
+lock: $(STAMP)
+	(echo "# Tested versions: \`make\` installs with these as constraints. Refresh with \`make lock\`."; \
+	 $(BIN)/uv pip freeze --python $(BIN)/python --exclude-editable | grep -vE '^(paincycle|pip|uv)==') > constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-output
