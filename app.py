@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from paincycle.access import Permission
-from paincycle.ui import auth, data
+from paincycle.ui import auth, data, router
 
 st.set_page_config(page_title="PainCycle", page_icon="🔄", layout="wide")
 
@@ -24,12 +24,16 @@ PAGES = [
 ]
 
 principal = auth.require_sign_in()  # the sign-in screen is all a stranger gets
-pages = [
-    st.Page(f"pages/{file}", title=title, icon=icon, default=(file == "home.py"))
+page_by_file = {
+    file: st.Page(f"pages/{file}", title=title, icon=icon, default=(file == "home.py"))
     for file, title, icon, needs in PAGES
     if (PAGES_DIR / file).exists() and (needs is None or principal.can(needs))
-]
-navigation = st.navigation(pages)
+}
+navigation = st.navigation(list(page_by_file.values()))
+router.mark_routed()
+deep_link = router.pop_deep_link()  # a page opened before the router ever ran: open it now
+if deep_link and deep_link[0] in page_by_file:
+    st.switch_page(page_by_file[deep_link[0]], query_params=deep_link[1])
 with st.sidebar:
     auth.sidebar_status(principal)
     data.version_picker()

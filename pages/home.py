@@ -4,7 +4,9 @@ import streamlit as st
 
 from paincycle.summary import cohort_headline
 from paincycle.ui import data
+from paincycle.ui.auth import current_principal
 
+current_principal()  # the gate, also when this page is opened by its own address
 st.title("🔄 PainCycle")
 st.write(
     "Chronic pain, low mood and poor sleep feed each other, and the patients who do "

@@ -19,6 +19,7 @@ import streamlit as st
 
 from paincycle import audit, config, database
 from paincycle.access import LOCAL_USER, Principal, RolesFileError, load_roles, principal_for
+from paincycle.ui import router
 
 LOCAL_MODE_TEXT = "Local single-user mode"
 _LOCAL_ADDRESSES = ("", "127.0.0.1", "localhost", "::1")
@@ -66,6 +67,7 @@ def current_principal() -> Principal:
     Every page calls this first and passes the result to the core functions,
     which check the role (access.require) whatever the page shows.
     """
+    router.ensure_routed()
     if not auth_configured():
         if not _serves_only_this_computer():
             _refuse_network()
