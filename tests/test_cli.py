@@ -55,3 +55,15 @@ def test_installed_entry_point_never_prints_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     help_text = subprocess.run([str(exe), "import", "--help"], capture_output=True, text=True)
     assert "--name" in help_text.stdout
+
+
+def test_top_level_help_lists_every_command_without_loading_them(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("convert", "import", "sample", "score", "summary", "train", "validate"):
+        assert command in out
+    assert "Validate a cohort and store it" in out
