@@ -513,18 +513,26 @@ def _about_lines(summary: Summary) -> list[str]:
     return lines
 
 
+def html_page_start(title: str, css: str = "") -> list[str]:
+    """The opening of a self-contained report page: escaped title, inline CSS only."""
+    e = html.escape
+    return [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{e(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#222}"
+        f".note{{color:#555}}{css}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+    ]
+
+
 def to_html(summary: Summary) -> str:
     """One self-contained page: inline CSS, charts as PNG data URIs, every text escaped."""
     e = html.escape
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{e(summary.title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#222}"
+    parts = html_page_start(
+        summary.title,
         "table{border-collapse:collapse;margin:0.5em 0 1.5em}"
         "th,td{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left}"
-        "td.n{text-align:right}img{max-width:100%}.note{color:#555}</style></head><body>",
-        f"<h1>{e(summary.title)}</h1>",
-    ]
+        "td.n{text-align:right}img{max-width:100%}")
     parts += [f"<p>{e(line)}</p>" for line in _about_lines(summary)[1:]]
     for table in summary.tables:
         parts.append(f"<h2>{e(table.title)}</h2>")

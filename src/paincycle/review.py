@@ -621,15 +621,12 @@ def meeting_markdown(record: MeetingRecord) -> str:
 
 def meeting_html(record: MeetingRecord) -> str:
     """The meeting record as one self-contained HTML page; all text html.escape'd."""
+    from paincycle.export import html_page_start
+
     e = html.escape
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Case-review meeting {record.meeting_date:%Y-%m-%d}</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;}"
-        ".note{white-space:pre-wrap;} .superseded{color:#666;}</style></head><body>",
-        f"<h1>Case-review meeting, {record.meeting_date:%Y-%m-%d}</h1>",
-        f"<p>Cohort: {e(record.cohort_name)}</p>",
-    ]
+    parts = html_page_start(f"Case-review meeting, {record.meeting_date:%Y-%m-%d}",
+                            ".note{white-space:pre-wrap}.superseded{color:#666}")
+    parts.append(f"<p>Cohort: {e(record.cohort_name)}</p>")
     patients = record.patients()
     if not patients:
         parts.append("<p>No patients were on the agenda and no decisions were recorded.</p>")
