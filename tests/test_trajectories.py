@@ -50,6 +50,17 @@ def test_time_since_intake_counts_days_and_weeks_including_before_intake():
     assert out["week"].tolist() == [-3, 0, 0, 1, 13]
 
 
+def test_per_patient_passes_give_the_same_answers_in_blocks(monkeypatch):
+    cohort = synth.generate(30, seed=4)
+    weekly, status = tr.weekly_series(cohort), tr.responder_status(cohort)
+    at_six_months = tr.responder_status(cohort, at_days=182)
+    monkeypatch.setattr(tr, "BLOCK_ROWS", 500)
+    assert len(cohort.observations) > 10 * 500
+    pd.testing.assert_frame_equal(tr.weekly_series(cohort), weekly)
+    pd.testing.assert_frame_equal(tr.responder_status(cohort), status)
+    pd.testing.assert_frame_equal(tr.responder_status(cohort, at_days=182), at_six_months)
+
+
 def test_weekly_series_turns_daily_steps_into_weekly_means():
     rows = [("A", d, "steps", 1000.0 * (d + 1)) for d in range(7)]  # 1000..7000, mean 4000
     rows += [("A", 7, "steps", 9000.0), ("A", 0, "phq9", 12)]

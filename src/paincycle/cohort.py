@@ -14,7 +14,7 @@ import io
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path, PurePosixPath
@@ -165,6 +165,22 @@ class Cohort:
 
     def measures_present(self) -> list[str]:
         return sorted(self.observations["measure"].unique().tolist())
+
+
+def lookup(keys: pd.Series, table: pd.Series | Mapping | Callable) -> pd.Series:
+    """``table``'s value for every key, in the values' own dtype.
+
+    Stored cohorts are loaded with ids and measure codes as categories (see
+    ``store.read_contiguous``), and ``Series.map`` on a categorical returns a
+    categorical, which then refuses date arithmetic. This maps each category
+    once and spreads the results by code: same answer as ``keys.map(table)``
+    on text, and faster on 35 million rows.
+    """
+    if not isinstance(keys.dtype, pd.CategoricalDtype):
+        return keys.map(table)
+    per_category = pd.Series(keys.cat.categories, dtype=object).map(table)
+    values = pd.api.extensions.take(per_category.array, keys.cat.codes.to_numpy(), allow_fill=True)
+    return pd.Series(values, index=keys.index, name=keys.name)
 
 
 # --------------------------------------------------------------------------- reading

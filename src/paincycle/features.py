@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from paincycle import measures
-from paincycle.cohort import Cohort
+from paincycle.cohort import Cohort, lookup
 from paincycle.outcomes import days_since_intake
 
 DEFAULT_LANDMARK_DAYS = 90
@@ -117,7 +117,7 @@ def landmark_cut(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS) -> 
     def keep(frame: pd.DataFrame) -> pd.DataFrame:
         if frame.empty:
             return frame
-        return frame[frame["date"] <= frame["patient_id"].map(intake) + limit].reset_index(drop=True)
+        return frame[frame["date"] <= lookup(frame["patient_id"], intake) + limit].reset_index(drop=True)
 
     return Cohort(cohort.patients, keep(cohort.observations), keep(cohort.events), cohort.name)
 

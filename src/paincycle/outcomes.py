@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from paincycle import measures
-from paincycle.cohort import Cohort
+from paincycle.cohort import Cohort, lookup
 
 #: Outcome measures tried in order when the clinic does not choose one.
 DEFAULT_PRIORITY: tuple[str, ...] = ("promis_physical_function", "odi", "pdi")
@@ -139,7 +139,7 @@ def days_since_intake(cohort: Cohort, frame: pd.DataFrame | None = None) -> pd.D
     frame = cohort.observations if frame is None else frame
     intake = cohort.patients.set_index("patient_id")["intake_date"]
     out = frame.copy()
-    out["day"] = (out["date"] - out["patient_id"].map(intake)).dt.days
+    out["day"] = (out["date"] - lookup(out["patient_id"], intake)).dt.days
     return out
 
 
@@ -152,7 +152,7 @@ def label_outcomes(cohort: Cohort, definition: OutcomeDefinition | None = None) 
     base = _closest(obs, *definition.baseline_window, 0)
     follow = _closest(obs, *definition.window, definition.horizon_days)
     pairs = base.merge(follow, on=["patient_id", "measure"], suffixes=("_base", "_follow"))
-    pairs["priority"] = pairs["measure"].map({c: i for i, c in enumerate(definition.measures)})
+    pairs["priority"] = lookup(pairs["measure"], {c: i for i, c in enumerate(definition.measures)})
     pairs = pairs.sort_values(["patient_id", "priority"]).drop_duplicates("patient_id")
 
     rows = []

@@ -9,14 +9,14 @@ registry.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from paincycle import measures
-from paincycle.cohort import MAX_DAYS_BEFORE_INTAKE, Cohort
+from paincycle.cohort import MAX_DAYS_BEFORE_INTAKE, Cohort, lookup
 
 #: Baseline window around intake (days), as in the cohort format's outcome definition.
 BASELINE_WINDOW: tuple[int, int] = (-MAX_DAYS_BEFORE_INTAKE, 14)
@@ -44,7 +44,7 @@ UNKNOWN_AGE = "unknown"
 
 def _intake_of(cohort: Cohort, patient_ids: pd.Series) -> pd.Series:
     intake = cohort.patients.drop_duplicates("patient_id").set_index("patient_id")["intake_date"]
-    return patient_ids.map(intake)
+    return lookup(patient_ids, intake)
 
 
 class _Coded:
@@ -62,9 +62,10 @@ class _Coded:
         self.patients = cohort.patients
         self.ids = np.sort(cohort.patients["patient_id"].astype(str).to_numpy(dtype=object))
         self.pid = _patient_codes(self.ids, obs["patient_id"])
-        mcodes, muniques = pd.factorize(obs["measure"], sort=True)
+        mcodes, muniques = _sorted_codes(obs["measure"])
         self.measures = np.asarray(muniques, dtype=object)
         self.measure = mcodes.astype("int16")
+        del mcodes
         self.intake = (cohort.patients.drop_duplicates("patient_id").set_index("patient_id")
                        ["intake_date"].reindex(self.ids).to_numpy(dtype="datetime64[ns]"))
         dates = obs["date"].to_numpy(dtype="datetime64[ns]")
@@ -81,9 +82,10 @@ class _Coded:
         """Calendar dates of some rows (intake + days since intake)."""
         return self.intake[self.pid[rows]] + self.days[rows].astype("timedelta64[D]")
 
-    def pair(self) -> np.ndarray:
-        """One integer per (patient, measure)."""
-        return self.pid.astype("int64") * max(len(self.measures), 1) + self.measure
+    def pair(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """One integer per (patient, measure), for ``rows`` (default: every row)."""
+        pid, measure = (self.pid, self.measure) if rows is None else (self.pid[rows], self.measure[rows])
+        return pid.astype("int64") * max(len(self.measures), 1) + measure
 
     def decode_pair(self, pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = max(len(self.measures), 1)
@@ -92,9 +94,22 @@ class _Coded:
 
 def _patient_codes(sorted_ids: np.ndarray, patient_ids: pd.Series) -> np.ndarray:
     """Position of each row's patient in ``sorted_ids`` (factorised first: hashing text once)."""
-    codes, uniques = pd.factorize(patient_ids, sort=True)
+    codes, uniques = _sorted_codes(patient_ids)
     remap = pd.Index(sorted_ids).get_indexer(pd.Index(uniques, dtype=object)).astype("int32")
     return remap[codes] if len(codes) else np.zeros(0, "int32")
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """(codes, uniques) as ``pd.factorize(values, sort=True)`` gives them.
+
+    A stored cohort's ids and measures are already categories in sorted order
+    (see store.read_contiguous): their codes are used as they are, with no
+    35-million-row int64 copy. Unused categories are harmless: they get no rows.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.is_monotonic_increasing \
+            and not values.hasnans:
+        return values.cat.codes.to_numpy(), values.cat.categories
+    return pd.factorize(values, sort=True)
 
 
 _LAST_CODED: list = [None, None]
@@ -179,20 +194,45 @@ def weekly_series(cohort: Cohort, measures: Iterable[str] | None = None) -> pd.D
                          "week": week.astype("int64"), "value": value})
 
 
+#: Rows grouped at once by the per-patient passes; bounds their sort buffers (~40 bytes a row).
+BLOCK_ROWS = 4_000_000
+
+
+def _patient_blocks(coded: _Coded) -> Iterator[np.ndarray | None]:
+    """Row positions of successive blocks of patients (None: one block holds every row).
+
+    Per-patient work grouped over 35 million rows at once needs over 1 GB of
+    temporary sort arrays; a block of a few million needs a tenth of that.
+    Blocks follow patient codes, so their results concatenate in sorted order.
+    """
+    n_blocks = max(1, -(-len(coded.pid) // BLOCK_ROWS))
+    if n_blocks == 1:
+        yield None
+        return
+    edges = np.linspace(0, len(coded.ids), n_blocks + 1).astype("int64")
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        yield np.flatnonzero((coded.pid >= lo) & (coded.pid < hi))
+
+
 def _weekly_arrays(coded: _Coded) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Weekly means as (patient code, measure code, week, value), sorted in that order."""
     week = coded.week
     w0 = int(week.min())
     span = int(week.max()) - w0 + 1
-    key = coded.pair() * span + (week - w0)
-    uniq, inverse = np.unique(key, return_inverse=True)
-    del key
-    total = np.bincount(inverse, weights=coded.value)
-    count = np.bincount(inverse)
     n = max(len(coded.measures), 1)
-    pair = uniq // span
-    return ((pair // n).astype("int32"), (pair % n).astype("int16"),
-            (uniq % span + w0).astype("int32"), total / count)
+    parts = []
+    for rows in _patient_blocks(coded):
+        rows = slice(None) if rows is None else rows
+        key = (coded.pid[rows].astype("int64") * n + coded.measure[rows]) * span + (week[rows] - w0)
+        uniq, inverse = np.unique(key, return_inverse=True)
+        del key
+        total = np.bincount(inverse, weights=coded.value[rows])
+        count = np.bincount(inverse)
+        del inverse
+        pair = uniq // span
+        parts.append(((pair // n).astype("int32"), (pair % n).astype("int16"),
+                      (uniq % span + w0).astype("int32"), total / count))
+    return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
 
 
 def cohort_bands(cohort: Cohort, measure: str, unit: str = "week",
@@ -284,30 +324,18 @@ def responder_status(cohort: Cohort, at_days: int | None = None,
     """
     coded = _coded(cohort)
     judged = np.flatnonzero(np.isin(coded.measures, _judged_measures()))
-    keep = np.isin(coded.measure, judged)
-    kept = np.flatnonzero(keep)
-    pair, days, values = coded.pair()[kept], coded.days[kept], coded.value[kept]
+    parts = []
+    for rows in _patient_blocks(coded):
+        kept = np.flatnonzero(np.isin(coded.measure if rows is None else coded.measure[rows], judged))
+        parts.append(_baseline_and_later(coded, kept if rows is None else rows[kept], at_days, window))
+    pairs, baseline, baseline_date, latest, latest_date = (
+        np.concatenate(column) for column in zip(*parts, strict=True))
     columns = ["patient_id", "measure", "domain", "baseline", "latest", "change", "improvement",
                "status", "baseline_date", "latest_date", "mcid"]
-    pairs = np.unique(pair)
     if not len(pairs):
         return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("baseline", "latest", "change",
                                                                    "improvement", "mcid")
                                           else "object") for c in columns})
-
-    def at_pairs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        value = np.full(len(pairs), np.nan)
-        when = np.full(len(pairs), np.datetime64("NaT"), dtype="datetime64[ns]")
-        slot = np.searchsorted(pairs, pair[rows])
-        value[slot], when[slot] = values[rows], coded.date_of(kept[rows])
-        return value, when
-
-    baseline, baseline_date = at_pairs(_closest(pair, days, 0, *BASELINE_WINDOW))
-    if at_days is None:
-        later_rows = _first_per_group(pair, -days)
-    else:
-        later_rows = _closest(pair, days, at_days, *(window or _window_for(at_days)))
-    latest, latest_date = at_pairs(later_rows)
     ids, codes = coded.decode_pair(pairs)
     measure_code = pairs % max(len(coded.measures), 1)
     usable = ~np.isnan(baseline) & ~np.isnan(latest) & (latest_date > baseline_date)
@@ -332,6 +360,27 @@ def responder_status(cohort: Cohort, at_days: int | None = None,
         "baseline_date": baseline_date, "latest_date": latest_date, "mcid": mcid,
     })
     return out[columns]
+
+
+def _baseline_and_later(coded: _Coded, kept: np.ndarray, at_days: int | None,
+                        window: tuple[int, int] | None) -> tuple[np.ndarray, ...]:
+    """For the (patient, measure) pairs of rows ``kept``: pair, baseline value and date, later value and date."""
+    pair, days, values = coded.pair(kept), coded.days[kept], coded.value[kept]
+    pairs = np.unique(pair)
+
+    def at_pairs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        value = np.full(len(pairs), np.nan)
+        when = np.full(len(pairs), np.datetime64("NaT"), dtype="datetime64[ns]")
+        slot = np.searchsorted(pairs, pair[rows])
+        value[slot], when[slot] = values[rows], coded.date_of(kept[rows])
+        return value, when
+
+    baseline, baseline_date = at_pairs(_closest(pair, days, 0, *BASELINE_WINDOW))
+    if at_days is None:
+        later_rows = _first_per_group(pair, -days)
+    else:
+        later_rows = _closest(pair, days, at_days, *(window or _window_for(at_days)))
+    return (pairs, baseline, baseline_date, *at_pairs(later_rows))
 
 
 def _window_for(at_days: int) -> tuple[int, int]:
@@ -404,8 +453,8 @@ def _latest(cohort: Cohort, codes: Iterable[str]) -> pd.DataFrame:
     coded = _coded(cohort)
     wanted = np.flatnonzero(np.isin(coded.measures, list(codes)))
     keep = np.flatnonzero(np.isin(coded.measure, wanted))
-    rows = keep[_first_per_group(coded.pair()[keep], -coded.days[keep])]
-    ids, measure = coded.decode_pair(coded.pair()[rows])
+    rows = keep[_first_per_group(coded.pair(keep), -coded.days[keep])]
+    ids, measure = coded.decode_pair(coded.pair(rows))
     return pd.DataFrame({"patient_id": pd.array(ids, dtype="str"),
                          "measure": pd.array(measure, dtype="str"),
                          "date": coded.date_of(rows), "value": coded.value[rows]})
@@ -535,7 +584,7 @@ def treatment_periods(cohort: Cohort, patient_id: str | None = None) -> pd.DataF
     out = out.rename(columns={"date_start": "start", "date_stop": "stop"})
     last_seen = pd.concat([cohort.observations[["patient_id", "date"]],
                            events[["patient_id", "date"]]]).groupby("patient_id")["date"].max()
-    out["stop"] = out["stop"].fillna(out["patient_id"].map(last_seen))
+    out["stop"] = out["stop"].fillna(lookup(out["patient_id"], last_seen))
     intake = _intake_of(cohort, out["patient_id"])
     out["start_week"] = (out["start"] - intake).dt.days / 7
     out["stop_week"] = (out["stop"] - intake).dt.days / 7
@@ -712,9 +761,9 @@ class CohortTrajectories:
 
         self.status = responder_status(cohort)
         self.domain = domain_status(self.status)
-        self.rate_status = {
-            month: domain_status(responder_status(cohort, at_days=FOLLOW_UP_DAYS[month],
-                                                  window=FOLLOW_UP_WINDOWS[month]))
+        self._rate_codes = {  # only the codes are kept: the frames are 50 MB each at 100k
+            month: self._judged_codes(domain_status(responder_status(
+                cohort, at_days=FOLLOW_UP_DAYS[month], window=FOLLOW_UP_WINDOWS[month])))
             for month in FOLLOW_UP_WINDOWS
         }
         self.triad = triad_flags(cohort)
@@ -722,8 +771,6 @@ class CohortTrajectories:
         self.patients = self._patient_table()
         self._patient_code = np.searchsorted(self._sorted_ids,
                                              self.patients["patient_id"].to_numpy(dtype=object))
-        self._rate_codes = {month: self._judged_codes(status)
-                            for month, status in self.rate_status.items()}
         _LAST_CODED[:] = [None, None]  # the codes are not needed once the views are built
 
     def _judged_codes(self, status: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
