@@ -5,7 +5,7 @@ import streamlit as st
 from paincycle import importers
 from paincycle.access import Permission
 from paincycle.cohort import CohortError
-from paincycle.ui import data, upload
+from paincycle.ui import data, trajectories, upload
 from paincycle.ui.audit import Action, audit_event
 from paincycle.ui.auth import current_principal
 
@@ -57,6 +57,8 @@ if st.button("Import", type="primary"):
     data.set_current_version(version.id)
     audit_event(Action.IMPORT, detail=f"{kind}: {version.rows.get('patients', 0)} patients",
                 cohort_version=version.id)
+    bar.progress(0.95, text="Preparing its trajectories (once per version)")
+    trajectories.prepared(version.id)
     bar.progress(1.0, text="Imported")
     st.success(f"Imported {version.label}; it is now the current cohort.")
     upload.notices(result)

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from paincycle import analyses
 from paincycle.cli import main
 from paincycle.store import CohortStore
 
@@ -37,6 +38,8 @@ def test_import_stores_a_version(tiny_cohort_dir, capsys, data_dir):
     version_id = capsys.readouterr().out.strip()
     assert CohortStore().find(version_id).name == "north"
     assert (data_dir / "cohorts" / version_id / "manifest.json").exists()
+    kept = analyses.folder_of(CohortStore(), version_id)
+    assert (kept / "arrays.npz").exists()  # prepared at import, so the app's first view is quick
 
 
 def test_import_of_bad_cohort_writes_nothing(tiny_cohort_dir, capsys, data_dir):
@@ -66,4 +69,4 @@ def test_top_level_help_lists_every_command_without_loading_them(capsys):
     out = capsys.readouterr().out
     for command in ("convert", "import", "sample", "score", "summary", "train", "validate"):
         assert command in out
-    assert "Validate a cohort and store it" in out
+    assert "Validate a cohort, store it as a new immutable version" in " ".join(out.split())

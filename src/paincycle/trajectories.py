@@ -3,14 +3,17 @@
 The clinic's first two questions are "how is our cohort doing?" and "how is
 this patient doing?". Both are answered on one time axis, weeks since intake,
 and in the registry's own terms: baseline, change, MCID, responder. Pure
-pandas: no streamlit, no I/O; every clinical number comes from the measure
-registry.
+pandas and numpy, no streamlit; every clinical number comes from the measure
+registry. The only I/O is CohortTrajectories.to_folder/from_folder, which keep
+a version's computed views on disk (see paincycle.analyses).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -746,7 +749,7 @@ class CohortTrajectories:
         self.ids = pd.Index(cohort.patients["patient_id"].astype(str))
         coded = _coded(cohort)
         self._sorted_ids = coded.ids
-        self._rows_by_patient(coded)
+        self._rows_by_patient(coded.pid)
 
         pid, measure, week, value = _weekly_arrays(coded) if len(coded.pid) else (
             np.zeros(0, "int32"), np.zeros(0, "int16"), np.zeros(0, "int32"), np.zeros(0))
@@ -773,6 +776,59 @@ class CohortTrajectories:
                                              self.patients["patient_id"].to_numpy(dtype=object))
         _LAST_CODED[:] = [None, None]  # the codes are not needed once the views are built
 
+    # ----------------------------------------------------------------- kept on disk
+    _ARRAYS = ("_measures", "_band_key", "_band_value", "_band_pid", "_pct_key", "_pct_values",
+               "_pain_pid", "_pain_value")
+    _FRAMES = ("status", "domain", "triad", "treated", "patients")
+
+    def to_folder(self, folder: Path) -> None:
+        """Write the computed views (plain arrays and Parquet, nothing executable) into ``folder``."""
+        folder.mkdir(parents=True)
+        arrays = {name.lstrip("_"): getattr(self, name) for name in self._ARRAYS}
+        arrays["measures"] = np.asarray(self._measures, dtype=str)
+        for month, (pid, domain, improved) in self._rate_codes.items():
+            arrays.update({f"rate{month}_pid": pid, f"rate{month}_domain": domain,
+                           f"rate{month}_improved": improved})
+        np.savez(folder / "arrays.npz", **arrays)
+        for name in self._FRAMES:
+            frame = getattr(self, name)
+            if name == "patients":
+                frame = frame.drop(columns="age_band")  # depends on today: recomputed on reading
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+        (folder / "meta.json").write_text(json.dumps({
+            "primary": self.primary, "months": list(self._rate_codes),
+            "as_of": None if self.as_of is None or pd.isna(self.as_of) else self.as_of.isoformat()}))
+
+    @classmethod
+    def from_folder(cls, folder: Path, cohort: Cohort,
+                    today: date | pd.Timestamp | None = None) -> CohortTrajectories:
+        """Views written by :meth:`to_folder` for this ``cohort``; only row positions are recomputed."""
+        meta = json.loads((folder / "meta.json").read_text())
+        self = cls.__new__(cls)
+        self.cohort = cohort
+        self.today = pd.Timestamp(today) if today is not None else pd.Timestamp.today()
+        self.ids = pd.Index(cohort.patients["patient_id"].astype(str))
+        self._sorted_ids = np.sort(self.ids.to_numpy(dtype=object))
+        with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
+            for name in cls._ARRAYS:
+                setattr(self, name, arrays[name.lstrip("_")])
+            self._rate_codes = {int(m): tuple(arrays[f"rate{m}_{part}"]
+                                              for part in ("pid", "domain", "improved"))
+                                for m in meta["months"]}
+        self._measures = self._measures.astype(object)
+        for name in cls._FRAMES:
+            setattr(self, name, pd.read_parquet(folder / f"{name}.parquet"))
+        self.primary = meta["primary"]
+        self.as_of = pd.Timestamp(meta["as_of"]) if meta["as_of"] else None
+        kept_ids = self.patients["patient_id"].astype(str).to_numpy(dtype=object)
+        if len(kept_ids) != len(self.ids) or (kept_ids != self.ids.to_numpy(dtype=object)).any():
+            raise ValueError(f"{folder.name} does not belong to this cohort")
+        self.patients.insert(4, "age_band", age_bands(cohort.patients, self.today).to_numpy())
+        self._rows_by_patient(_patient_codes(self._sorted_ids, cohort.observations["patient_id"]))
+        self._patient_code = np.searchsorted(self._sorted_ids,
+                                             self.patients["patient_id"].to_numpy(dtype=object))
+        return self
+
     def _judged_codes(self, status: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(patient code, domain index, improved) for the verdicts that could be judged."""
         judged = status[status["status"] != "not enough data"]
@@ -788,11 +844,11 @@ class CohortTrajectories:
     def _code_of(self, measure: str) -> int:
         return int(np.searchsorted(self._measures, measure))
 
-    def _rows_by_patient(self, coded: _Coded) -> None:
+    def _rows_by_patient(self, obs_pid: np.ndarray) -> None:
         """Where each patient's observations and events sit, for slicing one patient out."""
-        self._obs_order = None if np.all(coded.pid[1:] >= coded.pid[:-1]) else \
-            np.argsort(coded.pid, kind="stable").astype("int64")
-        self._obs_pid = coded.pid if self._obs_order is None else coded.pid[self._obs_order]
+        self._obs_order = None if np.all(obs_pid[1:] >= obs_pid[:-1]) else \
+            np.argsort(obs_pid, kind="stable").astype("int64")
+        self._obs_pid = obs_pid if self._obs_order is None else obs_pid[self._obs_order]
         ev_pid = _patient_codes(self._sorted_ids, self.cohort.events["patient_id"])
         self._event_order = np.argsort(ev_pid, kind="stable")
         self._event_pid = ev_pid[self._event_order]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from paincycle import analyses
 from paincycle.store import CohortStore
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -46,6 +47,7 @@ def test_upload_detect_preview_and_import(monkeypatch, tmp_path: Path):
     stored = CohortStore().versions()
     assert len(stored) == 1 and stored[0].rows["patients"] == 1
     assert at.session_state["cohort_version"] == stored[0].id
+    assert (analyses.folder_of(CohortStore(), stored[0].id) / "arrays.npz").exists()
 
 
 def test_bad_upload_shows_the_report_table(monkeypatch, tmp_path: Path):

@@ -15,7 +15,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from paincycle import access, measures
+from paincycle import access, analyses, measures
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
 from paincycle.trajectories import CohortTrajectories, latest_values, triad_thresholds
@@ -49,13 +49,14 @@ class Overview:
     primary: dict[str, str] = field(default_factory=dict)
 
 
-@st.cache_resource(show_spinner="Computing trajectories for this cohort version...", max_entries=2)
+@st.cache_resource(show_spinner="Preparing this cohort version's trajectories (once per version)...",
+                   max_entries=2)
 def _prepared(root: str, version_id: str) -> CohortTrajectories:
-    return CohortTrajectories(data.load_cohort(version_id))
+    return analyses.prepared(data.store(), version_id, data.load_cohort(version_id))
 
 
 def prepared(version_id: str) -> CohortTrajectories:
-    """The version's trajectory analyses, computed once per server."""
+    """The version's trajectory analyses: kept on disk once computed, held in memory per server."""
     return _prepared(str(data.store().root.resolve()), version_id)
 
 

@@ -1,0 +1,118 @@
+"""A version's analyses kept on disk read back to the same views, and are recomputed when damaged."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from paincycle import analyses, synth
+from paincycle import trajectories as tr
+from paincycle.store import CohortStore
+
+TODAY = pd.Timestamp("2026-06-01")
+
+
+def same(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(left.reset_index(drop=True), right.reset_index(drop=True),
+                                  check_dtype=False, check_index_type=False)
+
+
+@pytest.fixture
+def stored(tmp_path):
+    store = CohortStore(tmp_path / "store")
+    version = store.save(synth.generate(40, seed=9))
+    return store, version.id, store.load(version.id)
+
+
+def test_kept_analyses_read_back_to_the_same_views(stored):
+    store, version_id, cohort = stored
+    computed = tr.CohortTrajectories(cohort, TODAY)
+    folder = analyses.folder_of(store, version_id)
+    assert analyses.keep(computed, folder)
+    read = tr.CohortTrajectories.from_folder(folder, cohort, TODAY)
+
+    ids = computed.matching()
+    assert read.headline(ids) == computed.headline(ids)
+    assert read.filter_options() == computed.filter_options()
+    same(read.rates(ids), computed.rates(ids))
+    same(read.table(ids), computed.table(ids))
+    for code, band in computed.bands(ids).items():
+        same(read.bands(ids)[code], band)
+    same(read.bands(ids, unit="month")["pain_nrs"], computed.bands(ids, unit="month")["pain_nrs"])
+    site = computed.filter_options()["sites"][0]
+    assert read.headline(read.matching(sites=[site])) == computed.headline(computed.matching(sites=[site]))
+    same(read.status, computed.status)
+    pid = ids.iloc[7]
+    same(read.percentiles(pid), computed.percentiles(pid))
+    same(read.patient_domain_status(pid), computed.patient_domain_status(pid))
+    same(read.patient(pid).observations, computed.patient(pid).observations)
+    assert read.sorted_ids == computed.sorted_ids and read.primary == computed.primary
+    assert read.as_of == computed.as_of
+
+
+def test_age_bands_follow_today_not_the_day_they_were_kept(stored):
+    store, version_id, cohort = stored
+    folder = analyses.folder_of(store, version_id)
+    analyses.keep(tr.CohortTrajectories(cohort, TODAY), folder)
+    later = pd.Timestamp("2046-06-01")
+    read = tr.CohortTrajectories.from_folder(folder, cohort, later)
+    expected = tr.age_bands(cohort.patients, later).tolist()
+    assert read.patients["age_band"].tolist() == expected
+    assert expected != tr.age_bands(cohort.patients, TODAY).tolist()
+
+
+def test_prepared_computes_once_then_reads_back(stored, monkeypatch):
+    store, version_id, cohort = stored
+    first = analyses.prepared(store, version_id, cohort)
+    folder = analyses.folder_of(store, version_id)
+    assert (folder / "arrays.npz").exists()
+
+    def must_not_compute(*_args, **_kwargs):
+        raise AssertionError("computed again although the analyses are kept")
+
+    monkeypatch.setattr(analyses, "CohortTrajectories", type(
+        "ReadOnly", (), {"from_folder": staticmethod(tr.CohortTrajectories.from_folder),
+                         "__init__": must_not_compute}))
+    again = analyses.prepared(store, version_id, cohort)
+    assert again.headline(again.matching()) == first.headline(first.matching())
+
+
+def test_damaged_analyses_are_recomputed_and_replaced(stored):
+    store, version_id, cohort = stored
+    analyses.prepared(store, version_id, cohort)
+    folder = analyses.folder_of(store, version_id)
+    (folder / "arrays.npz").write_bytes(b"not an npz file")
+    recomputed = analyses.prepared(store, version_id, cohort)
+    assert recomputed.headline(recomputed.matching())["patients"] == 40
+    reread = tr.CohortTrajectories.from_folder(folder, cohort)
+    assert reread.headline(reread.matching())["patients"] == 40
+
+
+def test_another_cohorts_analyses_are_not_used(stored, tmp_path):
+    store, version_id, cohort = stored
+    folder = analyses.folder_of(store, version_id)
+    analyses.keep(tr.CohortTrajectories(cohort), folder)
+    other = synth.generate(25, seed=3)
+    with pytest.raises(ValueError, match="does not belong"):
+        tr.CohortTrajectories.from_folder(folder, other)
+
+
+def test_a_read_only_store_still_gets_its_analyses(stored, monkeypatch):
+    store, version_id, cohort = stored
+
+    def refuse(self, folder):
+        raise PermissionError("read-only data folder")
+
+    monkeypatch.setattr(tr.CohortTrajectories, "to_folder", refuse)
+    result = analyses.prepared(store, version_id, cohort)
+    assert result.headline(result.matching())["patients"] == 40
+    assert not analyses.folder_of(store, version_id).exists()
+    assert not list(store.path_of(version_id).glob(".staging-*"))
+
+
+def test_kept_analyses_do_not_change_the_version(stored):
+    store, version_id, cohort = stored
+    before = store.versions()
+    analyses.prepared(store, version_id, cohort)
+    assert store.versions() == before
+    assert store.load(version_id).observations.shape == cohort.observations.shape
