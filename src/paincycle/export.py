@@ -315,11 +315,14 @@ def _per_patient(cohort: Cohort, domains: pd.DataFrame, triad: pd.DataFrame,
         out[column] = p[column].astype(object) if column in p else None
     if not deidentify:
         out["intake date"] = pd.to_datetime(p["intake_date"]).dt.strftime("%Y-%m-%d")
-    last = cohort.observations.groupby(cohort.observations["patient_id"].astype(str))["date"].max()
+    obs_pid = cohort.observations["patient_id"]  # text, or categories when loaded from the store
+    last = cohort.observations.groupby(obs_pid, observed=True)["date"].max()
+    last.index = last.index.astype(str)
+    counts = obs_pid.value_counts()
+    counts.index = counts.index.astype(str)
     intake = pd.to_datetime(p["intake_date"])
     out["last score (days since intake)"] = (pid.map(last) - intake).dt.days.astype("Float64")
-    out["observations"] = pid.map(cohort.observations["patient_id"].astype(str)
-                                  .value_counts()).fillna(0).astype(int)
+    out["observations"] = pid.map(counts).fillna(0).astype(int)
     verdicts = domains.pivot(index="patient_id", columns="domain", values="status") \
         if len(domains) else pd.DataFrame()
     for domain in measures.CLINICAL_DOMAINS:

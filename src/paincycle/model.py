@@ -443,7 +443,7 @@ def score(model: TrainedModel, cohort: Cohort, landmark_days: int | None = None,
     landmark = model.landmark_days if landmark_days is None else int(landmark_days)
     X_all = feat.landmark_features(cohort, landmark)
     cut = feat.landmark_cut(cohort, landmark)
-    has_data = set(cut.observations["patient_id"].astype(str))
+    has_data = {str(pid) for pid in cut.observations["patient_id"].unique()}
     if as_of is None:
         span = cohort.date_range()
         as_of = span[1] if span else pd.Timestamp.now().normalize()

@@ -467,7 +467,7 @@ class CaseCard:
 
 def current_treatments(events: pd.DataFrame, patient_id: str) -> list[str]:
     """Treatments started and not stopped since (a stop after the last start ends it)."""
-    mine = events[(events["patient_id"].astype(str) == str(patient_id))
+    mine = events[(events["patient_id"] == str(patient_id))
                   & events["event"].isin(["treatment_start", "treatment_stop"])]
     mine = mine.sort_values("date", kind="stable")
     active: dict[str, bool] = {}
@@ -499,7 +499,7 @@ def case_card(cohort: Cohort, patient_id: str, *, agenda_row: Mapping | None = N
     birth = patient.get("birth_year")
     age = int(intake.year - int(birth)) if pd.notna(birth) and pd.notna(intake) else None
     last_seen = cohort.observations.loc[
-        cohort.observations["patient_id"].astype(str) == pid, "date"].max()
+        cohort.observations["patient_id"] == pid, "date"].max()
     reference = today if today is not None else last_seen
     weeks = int((pd.Timestamp(reference) - intake).days // 7) if pd.notna(reference) and pd.notna(intake) else None
     events = cohort.events
@@ -518,7 +518,7 @@ def case_card(cohort: Cohort, patient_id: str, *, agenda_row: Mapping | None = N
         risk=risk, top_factors=list(top_factors),
         treatments=current_treatments(events, pid),
         missed_appointments=missed_appointments(cohort, pid),
-        attended_appointments=int(((events["patient_id"].astype(str) == pid)
+        attended_appointments=int(((events["patient_id"] == pid)
                                    & (events["event"] == "appointment_attended")).sum()),
         decisions=all_revisions(pid, engine=engine, principal=principal),
     )
