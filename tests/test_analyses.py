@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from paincycle import analyses, synth
 from paincycle import trajectories as tr
+from paincycle.cohort import Cohort
 from paincycle.store import CohortStore
 
 TODAY = pd.Timestamp("2026-06-01")
@@ -17,10 +19,17 @@ def same(left: pd.DataFrame, right: pd.DataFrame) -> None:
                                   check_dtype=False, check_index_type=False)
 
 
-@pytest.fixture
-def stored(tmp_path):
+@pytest.fixture(params=["rows by patient", "rows scrambled"])
+def stored(request, tmp_path):
+    """A stored version and its loaded cohort; scrambled rows need a kept row order too."""
+    cohort = synth.generate(40, seed=9)
+    if request.param == "rows scrambled":
+        rng = np.random.default_rng(0)
+        cohort = Cohort(cohort.patients,
+                        cohort.observations.iloc[rng.permutation(len(cohort.observations))],
+                        cohort.events.iloc[rng.permutation(len(cohort.events))])
     store = CohortStore(tmp_path / "store")
-    version = store.save(synth.generate(40, seed=9))
+    version = store.save(cohort)
     return store, version.id, store.load(version.id)
 
 
@@ -46,6 +55,8 @@ def test_kept_analyses_read_back_to_the_same_views(stored):
     same(read.percentiles(pid), computed.percentiles(pid))
     same(read.patient_domain_status(pid), computed.patient_domain_status(pid))
     same(read.patient(pid).observations, computed.patient(pid).observations)
+    same(read.patient(pid).events, computed.patient(pid).events)
+    assert len(read.patient(pid).observations) == int((cohort.observations["patient_id"] == pid).sum())
     assert read.sorted_ids == computed.sorted_ids and read.primary == computed.primary
     assert read.as_of == computed.as_of
 

@@ -389,6 +389,19 @@ def test_headline_numbers_match_a_direct_count(synthetic):
     assert first["pain_trend"] == weekly_pain["value"].tolist()
 
 
+def test_a_subset_counts_only_its_own_known_patients(synthetic):
+    cohort, prep = synthetic
+    picked = cohort.patients["patient_id"].iloc[[4, 1, 9]].tolist()
+    asked = pd.Series([*picked, "not-a-patient", "", picked[0]])
+    head = prep.headline(asked)
+    assert head["patients"] == 3
+    assert head["triad"] == int(tr.triad_flags(cohort.subset(picked))["triad"].sum())
+    assert set(prep.table(asked)["patient_id"]) == set(picked)
+    assert prep.headline(pd.Series([], dtype=str))["patients"] == 0
+    past_the_end = pd.Series(["zzz-after-every-id"])
+    assert prep.headline(past_the_end)["patients"] == 0
+
+
 def test_tiny_fixture_known_answers(tiny_cohort_dir):
     cohort = read_cohort(tiny_cohort_dir)
     status = tr.responder_status(cohort)
