@@ -88,11 +88,18 @@ def test_prepared_computes_once_then_reads_back(stored, monkeypatch):
     assert again.headline(again.matching()) == first.headline(first.matching())
 
 
-def test_damaged_analyses_are_recomputed_and_replaced(stored):
+@pytest.mark.parametrize("damage", ["not an npz file", "truncated", "meta missing"])
+def test_damaged_analyses_are_recomputed_and_replaced(stored, damage):
     store, version_id, cohort = stored
     analyses.prepared(store, version_id, cohort)
     folder = analyses.folder_of(store, version_id)
-    (folder / "arrays.npz").write_bytes(b"not an npz file")
+    arrays = folder / "arrays.npz"
+    if damage == "not an npz file":
+        arrays.write_bytes(b"not an npz file")
+    elif damage == "truncated":
+        arrays.write_bytes(arrays.read_bytes()[:300])
+    else:
+        (folder / "meta.json").unlink()
     recomputed = analyses.prepared(store, version_id, cohort)
     assert recomputed.headline(recomputed.matching())["patients"] == 40
     reread = tr.CohortTrajectories.from_folder(folder, cohort)

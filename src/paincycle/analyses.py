@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import uuid
+import zipfile
 from functools import cache
 from pathlib import Path
 
@@ -45,11 +46,11 @@ def prepared(store: CohortStore, version_id: str, cohort: Cohort | None = None) 
     if folder.is_dir():
         try:
             return CohortTrajectories.from_folder(folder, cohort)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             unreadable = True  # damaged, or not this cohort's: compute afresh and replace it
-    analyses = CohortTrajectories(cohort)
-    keep(analyses, folder, replace=unreadable)
-    return analyses
+    computed = CohortTrajectories(cohort)
+    keep(computed, folder, replace=unreadable)
+    return computed
 
 
 def keep(analyses: CohortTrajectories, folder: Path, replace: bool = False) -> bool:

@@ -777,7 +777,7 @@ class CohortTrajectories:
         _LAST_CODED[:] = [None, None]  # the codes are not needed once the views are built
 
     # ----------------------------------------------------------------- kept on disk
-    _ARRAYS = ("_measures", "_band_key", "_band_value", "_band_pid", "_pct_key", "_pct_values",
+    _ARRAYS = ("_band_key", "_band_value", "_band_pid", "_pct_key", "_pct_values",
                "_pain_pid", "_pain_value", "_obs_pid", "_event_order", "_event_pid")
     _FRAMES = ("status", "domain", "triad", "treated", "patients")
 
@@ -785,7 +785,7 @@ class CohortTrajectories:
         """Write the computed views (plain arrays and Parquet, nothing executable) into ``folder``."""
         folder.mkdir(parents=True)
         arrays = {name.lstrip("_"): getattr(self, name) for name in self._ARRAYS}
-        arrays["measures"] = np.asarray(self._measures, dtype=str)
+        arrays["measures"] = np.asarray(self._measures, dtype=str)  # fixed-width text, no pickle
         if self._obs_order is not None:
             arrays["obs_order"] = self._obs_order
         for month, (pid, domain, improved) in self._rate_codes.items():
@@ -804,7 +804,8 @@ class CohortTrajectories:
     @classmethod
     def from_folder(cls, folder: Path, cohort: Cohort,
                     today: date | pd.Timestamp | None = None) -> CohortTrajectories:
-        """Views written by :meth:`to_folder` for this ``cohort``; only row positions are recomputed."""
+        """Views written by :meth:`to_folder` for this ``cohort``; only the age bands (they
+        depend on today) are recomputed."""
         meta = json.loads((folder / "meta.json").read_text())
         self = cls.__new__(cls)
         self.cohort = cohort
@@ -814,11 +815,11 @@ class CohortTrajectories:
         with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
             for name in cls._ARRAYS:
                 setattr(self, name, arrays[name.lstrip("_")])
+            self._measures = arrays["measures"].astype(object)
             self._obs_order = arrays["obs_order"] if "obs_order" in arrays else None
             self._rate_codes = {int(m): tuple(arrays[f"rate{m}_{part}"]
                                               for part in ("pid", "domain", "improved"))
                                 for m in meta["months"]}
-        self._measures = self._measures.astype(object)
         for name in cls._FRAMES:
             setattr(self, name, pd.read_parquet(folder / f"{name}.parquet"))
         self.primary = meta["primary"]
