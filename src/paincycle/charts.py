@@ -35,6 +35,10 @@ STATUS_LABELS: dict[str, str] = {
     "not enough data": "not enough data",
 }
 WEEK_TITLE = "Weeks since intake"
+#: Whole band chart, titles and axes included. Streamlit fits a chart into this
+#: height with its theme's larger paddings; at 220 px the plot shrank to a strip
+#: and the rotated y-axis title pushed the heading out of view.
+BAND_CHART_HEIGHT = 300
 
 
 def better_direction(code: str) -> str:
@@ -124,7 +128,7 @@ def band_chart(bands_df: pd.DataFrame, measure: str, unit: str = "week",
     return alt.layer(*layers).properties(
         title=alt.Title(heading, subtitle=f"Median and middle 50% of patients · "
                                           f"{_arrow(measure)} {better_direction(measure)}"),
-        height=220,
+        height=BAND_CHART_HEIGHT,
     )
 
 
