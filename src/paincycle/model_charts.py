@@ -56,11 +56,12 @@ def decision_curve_chart(metadata: dict) -> alt.Chart:
     return alt.Chart(long).mark_line().encode(
         x=alt.X("threshold:Q", title="Risk threshold", axis=alt.Axis(format="%")),
         y=alt.Y("net_benefit:Q", title="Net benefit", scale=alt.Scale(domainMin=low)),
-        color=alt.Color("strategy:N", title=None, legend=alt.Legend(orient="bottom")),
+        color=alt.Color("strategy:N", title=None,
+                        legend=alt.Legend(orient="bottom", columns=1)),
         strokeDash=alt.StrokeDash("strategy:N", legend=None),
         tooltip=["strategy:N", alt.Tooltip("threshold:Q", format=".0%"),
                  alt.Tooltip("net_benefit:Q", format=".3f")],
-    ).properties(title="Decision curve", width=WIDTH, height=HEIGHT)
+    ).properties(title="Decision curve", width=WIDTH, height=HEIGHT + 80)  # + its legend
 
 
 def ablation_chart(metadata: dict) -> alt.LayerChart:
@@ -81,8 +82,10 @@ def ablation_chart(metadata: dict) -> alt.LayerChart:
     )
     labels = base.mark_text(align="left", dx=4).encode(
         x="auc:Q", text=alt.Text("auc:Q", format=".2f"))
+    # a step per bar (not a fixed height): the chart grows with its rows, and
+    # Streamlit's theme cannot squeeze a few bars into an unreadable strip
     return (bars + labels).properties(title="What predicts: ablation", width=WIDTH,
-                                      height=40 * max(len(table), 1))
+                                      height=alt.Step(44))
 
 
 def risk_histogram(scores: pd.DataFrame, threshold: float) -> alt.Chart:
