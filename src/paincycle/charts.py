@@ -39,6 +39,8 @@ WEEK_TITLE = "Weeks since intake"
 #: height with its theme's larger paddings; at 220 px the plot shrank to a strip
 #: and the rotated y-axis title pushed the heading out of view.
 BAND_CHART_HEIGHT = 300
+#: Responder tiles, domain labels included: three lines of text per tile.
+TILES_HEIGHT = 130
 
 
 def better_direction(code: str) -> str:
@@ -267,11 +269,12 @@ def responder_tiles(status: pd.DataFrame) -> alt.LayerChart:
               axis=alt.Axis(orient="top", title=None, labelFontSize=13, labelAngle=0))
     base = alt.Chart(frame).encode(x=x)
     tile = base.mark_rect(stroke="white", strokeWidth=4).encode(
-        color=alt.Color("status:N", title="Change since baseline",
+        # no legend: each tile says its status in words, the colour only repeats it
+        color=alt.Color("status:N", title="Change since baseline", legend=None,
                         scale=alt.Scale(domain=list(STATUS_COLOURS), range=list(STATUS_COLOURS.values()))),
         tooltip=["domain:N", "status:N", "detail:N"])
     ink = alt.Color("ink:N", scale=None)
     label = base.mark_text(fontSize=15, fontWeight="bold", dy=-16).encode(text="label:N", color=ink)
     instrument = base.mark_text(fontSize=10, dy=4).encode(text="instrument:N", color=ink)
     detail = base.mark_text(fontSize=10, dy=18).encode(text="detail:N", color=ink)
-    return alt.layer(tile, label, instrument, detail).properties(height=100)
+    return alt.layer(tile, label, instrument, detail).properties(height=TILES_HEIGHT)
