@@ -67,3 +67,12 @@ def test_bad_upload_shows_the_report_table(monkeypatch, tmp_path: Path):
     assert list(table.columns) == ["file", "row", "column", "problem"]
     assert "'a lot' is not a number" in table["problem"].iloc[0]
     assert CohortStore().versions() == []
+
+
+def test_streamlit_accepts_uploads_as_large_as_the_importers_do():
+    import tomllib
+
+    from paincycle.ui.upload import UPLOAD_LIMIT_MB
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == UPLOAD_LIMIT_MB
