@@ -105,3 +105,67 @@ def test_choir_extract_converts_with_shipped_mapping(shared_data: Path):
     assert patient["painful_regions"] == raw.filter(regex=r"^X\d{3}$").iloc[0].sum()
     assert patient["medicaid"] == first["MEDICAID_BIN"]
     assert not any("not in the mapping" in n.message for n in result.notices)
+
+
+def typed_export() -> pd.DataFrame:
+    """The hand-written export as a spreadsheet program holds it: numbers as numbers, blanks empty."""
+    import io
+
+    return pd.read_csv(io.StringIO(EXPORT))
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_excel_and_parquet_exports_convert_like_the_csv(tmp_path: Path, suffix: str):
+    expected = convert(tmp_path).cohort
+    path = tmp_path / f"registry{suffix}"
+    frame = typed_export()
+    frame.to_excel(path, index=False) if suffix == ".xlsx" else frame.to_parquet(path, index=False)
+    assert importers.detect_kind(path) == "wide"
+    cohort = importers.convert("wide", path, importers.parse_mapping(MAPPING, "registry.yaml")).cohort
+    pd.testing.assert_frame_equal(cohort.patients, expected.patients)
+    pd.testing.assert_frame_equal(cohort.observations, expected.observations)
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_a_bad_cell_in_excel_or_parquet_names_file_row_and_column(tmp_path: Path, suffix: str):
+    frame = typed_export()
+    frame.loc[0, "PAIN_90"] = 12  # out of the NRS range, in the first data row (sheet row 2)
+    path = tmp_path / f"registry{suffix}"
+    frame.to_excel(path, index=False) if suffix == ".xlsx" else frame.to_parquet(path, index=False)
+    with pytest.raises(ConversionError) as caught:
+        importers.convert("wide", path, importers.parse_mapping(MAPPING, "registry.yaml"))
+    problem = caught.value.report.problems[0]
+    assert (problem.file, problem.row, problem.column) == (f"registry{suffix}", 2, "PAIN_90")
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_a_damaged_spreadsheet_is_a_clear_error(tmp_path: Path, suffix: str):
+    path = tmp_path / f"registry{suffix}"
+    path.write_bytes(b"PK\x03\x04 this is not a real workbook or table")
+    with pytest.raises(ConversionError) as caught:
+        importers.convert("wide", path, importers.parse_mapping(MAPPING, "registry.yaml"))
+    problem = caught.value.report.problems[0]
+    kind = "Excel" if suffix == ".xlsx" else "Parquet"
+    assert problem.file == f"registry{suffix}" and f"could not read the {kind} file" in problem.message
+
+
+def test_excel_date_and_text_cells_read_as_a_csv_would_hold_them(tmp_path: Path):
+    from paincycle.importers.common import read_table
+
+    frame = pd.DataFrame({"ID": ["A1", "A2"], "SEEN": pd.to_datetime(["2021-06-01", None]),
+                          "SCORE": [7.0, 7.5], "NOTE": ["x", None]})
+    path = tmp_path / "sheet.xlsx"
+    frame.to_excel(path, index=False)
+    text = read_table(path.name, path.read_bytes())
+    assert text.to_dict("list") == {"ID": ["A1", "A2"], "SEEN": ["2021-06-01", ""],
+                                    "SCORE": ["7", "7.5"], "NOTE": ["x", ""]}
+
+
+def test_choir_extract_as_parquet_converts_like_the_csv(shared_data: Path, tmp_path: Path):
+    path = shared_data / "choir-pittsburgh" / "pain.csv.gz"
+    expected = importers.convert("wide", path, importers.load_mapping("choir")).cohort
+    parquet = tmp_path / "choir.parquet"
+    pd.read_csv(path).to_parquet(parquet, index=False)
+    cohort = importers.convert("wide", parquet, importers.load_mapping("choir")).cohort
+    pd.testing.assert_frame_equal(cohort.patients, expected.patients)
+    pd.testing.assert_frame_equal(cohort.observations, expected.observations)

@@ -69,6 +69,30 @@ def test_bad_upload_shows_the_report_table(monkeypatch, tmp_path: Path):
     assert CohortStore().versions() == []
 
 
+def test_excel_registry_export_is_detected_previewed_mapped_and_imported(monkeypatch, tmp_path: Path):
+    import io
+
+    import pandas as pd
+
+    sheet = pd.DataFrame({"ID": [7, 8], "PAIN_0": [8, 6], "PAIN_90": [5, None]})
+    data = io.BytesIO()
+    sheet.to_excel(data, index=False)
+    at = _data_page(monkeypatch, tmp_path)
+    at.get("file_uploader")[0].set_value(("registry.xlsx", data.getvalue(), "application/vnd.ms-excel"))
+    at.run()
+    assert not at.exception
+    assert at.selectbox[0].value == "wide"
+    assert at.dataframe[0].value["ID"].tolist() == ["7", "8"]
+    at.text_area[0].set_value(
+        "format: wide\nid_column: ID\nintake_date: 2021-06-01\nmeasures:\n"
+        "  - {measure: pain_nrs, column: PAIN_0, day: 0}\n"
+        "  - {measure: pain_nrs, column: PAIN_90, day: 90}\n").run()
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert not at.exception
+    stored = CohortStore().versions()
+    assert len(stored) == 1 and stored[0].rows == {"patients": 2, "observations": 3, "events": 0}
+
+
 def test_streamlit_accepts_uploads_as_large_as_the_importers_do():
     import tomllib
 

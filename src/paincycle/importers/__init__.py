@@ -89,6 +89,9 @@ def detect_kind(path: str | Path) -> str | None:
     if len(csvs) == 1:
         header = _header(csvs[0])
         return "redcap" if "record_id" in header else "wide"
+    spreadsheets = [n for n in names if n.endswith((".xlsx", ".parquet"))]
+    if not csvs and len(spreadsheets) == 1:
+        return "wide"  # the one importer that takes a single Excel or Parquet table
     return None
 
 
@@ -145,7 +148,7 @@ def preview(path: str | Path, kind: str | None, rows: int = 10):
     """The first rows of an input, as the Data page shows them before importing."""
     import pandas as pd
 
-    from paincycle.importers.common import read_csv, read_inputs
+    from paincycle.importers.common import is_table_file, read_inputs, read_table
 
     files = read_inputs(path)
     if kind == "fhir":
@@ -159,10 +162,9 @@ def preview(path: str | Path, kind: str | None, rows: int = 10):
                 break
         return pd.DataFrame([{"file": w.file, "resourceType": r.get("resourceType"),
                               "id": r.get("id")} for r, _u, w in found[:rows]])
-    csvs = [n for n in files if n.lower().endswith(".csv")]
-    preferred = [n for n in csvs if PurePosixPath(n).name.lower() in ("observations.csv",
-                                                                      "patients.csv")]
-    if not csvs:
+    tables = [n for n in files if is_table_file(n)]
+    preferred = [n for n in tables if PurePosixPath(n).stem.lower() in ("observations", "patients")]
+    if not tables:
         return pd.DataFrame()
-    name = (preferred or csvs)[0]
-    return read_csv(name, files[name]).head(rows)
+    name = (preferred or tables)[0]
+    return read_table(name, files[name]).head(rows)

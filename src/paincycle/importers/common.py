@@ -193,6 +193,64 @@ def read_csv(name: str, data: bytes) -> pd.DataFrame:
     return frame
 
 
+#: Spreadsheet-like files a single-table export may come as.
+TABLE_FILE_SUFFIXES = (".csv", ".xlsx", ".parquet")
+
+
+def is_table_file(name: str) -> bool:
+    return PurePosixPath(name).suffix.lower() in TABLE_FILE_SUFFIXES
+
+
+def read_table(name: str, data: bytes) -> pd.DataFrame:
+    """A CSV, Excel (first sheet) or Parquet export as text cells, like :func:`read_csv`.
+
+    Every cell becomes text so the same parsing (and the same row numbers:
+    header = row 1) applies whatever the file type; Excel and Parquet dates
+    become ISO dates, empty cells become "".
+    """
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix == ".csv":
+        return read_csv(name, data)
+    if suffix not in TABLE_FILE_SUFFIXES:
+        raise fail(name, None, None, f"'{suffix or name}' files are not read here: use .csv, .xlsx "
+                                     "or .parquet")
+    if not data.strip():
+        raise fail(name, None, None, "file is empty")
+    kind = "Excel" if suffix == ".xlsx" else "Parquet"
+    try:
+        if suffix == ".xlsx":
+            frame = _as_text(pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl"))
+        else:
+            frame = _as_text(pd.read_parquet(io.BytesIO(data)))
+    except Exception as exc:  # the readers raise many types; all mean an unreadable file
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise fail(name, None, None, f"could not read the {kind} file: {message}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Typed cells as the text a CSV export of them would hold (7, not 7.0; dates as YYYY-MM-DD)."""
+    out = {}
+    for name, values in frame.items():
+        if pd.api.types.is_datetime64_any_dtype(values):
+            out[name] = values.dt.strftime("%Y-%m-%d").fillna("").astype(str)
+        else:
+            out[name] = values.astype(object).map(_cell_text)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _cell_text(value: object) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if hasattr(value, "strftime") and hasattr(value, "hour"):  # an Excel date(time) cell
+        return value.strftime("%Y-%m-%d") if (value.hour, value.minute, value.second) == (0, 0, 0) \
+            else value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def column(frame: pd.DataFrame, name: str, file: str, required: bool = True) -> str | None:
     """The frame's column called ``name`` whatever its case; a clear Problem when required."""
     wanted = name.strip().lower()

@@ -25,11 +25,12 @@ from paincycle.importers.common import (
     column,
     fail,
     finish,
+    is_table_file,
     no_progress,
     parse_dates,
     parse_numbers,
-    read_csv,
     read_inputs,
+    read_table,
     sheet_rows,
 )
 from paincycle.importers.mapping import MappingReader, expand_columns
@@ -40,17 +41,18 @@ CANONICAL_PATIENT = ("sex", "birth_year", "diagnosis", "site")
 
 
 def convert(path: str, mapping: dict[str, Any] | None, progress: Progress = no_progress) -> Conversion:
-    """Convert a wide CSV (plain, .gz, or the only CSV in a folder/zip) with its mapping."""
+    """Convert a wide export (CSV, .gz, Excel or Parquet; or the only such file in a folder/zip)."""
     if not mapping:
         raise fail(str(path), None, None, "a wide registry export needs a mapping file (--mapping); "
                    "see docs/importers.md")
     files = read_inputs(path)
-    csvs = [n for n in files if n.lower().endswith(".csv")]
-    if len(csvs) != 1:
-        raise fail(str(path), None, None, f"expected one CSV file, found {len(csvs)}")
-    name = csvs[0]
+    tables = [n for n in files if is_table_file(n)]
+    if len(tables) != 1:
+        raise fail(str(path), None, None,
+                   f"expected one table file (.csv, .xlsx or .parquet), found {len(tables)}")
+    name = tables[0]
     progress(0.1, f"Reading {name}")
-    frame = read_csv(name, files[name])
+    frame = read_table(name, files[name])
     return convert_frame(frame, name, mapping, progress)
 
 

@@ -21,9 +21,9 @@ def upload(key: str = "upload") -> Path | None:
     """The upload box; the file is kept in a per-session temporary folder and its path returned."""
     file = st.file_uploader(
         f"Export file or .zip (up to {UPLOAD_LIMIT_MB} MB)",
-        type=["csv", "json", "ndjson", "zip", "gz"], key=key,
+        type=["csv", "xlsx", "parquet", "json", "ndjson", "zip", "gz"], key=key,
         help="A FHIR Bundle or NDJSON, a Synthea CSV folder as .zip, a REDCap export, a wide "
-             "registry CSV, or a PainCycle cohort .zip.")
+             "registry export (CSV, Excel or Parquet), or a PainCycle cohort .zip.")
     if file is None:
         return None
     folder = Path(st.session_state.setdefault(f"{key}_dir", tempfile.mkdtemp(prefix="paincycle-")))
