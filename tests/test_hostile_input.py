@@ -264,6 +264,43 @@ def test_zip_bomb_is_refused_without_expanding_it(tmp_path, monkeypatch):
     assert "observations.csv" not in opened, "the bomb was unpacked"
 
 
+def _workbook_bomb() -> bytes:
+    """A real .xlsx whose sheet XML is padded with 80 MB of whitespace (packs to ~80 KB)."""
+    sheet = io.BytesIO()
+    pd.DataFrame({"ID": [1], "PAIN_0": [5]}).to_excel(sheet, index=False)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(sheet.getvalue())) as real, \
+            zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as padded:
+        for part in real.infolist():
+            data = real.read(part)
+            if part.filename.endswith("sheet1.xml"):
+                data = data.replace(b"<sheetData>", b"<sheetData>" + b" " * (80 * 1024**2), 1)
+            padded.writestr(part.filename, data)
+    return bomb.getvalue()
+
+
+def test_workbook_bomb_is_refused_before_excel_reads_it(tmp_path, monkeypatch):
+    from paincycle import importers
+
+    data = _workbook_bomb()
+    assert len(data) < 1024**2
+
+    def must_not_read(*_args, **_kwargs):
+        raise AssertionError("the workbook bomb was handed to the Excel reader")
+
+    monkeypatch.setattr(pd, "read_excel", must_not_read)
+    (tmp_path / "registry.xlsx").write_bytes(data)
+    with pytest.raises(importers.ConversionError) as caught:
+        importers.convert("wide", tmp_path / "registry.xlsx", importers.parse_mapping(
+            "format: wide\nid_column: ID\nintake_date: 2021-06-01\nmeasures:\n"
+            "  - {measure: pain_nrs, column: PAIN_0, day: 0}\n", "m.yaml"))
+    problem = caught.value.report.problems[0]
+    assert problem.file == "registry.xlsx" and "possible zip bomb" in problem.message
+    cohort, report = load_and_validate(_zip(tmp_path / "cohort.zip", {
+        "patients.xlsx": data, "observations.csv": OBSERVATIONS.encode()}))
+    assert cohort is None and "possible zip bomb" in report.summary()
+
+
 def test_zip_member_lying_about_its_size_is_refused(tmp_path):
     """A member whose header claims fewer bytes than it holds is cut at the claim and refused."""
     real = _zip(tmp_path / "real.zip", {"patients.csv": PATIENTS.encode() * 50,

@@ -331,6 +331,10 @@ def _parse_table(name: str, data: bytes, report: ValidationReport,
         if suffix == ".parquet":
             frame = pd.read_parquet(io.BytesIO(data))
         elif suffix == ".xlsx":
+            refused = workbook_problem(data)
+            if refused:
+                report.add(Problem(name, None, None, refused), "unreadable")
+                return None
             frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False,
                                   engine="openpyxl")
         else:
@@ -366,6 +370,24 @@ def _parse_table(name: str, data: bytes, report: ValidationReport,
         report.add(Problem(name, None, None, "file has a header but no rows"), "empty file")
         return None
     return frame
+
+
+def workbook_problem(data: bytes) -> str | None:
+    """Why an .xlsx cannot be opened safely, or None.
+
+    An .xlsx is a zip: a few MB can unpack to gigabytes of XML that the Excel
+    reader would then hold in memory, so the workbook's parts are sized first.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as workbook:
+            parts = workbook.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return "not a valid .xlsx workbook (it should be a zip of XML parts)"
+    unpacked = sum(part.file_size for part in parts)
+    packed = max(sum(part.compress_size for part in parts), 1)
+    if unpacked > MAX_TABLE_BYTES or (unpacked > 50 * 1024**2 and unpacked / packed > MAX_ZIP_RATIO):
+        return "refused: this workbook unpacks far beyond a plausible export (possible zip bomb)"
+    return None
 
 
 def _short(exc: Exception) -> str:

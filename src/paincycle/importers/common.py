@@ -217,6 +217,9 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
     if not data.strip():
         raise fail(name, None, None, "file is empty")
     kind = "Excel" if suffix == ".xlsx" else "Parquet"
+    refused = cohort_mod.workbook_problem(data) if suffix == ".xlsx" else None
+    if refused:
+        raise fail(name, None, None, refused)
     try:
         if suffix == ".xlsx":
             frame = _as_text(pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl"))
