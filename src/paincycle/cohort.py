@@ -333,7 +333,8 @@ def _parse_table(name: str, data: bytes, report: ValidationReport,
         elif suffix == ".xlsx":
             refused = workbook_problem(data)
             if refused:
-                report.add(Problem(name, None, None, refused), "unreadable")
+                report.add(Problem(name, None, None, f"could not read the file: {refused}"),
+                           "unreadable")
                 return None
             frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False,
                                   engine="openpyxl")
@@ -386,7 +387,7 @@ def workbook_problem(data: bytes) -> str | None:
     unpacked = sum(part.file_size for part in parts)
     packed = max(sum(part.compress_size for part in parts), 1)
     if unpacked > MAX_TABLE_BYTES or (unpacked > 50 * 1024**2 and unpacked / packed > MAX_ZIP_RATIO):
-        return "refused: this workbook unpacks far beyond a plausible export (possible zip bomb)"
+        return "it unpacks far beyond a plausible export (possible zip bomb), so it was not opened"
     return None
 
 

@@ -219,7 +219,7 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
     kind = "Excel" if suffix == ".xlsx" else "Parquet"
     refused = cohort_mod.workbook_problem(data) if suffix == ".xlsx" else None
     if refused:
-        raise fail(name, None, None, refused)
+        raise fail(name, None, None, f"could not read the Excel file: {refused}")
     try:
         if suffix == ".xlsx":
             frame = _as_text(pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl"))
