@@ -83,7 +83,7 @@ def bench(sizes: tuple[int, ...], timeout: float) -> str:
     lines = [
         "## Foundation: synthetic cohort generation and import",
         "",
-        f"`paincycle sample --seed 1` then `paincycle import` (validation + storing a version), "
+        f"`paincycle sample --seed 1` then `paincycle import` (validation, storing a version and preparing its trajectory analyses), "
         f"each as a child process; peak memory is the child's maximum RSS. "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, 1-minute load average "
         f"{load_before:.1f} at start and {os.getloadavg()[0]:.1f} at end (a shared machine "
