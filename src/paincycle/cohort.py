@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from paincycle import measures
 
@@ -329,6 +330,11 @@ def _parse_table(name: str, data: bytes, report: ValidationReport,
     suffix = PurePosixPath(name).suffix.lower()
     try:
         if suffix == ".parquet":
+            refused = parquet_problem(data)
+            if refused:
+                report.add(Problem(name, None, None, f"could not read the file: {refused}"),
+                           "unreadable")
+                return None
             frame = pd.read_parquet(io.BytesIO(data))
         elif suffix == ".xlsx":
             refused = workbook_problem(data)
@@ -382,12 +388,29 @@ def workbook_problem(data: bytes) -> str | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as workbook:
             parts = workbook.infolist()
-    except (zipfile.BadZipFile, OSError):
+    except Exception:  # BadZipFile, NotImplementedError, UnicodeDecodeError...: all mean "not a workbook"
         return "not a valid .xlsx workbook (it should be a zip of XML parts)"
     unpacked = sum(part.file_size for part in parts)
     packed = max(sum(part.compress_size for part in parts), 1)
     if unpacked > MAX_TABLE_BYTES or (unpacked > 50 * 1024**2 and unpacked / packed > MAX_ZIP_RATIO):
         return "it unpacks far beyond a plausible export (possible zip bomb), so it was not opened"
+    return None
+
+
+def parquet_problem(data: bytes) -> str | None:
+    """Why a Parquet file cannot be read safely, or None.
+
+    Parquet is compressed: a small file can declare gigabytes of rows, so the
+    sizes in its footer are checked before any column is read.
+    """
+    try:
+        meta = pq.ParquetFile(io.BytesIO(data)).metadata
+    except Exception:  # ArrowInvalid, OSError...: all mean "not a Parquet file"
+        return "not a valid Parquet file"
+    unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if unpacked > MAX_TABLE_BYTES or (unpacked > 50 * 1024**2 and unpacked / max(len(data), 1)
+                                      > MAX_ZIP_RATIO):
+        return "it unpacks far beyond a plausible export (possible compression bomb), so it was not read"
     return None
 
 

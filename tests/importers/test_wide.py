@@ -169,3 +169,79 @@ def test_choir_extract_as_parquet_converts_like_the_csv(shared_data: Path, tmp_p
     cohort = importers.convert("wide", parquet, importers.load_mapping("choir")).cohort
     pd.testing.assert_frame_equal(cohort.patients, expected.patients)
     pd.testing.assert_frame_equal(cohort.observations, expected.observations)
+
+
+def test_parquet_integers_with_blanks_keep_every_digit(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from paincycle.importers.common import read_table
+
+    table = pa.table({"ID": pa.array([12345678901234567, None, 12345678901234569], pa.int64()),
+                      "SCORE": pa.array([7.1, None, 5.0], pa.float32()),
+                      "SITE": ["NA", None, "North"]})
+    path = tmp_path / "registry.parquet"
+    pq.write_table(table, path)
+    text = read_table(path.name, path.read_bytes())
+    assert text["ID"].tolist() == ["12345678901234567", "", "12345678901234569"]
+    assert text["SCORE"].tolist() == ["7.1", "", "5"]
+    assert text["SITE"].tolist() == ["NA", "", "North"]
+
+
+def test_excel_keeps_na_written_as_text(tmp_path: Path):
+    from paincycle.importers.common import read_table
+
+    path = tmp_path / "sheet.xlsx"
+    pd.DataFrame({"ID": ["1", "2"], "SITE": ["NA", "None"]}).to_excel(path, index=False)
+    assert read_table(path.name, path.read_bytes())["SITE"].tolist() == ["NA", "None"]
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_typed_dates_are_read_whatever_the_mappings_date_format(tmp_path: Path, suffix: str):
+    frame = typed_export().assign(INTAKE=pd.to_datetime(["2021-03-14", "2021-11-02"]))
+    path = tmp_path / f"registry{suffix}"
+    frame.to_excel(path, index=False) if suffix == ".xlsx" else frame.to_parquet(path, index=False)
+    mapping = MAPPING.replace("intake_date: 2021-06-01",
+                              "intake_date_column: INTAKE\ndate_format: dmy")
+    cohort = importers.convert("wide", path, importers.parse_mapping(mapping, "m.yaml")).cohort
+    intake = cohort.patients.set_index("patient_id")["intake_date"].dt.strftime("%Y-%m-%d")
+    assert intake.to_dict() == {"7": "2021-03-14", "8": "2021-11-02"}
+
+
+def test_parquet_compression_bomb_is_refused_before_reading(tmp_path: Path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "registry.parquet"
+    pq.write_table(pa.table({"ID": pa.array(["same id"] * 8_000_000)}), path, compression="zstd",
+                   use_dictionary=False)
+    assert path.stat().st_size < 1024**2
+
+    def must_not_read(*_args, **_kwargs):
+        raise AssertionError("the bomb was read")
+
+    monkeypatch.setattr(pq, "read_table", must_not_read)
+    with pytest.raises(ConversionError) as caught:
+        importers.convert("wide", path, importers.parse_mapping(MAPPING, "m.yaml"))
+    assert "possible compression bomb" in caught.value.report.problems[0].message
+
+
+def test_malformed_workbook_is_a_clear_error_not_a_crash(tmp_path: Path):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("xl/workbook.xml", b"<workbook/>")
+    data = bytearray(buffer.getvalue())
+    data[4:6] = b"\x9f\x00"  # "version needed to extract" 15.9: zipfile raises NotImplementedError
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 6:central + 8] = b"\x9f\x00"
+    path = tmp_path / "registry.xlsx"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ConversionError) as caught:
+        importers.convert("wide", path, importers.parse_mapping(MAPPING, "m.yaml"))
+    assert "could not read the Excel file" in caught.value.report.problems[0].message
+    assert importers.detect_kind(path) == "wide"
+    with pytest.raises(ConversionError):
+        importers.preview(path, "wide")

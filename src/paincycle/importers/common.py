@@ -21,6 +21,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from paincycle import cohort as cohort_mod
 from paincycle.cohort import Cohort, CohortError, Problem, ValidationReport
@@ -217,14 +220,19 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
     if not data.strip():
         raise fail(name, None, None, "file is empty")
     kind = "Excel" if suffix == ".xlsx" else "Parquet"
-    refused = cohort_mod.workbook_problem(data) if suffix == ".xlsx" else None
-    if refused:
-        raise fail(name, None, None, f"could not read the Excel file: {refused}")
     try:
+        refused = (cohort_mod.workbook_problem(data) if suffix == ".xlsx"
+                   else cohort_mod.parquet_problem(data))
+        if refused:
+            raise fail(name, None, None, f"could not read the {kind} file: {refused}")
         if suffix == ".xlsx":
-            frame = _as_text(pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl"))
+            # typed cells (dates stay dates), but "NA" or "None" typed in a cell stays text
+            frame = _as_text(pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl",
+                                           keep_default_na=False, na_values=[]))
         else:
-            frame = _as_text(pd.read_parquet(io.BytesIO(data)))
+            frame = _arrow_as_text(pq.read_table(io.BytesIO(data)))
+    except ConversionError:
+        raise
     except Exception as exc:  # the readers raise many types; all mean an unreadable file
         message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise fail(name, None, None, f"could not read the {kind} file: {message}") from None
@@ -237,10 +245,28 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for name, values in frame.items():
         if pd.api.types.is_datetime64_any_dtype(values):
-            out[name] = values.dt.strftime("%Y-%m-%d").fillna("").astype(str)
+            out[name] = _dates_as_text(values)
         else:
             out[name] = values.astype(object).map(_cell_text)
     return pd.DataFrame(out, index=frame.index)
+
+
+def _arrow_as_text(table: pa.Table) -> pd.DataFrame:
+    """A Parquet table's cells as text, cast by Arrow: exact for 64-bit ids, shortest for floats."""
+    out = {}
+    for name, values in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+            out[str(name)] = _dates_as_text(pd.to_datetime(values.to_pandas()))
+        else:
+            out[str(name)] = pc.fill_null(pc.cast(values, pa.string()), "").to_pandas().astype(str)
+    return pd.DataFrame(out)
+
+
+def _dates_as_text(values: pd.Series) -> pd.Series:
+    """Dates as written: the wall-clock day, whatever time zone the value carries."""
+    if values.dt.tz is not None:
+        values = values.dt.tz_localize(None)
+    return values.dt.strftime("%Y-%m-%d").fillna("").astype(str)
 
 
 def _cell_text(value: object) -> str:
@@ -287,14 +313,16 @@ _MDY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}(?: .*)?$")
 def parse_dates(text: pd.Series, formats: str = "auto") -> tuple[pd.Series, pd.Series]:
     """Text to calendar dates as written (an offset never moves the day); returns (dates, bad).
 
-    ``formats``: 'auto' (YYYY-MM-DD, with or without a time, or M/D/YYYY), 'ymd', 'mdy', 'dmy'.
+    ``formats``: 'auto' (YYYY-MM-DD, with or without a time, or M/D/YYYY), 'ymd', 'mdy', 'dmy';
+    YYYY-MM-DD is read under every one of them.
     Blank cells are NaT and not bad.
     """
     text = text.astype(str).str.strip()
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    if formats in ("auto", "ymd"):
-        iso = text.str.match(_ISO)
-        out[iso] = pd.to_datetime(text[iso].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    # YYYY-MM-DD cannot be misread, so it is taken whatever the export's own format
+    # (Excel and Parquet dates arrive in it even when the mapping says dmy or mdy)
+    iso = text.str.match(_ISO)
+    out[iso] = pd.to_datetime(text[iso].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
     if formats in ("auto", "mdy", "dmy"):
         slashed = text.str.match(_MDY)
         pattern = "%d/%m/%Y" if formats == "dmy" else "%m/%d/%Y"
