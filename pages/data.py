@@ -57,8 +57,10 @@ if st.button("Import", type="primary"):
     data.set_current_version(version.id)
     audit_event(Action.IMPORT, detail=f"{kind}: {version.rows.get('patients', 0)} patients",
                 cohort_version=version.id)
+    left_out = result.notices_frame()
+    del result  # the analyses read the stored, compact form: free the imported text first
     bar.progress(0.95, text="Preparing its trajectories (once per version)")
     trajectories.prepared(version.id)
     bar.progress(1.0, text="Imported")
     st.success(f"Imported {version.label}; it is now the current cohort.")
-    upload.notices(result)
+    upload.notices(left_out)

@@ -118,7 +118,7 @@ def test_another_cohorts_analyses_are_not_used(stored, tmp_path):
 def test_a_read_only_store_still_gets_its_analyses(stored, monkeypatch):
     store, version_id, cohort = stored
 
-    def refuse(self, folder):
+    def refuse(self, folder, *_tag):
         raise PermissionError("read-only data folder")
 
     monkeypatch.setattr(tr.CohortTrajectories, "to_folder", refuse)
@@ -134,3 +134,49 @@ def test_kept_analyses_do_not_change_the_version(stored):
     analyses.prepared(store, version_id, cohort)
     assert store.versions() == before
     assert store.load(version_id).observations.shape == cohort.observations.shape
+
+
+def test_a_copy_already_in_place_stays(stored):
+    """Two servers computing at once: the first copy to land is kept, the second is dropped."""
+    store, version_id, cohort = stored
+    folder = analyses.folder_of(store, version_id)
+    first = tr.CohortTrajectories(cohort)
+    assert analyses.keep(first, folder)
+    (folder / "landed-first").write_text("")
+    assert analyses.keep(tr.CohortTrajectories(cohort), folder)
+    assert (folder / "landed-first").exists()
+    assert not list(folder.parent.glob(".staging-*"))
+
+
+def test_copies_for_other_data_or_scrambled_rows_are_refused(stored):
+    store, version_id, cohort = stored
+    folder = analyses.folder_of(store, version_id)
+    computed = tr.CohortTrajectories(cohort)
+    analyses.keep(computed, folder, "hash-of-this-version")
+    with pytest.raises(ValueError, match="another cohort version"):
+        tr.CohortTrajectories.from_folder(folder, cohort, cohort_tag="hash-of-another-version")
+    tr.CohortTrajectories.from_folder(folder, cohort, cohort_tag="hash-of-this-version")
+    reordered = Cohort(cohort.patients, cohort.observations.iloc[::-1].reset_index(drop=True),
+                       cohort.events)
+    with pytest.raises(ValueError, match="does not belong"):
+        tr.CohortTrajectories.from_folder(folder, reordered)
+
+
+def test_old_fingerprints_and_crash_leftovers_are_tidied_only_once_stale(stored):
+    import os
+    import time
+
+    store, version_id, cohort = stored
+    version_folder = store.path_of(version_id)
+    old_code = version_folder / "analyses-0123456789ab"
+    recent_code = version_folder / "analyses-ba9876543210"
+    crashed = version_folder / ".staging-analyses-0123456789ab-dead"
+    for folder in (old_code, recent_code, crashed):
+        folder.mkdir()
+    week_ago = time.time() - analyses.STALE_AFTER_S - 60
+    os.utime(old_code, (week_ago, week_ago))
+    os.utime(crashed, (week_ago, week_ago))
+    analyses.prepared(store, version_id, cohort)
+    assert not old_code.exists() and not crashed.exists()
+    assert recent_code.exists()  # a server on other code may still be reading it
+    assert analyses.folder_of(store, version_id).exists()

@@ -3,9 +3,14 @@
 Computing them takes about 20 s at 100,000 patients. A version never changes,
 so they are computed once (right after import, or by the first server that
 needs them) and read back in a second or two by every later server and
-restart. The folder's name carries a fingerprint of the analysis code and the
-measure registry, so changing either recomputes instead of showing stale
-verdicts. Only plain arrays (``allow_pickle=False``) and Parquet are read back.
+restart. The folder's name carries a fingerprint of the code and libraries
+they depend on, so an upgrade recomputes instead of showing stale verdicts;
+the version's content hash inside refuses a copy made for other data. Only
+plain arrays (``allow_pickle=False``) and Parquet are read back.
+
+Several servers may share one store: a copy is written to a staging folder
+and renamed into place, the first copy to land stays, and nothing a reader
+may be using is deleted under it.
 """
 
 from __future__ import annotations
@@ -13,66 +18,112 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 import uuid
 import zipfile
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
 from paincycle import cohort as cohort_module
-from paincycle import measures, trajectories
+from paincycle import measures, store, trajectories
 from paincycle.cohort import Cohort
 from paincycle.store import CohortStore
 from paincycle.trajectories import CohortTrajectories
 
+#: What reading a damaged, truncated or foreign copy can raise.
+UNREADABLE = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile)
+#: Copies made by other code (another fingerprint) are removed once this old;
+#: younger ones may still be read by a server on that code (a rolling upgrade).
+STALE_AFTER_S = 7 * 24 * 3600
+#: Staging and set-aside folders left by a crash are removed once this old.
+LEFTOVER_AFTER_S = 3600
+
 
 @cache
 def fingerprint() -> str:
-    """Short hash of the code the analyses depend on."""
+    """Short hash of the code and library versions the analyses depend on."""
     digest = hashlib.sha256()
-    for module in (trajectories, measures, cohort_module):
+    for module in (trajectories, measures, cohort_module, store):
         digest.update(Path(module.__file__).read_bytes())
+    digest.update(f"{np.__version__} {pd.__version__} {pa.__version__}".encode())
     return digest.hexdigest()[:12]
 
 
-def folder_of(store: CohortStore, version_id: str) -> Path:
-    return store.path_of(version_id) / f"analyses-{fingerprint()}"
+def folder_of(cohorts: CohortStore, version_id: str) -> Path:
+    return cohorts.path_of(version_id) / f"analyses-{fingerprint()}"
 
 
-def prepared(store: CohortStore, version_id: str, cohort: Cohort | None = None) -> CohortTrajectories:
+def prepared(cohorts: CohortStore, version_id: str, cohort: Cohort | None = None) -> CohortTrajectories:
     """The version's analyses: read back when kept, else computed and kept for next time."""
-    cohort = store.load(version_id) if cohort is None else cohort
-    folder = folder_of(store, version_id)
-    unreadable = False
-    if folder.is_dir():
-        try:
-            return CohortTrajectories.from_folder(folder, cohort)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            unreadable = True  # damaged, or not this cohort's: compute afresh and replace it
+    cohort = cohorts.load(version_id) if cohort is None else cohort
+    version = cohorts.find(version_id)
+    tag = version.content_hash if version is not None else ""
+    folder = folder_of(cohorts, version_id)
+    kept = _read(folder, cohort, tag)
+    if kept is not None:
+        return kept
     computed = CohortTrajectories(cohort)
-    keep(computed, folder, replace=unreadable)
+    if folder.exists() and _read(folder, cohort, tag) is None:
+        _set_aside(folder)  # still unreadable (not just landed from another server): replace it
+    keep(computed, folder, tag)
     return computed
 
 
-def keep(analyses: CohortTrajectories, folder: Path, replace: bool = False) -> bool:
+def keep(analyses: CohortTrajectories, folder: Path, cohort_tag: str = "") -> bool:
     """Write ``analyses`` to ``folder`` in one step; False when it cannot be written here.
 
-    Written to a staging folder and renamed, so a reader never sees half of it.
-    When another server got there first its copy stays (unless ``replace``).
-    Copies made by older code (another fingerprint) are removed.
+    When a copy is already in place (another server got there first) that copy
+    stays and this one is dropped: both were computed from the same version.
     """
-    if folder.exists() and not replace:
-        return True
     staging = folder.parent / f".staging-{folder.name}-{uuid.uuid4().hex}"
     try:
-        analyses.to_folder(staging)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
+        analyses.to_folder(staging, cohort_tag)
+        try:
+            os.rename(staging, folder)  # refuses to replace a folder that exists
+        except OSError:
+            if not folder.is_dir():
+                raise
+        _tidy(folder)
+        return True
     except OSError:
         return False
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    for older in folder.parent.glob("analyses-*"):
-        if older != folder:
-            shutil.rmtree(older, ignore_errors=True)
-    return True
+
+
+def _read(folder: Path, cohort: Cohort, tag: str) -> CohortTrajectories | None:
+    if not folder.is_dir():
+        return None
+    try:
+        return CohortTrajectories.from_folder(folder, cohort, cohort_tag=tag)
+    except UNREADABLE:
+        return None
+
+
+def _set_aside(folder: Path) -> None:
+    """Rename a damaged copy out of the way (a reader holding its files keeps them)."""
+    try:
+        os.rename(folder, folder.parent / f".damaged-{folder.name}-{uuid.uuid4().hex}")
+    except OSError:
+        pass
+
+
+def _tidy(folder: Path) -> None:
+    """Remove other fingerprints' copies once stale, and leftovers of crashed writers."""
+    now = time.time()
+    for other in folder.parent.iterdir():
+        try:
+            age = now - other.stat().st_mtime
+        except OSError:
+            continue
+        if other == folder or not other.is_dir():
+            continue
+        stale = other.name.startswith("analyses-") and age > STALE_AFTER_S
+        leftover = other.name.startswith((".staging-analyses-", ".damaged-analyses-")) \
+            and age > LEFTOVER_AFTER_S
+        if stale or leftover:
+            shutil.rmtree(other, ignore_errors=True)

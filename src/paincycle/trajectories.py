@@ -749,7 +749,8 @@ class CohortTrajectories:
         self.ids = pd.Index(cohort.patients["patient_id"].astype(str))
         coded = _coded(cohort)
         self._sorted_ids = coded.ids
-        self._rows_by_patient(coded.pid)
+        self._index_observations(coded.pid)
+        self._index_events()
 
         pid, measure, week, value = _weekly_arrays(coded) if len(coded.pid) else (
             np.zeros(0, "int32"), np.zeros(0, "int16"), np.zeros(0, "int32"), np.zeros(0))
@@ -778,11 +779,15 @@ class CohortTrajectories:
 
     # ----------------------------------------------------------------- kept on disk
     _ARRAYS = ("_band_key", "_band_value", "_band_pid", "_pct_key", "_pct_values",
-               "_pain_pid", "_pain_value", "_obs_pid", "_event_order", "_event_pid")
+               "_pain_pid", "_pain_value", "_obs_pid")
     _FRAMES = ("status", "domain", "triad", "treated", "patients")
 
-    def to_folder(self, folder: Path) -> None:
-        """Write the computed views (plain arrays and Parquet, nothing executable) into ``folder``."""
+    def to_folder(self, folder: Path, cohort_tag: str = "") -> None:
+        """Write the computed views (plain arrays and Parquet, nothing executable) into ``folder``.
+
+        ``cohort_tag`` (the stored version's content hash) is kept so that
+        :meth:`from_folder` can refuse views of another cohort.
+        """
         folder.mkdir(parents=True)
         arrays = {name.lstrip("_"): getattr(self, name) for name in self._ARRAYS}
         arrays["measures"] = np.asarray(self._measures, dtype=str)  # fixed-width text, no pickle
@@ -798,15 +803,22 @@ class CohortTrajectories:
                 frame = frame.drop(columns="age_band")  # depends on today: recomputed on reading
             frame.to_parquet(folder / f"{name}.parquet", index=False)
         (folder / "meta.json").write_text(json.dumps({
-            "primary": self.primary, "months": list(self._rate_codes),
+            "cohort": cohort_tag, "primary": self.primary, "months": list(self._rate_codes),
             "as_of": None if self.as_of is None or pd.isna(self.as_of) else self.as_of.isoformat()}))
 
     @classmethod
-    def from_folder(cls, folder: Path, cohort: Cohort,
-                    today: date | pd.Timestamp | None = None) -> CohortTrajectories:
-        """Views written by :meth:`to_folder` for this ``cohort``; only the age bands (they
-        depend on today) are recomputed."""
+    def from_folder(cls, folder: Path, cohort: Cohort, today: date | pd.Timestamp | None = None,
+                    cohort_tag: str | None = None) -> CohortTrajectories:
+        """Views written by :meth:`to_folder` for this ``cohort``.
+
+        Refused (ValueError) when they were written for another cohort: another
+        ``cohort_tag``, other patients, other row counts, or rows that do not
+        belong to the patients the index says. The age bands (they depend on
+        today) and the small events index are recomputed.
+        """
         meta = json.loads((folder / "meta.json").read_text())
+        if cohort_tag is not None and meta.get("cohort") != cohort_tag:
+            raise ValueError(f"{folder.name} was written for another cohort version")
         self = cls.__new__(cls)
         self.cohort = cohort
         self.today = pd.Timestamp(today) if today is not None else pd.Timestamp.today()
@@ -826,13 +838,23 @@ class CohortTrajectories:
         self.as_of = pd.Timestamp(meta["as_of"]) if meta["as_of"] else None
         kept_ids = self.patients["patient_id"].astype(str).to_numpy(dtype=object)
         if len(kept_ids) != len(self.ids) or (kept_ids != self.ids.to_numpy(dtype=object)).any() \
-                or len(self._obs_pid) != len(cohort.observations) \
-                or len(self._event_pid) != len(cohort.events):
+                or len(self._obs_pid) != len(cohort.observations) or not self._rows_match(cohort):
             raise ValueError(f"{folder.name} does not belong to this cohort")
+        self._index_events()
         self.patients.insert(4, "age_band", age_bands(cohort.patients, self.today).to_numpy())
         self._patient_code = np.searchsorted(self._sorted_ids,
                                              self.patients["patient_id"].to_numpy(dtype=object))
         return self
+
+    def _rows_match(self, cohort: Cohort, checks: int = 1000) -> bool:
+        """Spot check: sampled index entries point at rows of the patient they name."""
+        if not len(self._obs_pid):
+            return True
+        where = np.linspace(0, len(self._obs_pid) - 1, min(checks, len(self._obs_pid))).astype("int64")
+        rows = where if self._obs_order is None else self._obs_order[where]
+        named = self._sorted_ids[self._obs_pid[where]]
+        actual = cohort.observations["patient_id"].iloc[rows].astype(str).to_numpy(dtype=object)
+        return bool((named == actual).all())
 
     def _judged_codes(self, status: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(patient code, domain index, improved) for the verdicts that could be judged."""
@@ -849,11 +871,14 @@ class CohortTrajectories:
     def _code_of(self, measure: str) -> int:
         return int(np.searchsorted(self._measures, measure))
 
-    def _rows_by_patient(self, obs_pid: np.ndarray) -> None:
-        """Where each patient's observations and events sit, for slicing one patient out."""
+    def _index_observations(self, obs_pid: np.ndarray) -> None:
+        """Where each patient's observations sit, for slicing one patient out."""
         self._obs_order = None if np.all(obs_pid[1:] >= obs_pid[:-1]) else \
             np.argsort(obs_pid, kind="stable").astype("int64")
         self._obs_pid = obs_pid if self._obs_order is None else obs_pid[self._obs_order]
+
+    def _index_events(self) -> None:
+        """Where each patient's events sit (a tenth of the observations: cheap to redo)."""
         ev_pid = _patient_codes(self._sorted_ids, self.cohort.events["patient_id"])
         self._event_order = np.argsort(ev_pid, kind="stable")
         self._event_pid = ev_pid[self._event_order]

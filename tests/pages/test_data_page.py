@@ -74,7 +74,7 @@ def test_excel_registry_export_is_detected_previewed_mapped_and_imported(monkeyp
 
     import pandas as pd
 
-    sheet = pd.DataFrame({"ID": [7, 8], "PAIN_0": [8, 6], "PAIN_90": [5, None]})
+    sheet = pd.DataFrame({"ID": [7, 8], "PAIN_0": [8, 6], "PAIN_90": [5, None], "NOTE": ["x", ""]})
     data = io.BytesIO()
     sheet.to_excel(data, index=False)
     at = _data_page(monkeypatch, tmp_path)
@@ -91,6 +91,9 @@ def test_excel_registry_export_is_detected_previewed_mapped_and_imported(monkeyp
     assert not at.exception
     stored = CohortStore().versions()
     assert len(stored) == 1 and stored[0].rows == {"patients": 2, "observations": 3, "events": 0}
+    assert any("Left out on purpose" in c.value for c in at.caption)
+    left_out = at.dataframe[-1].value
+    assert left_out.loc[0, "column"] == "NOTE" and "not in the mapping" in left_out.loc[0, "notice"]
 
 
 def test_streamlit_accepts_uploads_as_large_as_the_importers_do():

@@ -75,7 +75,8 @@ def problem_report(report: ValidationReport) -> None:
     st.dataframe(report.to_frame(), width="stretch", hide_index=True)
 
 
-def notices(conversion: importers.Conversion) -> None:
-    if conversion.notices:
+def notices(left_out: pd.DataFrame) -> None:
+    """What the converter left out on purpose (``Conversion.notices_frame()``), if anything."""
+    if len(left_out):
         st.caption("Left out on purpose (nothing is dropped silently):")
-        st.dataframe(conversion.notices_frame(), width="stretch", hide_index=True)
+        st.dataframe(left_out, width="stretch", hide_index=True)
