@@ -69,6 +69,18 @@ def test_bad_upload_shows_the_report_table(monkeypatch, tmp_path: Path):
     assert CohortStore().versions() == []
 
 
+def test_a_damaged_workbook_is_listed_as_a_whole_file_problem(monkeypatch, tmp_path: Path):
+    at = _data_page(monkeypatch, tmp_path)
+    at.get("file_uploader")[0].set_value(("registry.xlsx", b"PK\x03\x04 not a workbook",
+                                          "application/vnd.ms-excel"))
+    at.run()
+    assert not at.exception
+    table = at.dataframe[-1].value
+    assert table.loc[0, ["file", "row", "column"]].tolist() == ["registry.xlsx", "-", "-"]
+    assert "could not read the Excel file" in table.loc[0, "problem"]
+    assert CohortStore().versions() == []
+
+
 def test_excel_registry_export_is_detected_previewed_mapped_and_imported(monkeypatch, tmp_path: Path):
     import io
 

@@ -72,7 +72,11 @@ def problem_report(report: ValidationReport) -> None:
              "and upload it again.")
     counts = pd.DataFrame(report.counts.most_common(), columns=["problem", "count"])
     st.dataframe(counts, width="stretch", hide_index=True)
-    st.dataframe(report.to_frame(), width="stretch", hide_index=True)
+    listed = report.to_frame()
+    # a problem with the whole file has no row or column: say "-", not "None"
+    listed["row"] = listed["row"].astype("string").fillna("-")
+    listed["column"] = listed["column"].fillna("-")
+    st.dataframe(listed, width="stretch", hide_index=True)
 
 
 def notices(left_out: pd.DataFrame) -> None:
