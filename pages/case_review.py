@@ -6,7 +6,7 @@ import streamlit as st
 
 from paincycle import review
 from paincycle.access import AccessDenied, Permission
-from paincycle.ui import data
+from paincycle.ui import data, trajectories
 from paincycle.ui import review as widgets
 from paincycle.ui.audit import Action, audit_once
 from paincycle.ui.auth import current_principal
@@ -26,7 +26,7 @@ with st.sidebar:
     meeting_date = st.date_input("Meeting date", value=date.today(), key="meeting_date")
     limit = st.number_input("Patients on the agenda", 1, 200, 15, key="agenda_limit")
 
-agenda = widgets.agenda(cohort, version_id, int(limit))
+agenda = widgets.agenda(version_id, int(limit))
 scores = widgets.model_scores(version_id)
 if scores is None:
     st.caption("No risk model available: the agenda uses deterioration, the triad and safety "
@@ -56,9 +56,9 @@ if patient_id is not None:
     audit_once(Action.VIEW_PATIENT, patient_id)
     row = agenda[agenda["patient_id"] == patient_id].iloc[0].to_dict()
     factors = widgets.top_factors(version_id, patient_id, scores)
-    card = review.case_card(cohort, patient_id, agenda_row=row, top_factors=factors,
-                            principal=principal)
-    widgets.case_card(cohort, card)
+    card = review.case_card(trajectories.prepared(version_id), patient_id, agenda_row=row,
+                            top_factors=factors, principal=principal)
+    widgets.case_card(card)
 
     st.subheader("Decisions")
     saved = widgets.decision_form(patient_id, principal, version_id, meeting_date)

@@ -14,24 +14,24 @@ st.write("A cohort summary: headline numbers, baseline profile, responder rates 
          "months, triad and deterioration counts, flagged patients with their reasons, and the "
          "risk model's performance.")
 version_id = data.current_version_id()
-cohort = data.current_cohort()
-if cohort is None or version_id is None:
+if version_id is None:
     st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
     st.stop()
 
 chosen = filters.show(trajectories.filter_options(version_id), trajectories.intake_span(version_id),
                       key="export")
-selected = widgets.filtered(cohort, chosen)
-if selected.n_patients == 0:
+selected = trajectories.matching(version_id, chosen)
+total = len(trajectories.patient_ids(version_id))
+if len(selected) == 0:
     st.info("No patients match these filters.")
     st.stop()
-st.caption(f"{selected.n_patients:,} of {cohort.n_patients:,} patients selected.")
+st.caption(f"{len(selected):,} of {total:,} patients selected.")
 
 fmt, deidentify, with_model = widgets.options(principal, version_id)
 if st.button("⚙️ Build the export", type="primary"):
     try:
-        widgets.build(selected, fmt, deidentify=deidentify, with_model=with_model,
-                      principal=principal, version_id=version_id, filters_text=widgets.describe(chosen))
+        widgets.build(version_id, selected, fmt, deidentify=deidentify, with_model=with_model,
+                      principal=principal, filters_text=widgets.describe(chosen))
     except AccessDenied as denied:
         st.error(str(denied))
 widgets.download()

@@ -39,6 +39,7 @@ def retrain_form() -> None:
         require(principal, Permission.TRAIN_MODEL)
         outcome = OutcomeDefinition.build(None if measure == "default" else measure,
                                           int(horizon), None, threshold or None)
+        outcome.check_landmark(int(landmark))
     except (AccessDenied, ValueError, KeyError) as exc:
         st.error(str(exc.args[0] if exc.args else exc))
         return

@@ -132,7 +132,7 @@ def test_responder_tiles_one_per_domain_with_the_mcid(tiny_cohort_dir):
     assert isinstance(chart, alt.LayerChart)
     rows = next(d for d in datasets(chart) if d and "detail" in d[0])
     by_domain = {r["domain"]: r for r in rows}
-    assert list(by_domain) == ["Pain", "Mood", "Sleep", "Function"]
+    assert list(by_domain) == ["Pain", "Mood", "Sleep", "Function", "Psychological"]
     assert by_domain["Mood"]["status"] == "improved"
     assert by_domain["Mood"]["detail"] == "-6.0 since baseline · MCID 5"
     assert by_domain["Sleep"]["status"] == "not enough data"

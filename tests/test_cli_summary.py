@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from paincycle import cli, config, trajectories
+from paincycle import cli, config, measures, trajectories
 from paincycle.cohort import read_cohort
 from paincycle.store import CohortStore
 
@@ -57,8 +57,11 @@ def test_xlsx_numbers_match_the_analyses(sample, tmp_path):
         metrics = json.loads(config.DEMO_MODEL.with_suffix(".json").read_text())["metrics"]
         model = sheet(out, "Model").set_index("metric")["value"]
         assert model["AUC (out-of-fold)"] == pytest.approx(metrics["auc"])
-        flagged = sheet(out, "Flagged patients")
-        assert flagged["reasons"].str.contains(r"flagged by model \(risk \d+%\)").any()
+        listed = sheet(out, "Review list")
+        assert listed["reasons"].str.contains(r"flagged by model \(risk \d+%\)").any()
+        flagged = sheet(out, "Flagged by model")
+        per_patient = sheet(out, "Patients")
+        assert len(flagged) == int(per_patient["flagged by model"].astype(bool).sum()) > 0
 
 
 def test_pdf_has_the_numbers(sample, tmp_path):
@@ -70,7 +73,7 @@ def test_pdf_has_the_numbers(sample, tmp_path):
     rates = trajectories.responder_rates(sample)
     for rate in rates.loc[rates["months"] == 12, "rate"]:
         assert f"{rate:.1%}" in text
-    assert sum(len(page.images) for page in reader.pages) == 4
+    assert sum(len(page.images) for page in reader.pages) == len(measures.VERDICT_GROUPS)
 
 
 def test_html_is_self_contained(tmp_path):
@@ -78,7 +81,7 @@ def test_html_is_self_contained(tmp_path):
     assert run(str(config.SAMPLE_COHORT), "--out", str(out)) == 0
     page = out.read_text()
     sources = re.findall(r"src=['\"]([^'\"]+)", page)
-    assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(sources) == len(measures.VERDICT_GROUPS) and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "<link" not in page and "<script" not in page
 
 

@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from paincycle import export, trajectories
 from paincycle.access import AccessDenied, Principal, Role
 from paincycle.cohort import read_cohort
+from paincycle.trajectories import CohortTrajectories
 
 RESEARCHER = Principal("research@uni", Role.RESEARCHER)
 DANGEROUS = ("=", "+", "-", "@")
@@ -49,7 +50,7 @@ def test_other_values_are_untouched(value):
 
 
 def test_tables_match_the_analyses(tiny):
-    summary = export.build_summary(tiny, charts=False)
+    summary = export.build_summary(CohortTrajectories(tiny), charts=False)
     rates = summary.table("Responder rates").frame
     pd.testing.assert_frame_equal(rates, trajectories.responder_rates(tiny))
     headline = dict(zip(summary.table("Headline").frame["measure"],
@@ -66,10 +67,10 @@ def test_tables_match_the_analyses(tiny):
 
 
 def test_xlsx_sheets_formats_and_no_formulas(tiny):
-    data = export.render(export.build_summary(tiny, charts=False), "xlsx")
+    data = export.render(export.build_summary(CohortTrajectories(tiny), charts=False), "xlsx")
     book = openpyxl.load_workbook(io.BytesIO(data))
     assert book.sheetnames == ["About", "Headline", "Baseline profile", "Responder rates",
-                               "Triad and deterioration", "Flagged patients", "Patients"]
+                               "Triad and deterioration", "Review list", "Patients"]
     rates = book["Responder rates"]
     header = [c.value for c in rates[1]]
     rate_col = header.index("rate") + 1
@@ -90,7 +91,7 @@ def test_xlsx_sheets_formats_and_no_formulas(tiny):
 
 
 def test_csv_is_the_per_patient_table_defused(tiny):
-    data = export.render(export.build_summary(tiny, charts=False), "csv")
+    data = export.render(export.build_summary(CohortTrajectories(tiny), charts=False), "csv")
     frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str)
     assert list(frame["patient"]) == ["P001", "P002", "P003"]
     for column in frame.columns:
@@ -99,7 +100,7 @@ def test_csv_is_the_per_patient_table_defused(tiny):
 
 def test_html_is_self_contained_and_escaped(tiny):
     named = dataclasses.replace(tiny, name="<script>alert(1)</script>")
-    page = export.render(export.build_summary(named), "html").decode()
+    page = export.render(export.build_summary(CohortTrajectories(named)), "html").decode()
     assert page.count("<img ") == 4  # one band chart per domain
     assert re.findall(r"src=['\"]([^'\"]+)", page) and all(
         s.startswith("data:image/png;base64,") for s in re.findall(r"src=['\"]([^'\"]+)", page))
@@ -108,7 +109,7 @@ def test_html_is_self_contained_and_escaped(tiny):
 
 
 def test_pdf_has_the_numbers_and_charts(tiny):
-    summary = export.build_summary(tiny)
+    summary = export.build_summary(CohortTrajectories(tiny))
     data = export.render(summary, "pdf")
     text = pdf_text(data)
     assert "Responder rates by domain at 3, 6 and 12 months" in text
@@ -118,7 +119,7 @@ def test_pdf_has_the_numbers_and_charts(tiny):
 
 
 def test_deidentified_export_hides_ids_birth_years_and_dates(tiny):
-    summary = export.build_summary(tiny, deidentify=True)
+    summary = export.build_summary(CohortTrajectories(tiny), deidentify=True)
     outputs = {fmt: export.render(summary, fmt) for fmt in export.FORMATS}
     texts = {
         "csv": outputs["csv"].decode("utf-8-sig"),
@@ -141,21 +142,21 @@ def test_deidentified_export_hides_ids_birth_years_and_dates(tiny):
     assert all(re.fullmatch(r"PX-[0-9A-F]{10}", c) for c in codes) and len(set(codes)) == 3
     assert "age band" in summary.per_patient.columns
     # stable within one export, different in the next
-    again = export.build_summary(tiny, deidentify=True, charts=False)
+    again = export.build_summary(CohortTrajectories(tiny), deidentify=True, charts=False)
     assert set(again.per_patient["patient"]).isdisjoint(codes)
 
 
 def test_permissions(tiny):
     with pytest.raises(AccessDenied):
-        export.build_summary(tiny, principal=RESEARCHER, charts=False)
+        export.build_summary(CohortTrajectories(tiny), principal=RESEARCHER, charts=False)
     with pytest.raises(AccessDenied):
-        export.export_summary(tiny, "csv", principal=RESEARCHER)
-    assert export.export_summary(tiny, "csv", deidentify=True, principal=RESEARCHER)
+        export.export_summary(CohortTrajectories(tiny), "csv", principal=RESEARCHER)
+    assert export.export_summary(CohortTrajectories(tiny), "csv", deidentify=True, principal=RESEARCHER)
 
 
 def test_progress_is_reported(tiny):
     seen: list[tuple[float, str]] = []
-    export.export_summary(tiny, "csv", progress=lambda f, m: seen.append((f, m)))
+    export.export_summary(CohortTrajectories(tiny), "csv", progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(seen) >= 4
 
@@ -165,8 +166,8 @@ def test_model_section_is_included(tiny):
         risk=pd.DataFrame({"patient_id": ["P002"], "risk": [0.34], "flagged": [1]}),
         performance=pd.DataFrame({"metric": ["AUC (out-of-fold)"], "value": [0.712]}),
         outcome="poor outcome: PROMIS physical function improved by less than 4 points at 1 year")
-    summary = export.build_summary(tiny, model=model, charts=False)
-    flagged = summary.table("Flagged patients").frame
+    summary = export.build_summary(CohortTrajectories(tiny), model=model, charts=False)
+    flagged = summary.table("Review list").frame
     assert flagged.set_index("patient").loc["P002", "reasons"] == "flagged by model (risk 34%)"
     assert summary.table("Model").frame["value"].tolist() == [0.712]
     assert any("PROMIS physical function improved by less than 4" in n for n in summary.notes)
@@ -178,7 +179,7 @@ def test_control_characters_do_not_break_the_xlsx(tiny):
     patients = tiny.patients.copy()
     patients["diagnosis"] = patients["diagnosis"].astype(object)
     patients.loc[0, "diagnosis"] = "pain\x07\x1b[31m"
-    data = export.export_summary(dataclasses.replace(tiny, patients=patients), "xlsx")
+    data = export.export_summary(CohortTrajectories(dataclasses.replace(tiny, patients=patients)), "xlsx")
     frame = sheet_frame(data, "Patients").set_index("patient")
     assert frame.loc["P001", "diagnosis"] == "pain[31m"
 

@@ -27,6 +27,7 @@ from paincycle import cohort as cohort_mod
 from paincycle.cli import main
 from paincycle.cohort import load_and_validate
 from paincycle.store import MANIFEST, CohortStore
+from paincycle.trajectories import CohortTrajectories
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 PATIENTS = (TINY / "patients.csv").read_text()
@@ -449,17 +450,17 @@ def test_markup_and_formulas_in_free_text_stay_inert_in_exports(tiny_cohort_dir)
     from paincycle import export
 
     cohort = _hostile_text_cohort(tiny_cohort_dir, "<script>alert(1)</script>")
-    html = export.export_summary(cohort, "html").decode("utf-8")
+    html = export.export_summary(CohortTrajectories(cohort), "html").decode("utf-8")
     assert "<script>alert(1)" not in html
-    assert "\n=cmd" not in export.export_summary(cohort, "csv").decode("utf-8")
-    assert export.export_summary(cohort, "xlsx")[:2] == b"PK"
+    assert "\n=cmd" not in export.export_summary(CohortTrajectories(cohort), "csv").decode("utf-8")
+    assert export.export_summary(CohortTrajectories(cohort), "xlsx")[:2] == b"PK"
 
 
 def test_control_characters_in_free_text_do_not_break_the_xlsx_export(tiny_cohort_dir):
     from paincycle import export
 
     cohort = _hostile_text_cohort(tiny_cohort_dir, "pain\x07\x1b[31m")
-    assert export.export_summary(cohort, "xlsx")[:2] == b"PK"
+    assert export.export_summary(CohortTrajectories(cohort), "xlsx")[:2] == b"PK"
 
 
 def test_free_text_never_renders_as_html_on_any_page(tiny_cohort_dir, monkeypatch):

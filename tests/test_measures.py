@@ -8,23 +8,12 @@ def test_registry_holds_every_measure_of_the_contract():
     assert set(measures.CLINICAL_DOMAINS) <= {m.domain for m in measures.MEASURES.values()}
 
 
-def test_improvement_is_direction_aware():
-    phq9 = measures.get("phq9")
-    assert phq9.improvement(18, 12) == 6
-    assert phq9.is_important_improvement(18, 12)
-    assert not phq9.is_important_improvement(18, 14)
-    function = measures.get("promis_physical_function")
-    assert function.improvement(35, 41) == 6
-    assert function.is_important_improvement(35, 39)
-    assert function.is_important_worsening(40, 36)
-    assert not function.is_important_worsening(40, 37)
-
-
-def test_pain_mcid_allows_points_or_percent():
-    pain = measures.get("pain_nrs")
-    assert pain.is_important_improvement(8, 6)  # 2 points
-    assert pain.is_important_improvement(3, 2)  # 1 point but 33%
-    assert not pain.is_important_improvement(8, 7)
+def test_psychological_measures_form_a_group_of_their_own():
+    psychological = {m.code for m in measures.in_domain(measures.PSYCHOLOGICAL)}
+    assert psychological == {"pcs", "tsk", "pseq", "ieq"}
+    assert {m.code for m in measures.in_domain("mood")} == {"phq9", "gad7", "promis_depression"}
+    assert "tsk" not in {m.code for m in measures.in_domain("function")}
+    assert measures.get("mme").domain == "context"
 
 
 @pytest.mark.parametrize(("code", "value", "band"), [

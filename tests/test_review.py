@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from paincycle import database, review, trajectories
 from paincycle.access import AccessDenied, Principal, Role
 from paincycle.cohort import read_cohort
+from paincycle.trajectories import CohortTrajectories
 
 NURSE = Principal("nurse@clinic", Role.CLINICIAN)
 RESEARCHER = Principal("research@uni", Role.RESEARCHER)
@@ -61,7 +62,7 @@ def test_reasons_in_words():
 
 
 def test_agenda_reasons_match_the_analyses(flag_cohort):
-    agenda = review.build_agenda(flag_cohort)
+    agenda = review.build_agenda(CohortTrajectories(flag_cohort))
     assert list(agenda["patient_id"]) == ["B", "A", "C"]  # safety, then deterioration/triad
     reasons = dict(zip(agenda["patient_id"], agenda["reasons"], strict=True))
     worse = trajectories.deterioration(flag_cohort)
@@ -75,7 +76,7 @@ def test_agenda_reasons_match_the_analyses(flag_cohort):
 
 def test_model_risk_adds_a_reason_and_ranks(flag_cohort):
     risk = pd.DataFrame({"patient_id": ["D", "C"], "risk": [0.34, 0.10], "flagged": [1, 0]})
-    agenda = review.build_agenda(flag_cohort, risk=risk)
+    agenda = review.build_agenda(CohortTrajectories(flag_cohort), risk=risk)
     row = agenda[agenda["patient_id"] == "D"].iloc[0]
     assert row["reasons"] == ["flagged by model (risk 34%)"]
     assert row["risk"] == pytest.approx(0.34)
@@ -88,17 +89,17 @@ def test_hand_overrides_are_remembered(flag_cohort, workflow_engine):
     review.add_to_agenda("D", "family asked", principal=NURSE, engine=workflow_engine)
     review.remove_from_agenda("C", "seen yesterday", principal=NURSE, engine=workflow_engine)
     overrides = review.agenda_overrides(engine=workflow_engine)
-    agenda = review.build_agenda(flag_cohort, overrides=overrides)
+    agenda = review.build_agenda(CohortTrajectories(flag_cohort), overrides=overrides)
     assert "C" not in set(agenda["patient_id"])
     d = agenda[agenda["patient_id"] == "D"].iloc[0]
     assert d["reasons"] == ["added by hand (nurse@clinic): family asked"]
     assert d["source"] == "added by hand"
     # the latest change per patient wins: putting C back
     review.add_to_agenda("C", principal=NURSE, engine=workflow_engine)
-    agenda = review.build_agenda(flag_cohort, overrides=review.agenda_overrides(engine=workflow_engine))
+    agenda = review.build_agenda(CohortTrajectories(flag_cohort), overrides=review.agenda_overrides(engine=workflow_engine))
     assert "C" in set(agenda["patient_id"])
     # a limit never drops a hand addition
-    short = review.build_agenda(flag_cohort, overrides=overrides, limit=1)
+    short = review.build_agenda(CohortTrajectories(flag_cohort), overrides=overrides, limit=1)
     assert set(short["patient_id"]) == {"B", "D"}
 
 
@@ -181,9 +182,9 @@ def test_concurrent_writers_lose_nothing(workflow_engine):
 
 def test_case_card(flag_cohort, workflow_engine):
     review.record_decision("A", "pain medicine", "review SNRI", engine=workflow_engine)
-    agenda = review.build_agenda(flag_cohort)
+    agenda = review.build_agenda(CohortTrajectories(flag_cohort))
     row = agenda[agenda["patient_id"] == "A"].iloc[0].to_dict()
-    card = review.case_card(flag_cohort, "A", agenda_row=row, engine=workflow_engine,
+    card = review.case_card(CohortTrajectories(flag_cohort), "A", agenda_row=row, engine=workflow_engine,
                             top_factors=["raises risk: missed 2 appointments"])
     assert card.treatments == ["cbt"]  # snri was stopped
     assert [d.strftime("%Y-%m-%d") for d in card.missed_appointments] == ["2025-02-17", "2025-03-17"]
@@ -192,9 +193,9 @@ def test_case_card(flag_cohort, workflow_engine):
     assert card.reasons == ["mood worse by 7 points (PHQ-9 total)"]
     assert [d.action for d in card.decisions] == ["review SNRI"]
     with pytest.raises(KeyError):
-        review.case_card(flag_cohort, "nobody", engine=workflow_engine)
+        review.case_card(CohortTrajectories(flag_cohort), "nobody", engine=workflow_engine)
     with pytest.raises(AccessDenied):
-        review.case_card(flag_cohort, "A", engine=workflow_engine, principal=RESEARCHER)
+        review.case_card(CohortTrajectories(flag_cohort), "A", engine=workflow_engine, principal=RESEARCHER)
 
 
 # --------------------------------------------------------------------------- meeting record
@@ -214,7 +215,7 @@ def record(flag_cohort, workflow_engine):
                            engine=workflow_engine, meeting_date=day)
     review.record_decision("C", "sleep", "another day", engine=workflow_engine,
                            meeting_date=date(2026, 11, 18))
-    agenda = review.build_agenda(flag_cohort)
+    agenda = review.build_agenda(CohortTrajectories(flag_cohort))
     return review.meeting_record("demo", agenda, day, engine=workflow_engine)
 
 

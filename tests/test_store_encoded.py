@@ -120,12 +120,13 @@ def test_model_inputs_and_scores_agree(pair):
 
 def test_agenda_case_card_and_summary_agree(pair):
     text, loaded = pair
-    assert_same(review.build_agenda(text), review.build_agenda(loaded))
+    assert_same(review.build_agenda(tr.CohortTrajectories(text)), review.build_agenda(tr.CohortTrajectories(loaded)))
     pid = text.patients["patient_id"].iloc[0]
-    card_text, card_loaded = review.case_card(text, pid), review.case_card(loaded, pid)
+    card_text, card_loaded = review.case_card(tr.CohortTrajectories(text), pid), review.case_card(tr.CohortTrajectories(loaded), pid)
     assert card_text == card_loaded
-    summary_text = export.build_summary(text, charts=False)
-    summary_loaded = export.build_summary(loaded, charts=False)
+    assert_same(card_text.domains, card_loaded.domains)
+    summary_text = export.build_summary(tr.CohortTrajectories(text), charts=False)
+    summary_loaded = export.build_summary(tr.CohortTrajectories(loaded), charts=False)
     assert_same(summary_text.per_patient, summary_loaded.per_patient)
     for table in summary_text.tables:
         assert_same(table.frame, summary_loaded.table(table.sheet).frame)

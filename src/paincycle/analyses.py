@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from paincycle import cohort as cohort_module
-from paincycle import measures, store, trajectories
+from paincycle import measures, rules, store, trajectories
 from paincycle.cohort import Cohort
 from paincycle.store import CohortStore
 from paincycle.trajectories import CohortTrajectories
@@ -47,7 +47,7 @@ LEFTOVER_AFTER_S = 3600
 def fingerprint() -> str:
     """Short hash of the code and library versions the analyses depend on."""
     digest = hashlib.sha256()
-    for module in (trajectories, measures, cohort_module, store):
+    for module in (trajectories, rules, measures, cohort_module, store):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(f"{np.__version__} {pd.__version__} {pa.__version__}".encode())
     return digest.hexdigest()[:12]

@@ -251,7 +251,7 @@ def responder_tiles(status: pd.DataFrame) -> alt.LayerChart:
     """
     rows = []
     by_domain = {row.domain: row for row in status.itertuples()} if len(status) else {}
-    for domain in measures.CLINICAL_DOMAINS:
+    for domain in measures.VERDICT_GROUPS:
         row = by_domain.get(domain)
         state = row.status if row is not None else "not enough data"
         if row is not None and state != "not enough data":
@@ -265,7 +265,7 @@ def responder_tiles(status: pd.DataFrame) -> alt.LayerChart:
         rows.append((domain.capitalize(), STATUS_LABELS[state], state, instrument, detail))
     frame = pd.DataFrame(rows, columns=["domain", "label", "status", "instrument", "detail"])
     frame["ink"] = np.where(frame["status"] == "improved", "white", "black")  # legible on the tile
-    x = alt.X("domain:N", sort=[d.capitalize() for d in measures.CLINICAL_DOMAINS],
+    x = alt.X("domain:N", sort=[d.capitalize() for d in measures.VERDICT_GROUPS],
               axis=alt.Axis(orient="top", title=None, labelFontSize=13, labelAngle=0))
     base = alt.Chart(frame).encode(x=x)
     tile = base.mark_rect(stroke="white", strokeWidth=4).encode(

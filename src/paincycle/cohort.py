@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from paincycle import measures
+from paincycle.rules import MAX_DAYS_BEFORE_INTAKE, days_since_intake
 
 TABLES = ("patients", "observations", "events")
 REQUIRED_TABLES = ("patients", "observations")
@@ -45,7 +46,6 @@ TREATMENTS = (
     "sleep_intervention", "other",
 )
 SEXES = ("female", "male", "other", "unknown")
-MAX_DAYS_BEFORE_INTAKE = 60
 MAX_ID_LENGTH = 64
 
 #: Limits that keep a hostile upload from exhausting the machine.
@@ -166,6 +166,11 @@ class Cohort:
 
     def measures_present(self) -> list[str]:
         return sorted(self.observations["measure"].unique().tolist())
+
+    def days_since_intake(self, frame: pd.DataFrame) -> np.ndarray:
+        """Whole days from each row's patient's intake to its ``date`` (rules.days_since_intake)."""
+        intake = self.patients.drop_duplicates("patient_id").set_index("patient_id")["intake_date"]
+        return days_since_intake(frame["date"], lookup(frame["patient_id"], intake))
 
 
 def lookup(keys: pd.Series, table: pd.Series | Mapping | Callable) -> pd.Series:

@@ -36,9 +36,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from paincycle import access, measures, trajectories
+from paincycle import access, measures, rules, trajectories
 from paincycle.access import Permission, Principal
 from paincycle.cohort import Cohort
+from paincycle.trajectories import CohortTrajectories
 
 FORMATS: tuple[str, ...] = ("xlsx", "html", "pdf", "csv")
 MIME: dict[str, str] = {
@@ -119,6 +120,7 @@ class ModelSection:
     performance: pd.DataFrame  # metric, value
     outcome: str  # the outcome definition in words
     description: str = ""
+    threshold: float = float("nan")  # the flag threshold the risks were flagged at
 
 
 @dataclass
@@ -144,103 +146,109 @@ def _noop(_fraction: float, _message: str) -> None:
     return None
 
 
-def build_summary(cohort: Cohort, *, deidentify: bool = False, principal: Principal | None = None,
+def build_summary(analysis: CohortTrajectories, ids: pd.Series | None = None, *,
+                  deidentify: bool = False, principal: Principal | None = None,
                   model: ModelSection | None = None, progress: Progress | None = None,
                   charts: bool = True, filters: str = "", salt: str | None = None) -> Summary:
-    """Compute every table and chart of the cohort summary.
+    """Every table and chart of the cohort summary, read from the version's one analysis.
 
-    Identified exports need EXPORT_IDENTIFIED; de-identified ones need only
-    EXPORT_DEIDENTIFIED (researchers). ``progress(fraction, message)`` is told
-    how far along the work is, for the page's progress bar.
+    ``ids`` are the patients the filters keep (None: everyone). Nothing is
+    recomputed here: each verdict, rate and band is the one the Cohort page,
+    the Patient page and the case card show. Identified exports need
+    EXPORT_IDENTIFIED; de-identified ones only EXPORT_DEIDENTIFIED (researchers).
+    ``progress(fraction, message)`` is told how far along the work is.
     """
     access.require(principal, Permission.EXPORT_DEIDENTIFIED if deidentify
                    else Permission.EXPORT_IDENTIFIED)
     from paincycle import review
 
     step = progress or _noop
-    n = cohort.n_patients
+    ids = analysis.patients["patient_id"] if ids is None else pd.Series(ids, dtype=object).astype(str)
+    chosen = set(ids)
+    patients = analysis.patients[analysis.patients["patient_id"].isin(chosen)].reset_index(drop=True)
+    n = len(patients)
     step(0.05, "Change since baseline for every patient")
-    status = trajectories.responder_status(cohort)
-    domains = trajectories.domain_status(status)
+    status = analysis.status[analysis.status["patient_id"].isin(chosen)]
+    domains = analysis.domain[analysis.domain["patient_id"].isin(chosen)]
     step(0.25, "Responder rates at 3, 6 and 12 months")
-    rates = trajectories.responder_rates(cohort)
+    rates = analysis.rates(ids)
     step(0.45, "Triad, deterioration and safety signals")
-    triad = trajectories.triad_flags(cohort)
-    worse = trajectories.deterioration(cohort, status)
-    inputs = review.AgendaInputs(risk=model.risk if model else None, deterioration=worse,
-                                 triad=triad, latest=status[["patient_id", "measure", "latest"]])
-    flagged = review.rank_agenda(cohort.patients["patient_id"].astype(str), inputs)
-    safety = review.safety_signals(inputs.latest)
+    triad = analysis.triad[analysis.triad["patient_id"].isin(chosen)]
+    worse = trajectories.deterioration(None, domains)
+    inputs = review.AgendaInputs(risk=model.risk if model else None, domains=domains, triad=triad)
+    agenda = review.rank_agenda(patients["patient_id"], inputs)
+    safety = review.safety_signals(triad)
 
-    ids = _id_mapping(cohort, deidentify, salt)
+    ids_shown = _id_mapping(patients["patient_id"], deidentify, salt)
     tables = [
-        _headline(cohort, status, deidentify),
+        _headline(patients, status, deidentify),
         _baseline_profile(status, n),
         Table("Responder rates", "Responder rates by domain at 3, 6 and 12 months", rates.copy(),
               {"months": "int", "n_patients": "int", "n_responders": "int", "rate": "pct"},
               "Among patients with a baseline and a follow-up in the window, the share whose "
-              "domain improved by at least the MCID."),
-        _flag_counts(triad, worse, safety, n),
-        _flagged_table(flagged, ids),
+              "domain improved by at least the MCID, on the measure that speaks for the domain."),
+        _flag_counts(triad, worse, safety, model, n),
+        _agenda_table(agenda, ids_shown),
     ]
     notes: list[str] = []
     if model is not None:
+        tables.append(_flagged_by_model(model, ids_shown, chosen))
         tables.append(Table("Model", "The risk model's performance", model.performance.copy(),
                             {"value": "3dp"}, model.description))
         notes.append(f"Outcome definition: {model.outcome}")
     else:
-        notes.append("No risk model was available: flagged patients are listed from "
-                     "deterioration, the triad and safety signals only.")
+        notes.append("No risk model was available: the review list comes from deterioration, "
+                     "the triad and safety signals only, and no patient is flagged by a model.")
 
     step(0.6, "Per-patient table")
-    per_patient = _per_patient(cohort, domains, triad, worse, safety, flagged, model, ids,
-                               deidentify)
+    per_patient = _per_patient(analysis.cohort.patients, patients, domains, worse, safety, agenda,
+                               model, ids_shown, deidentify)
     images: list[Chart] = []
     if charts:
-        codes = trajectories.primary_measures(cohort.measures_present())
-        for i, (domain, code) in enumerate(codes.items()):
-            step(0.65 + 0.3 * i / max(1, len(codes)), f"Band chart: {domain}")
+        bands = analysis.bands(ids)
+        for i, (domain, code) in enumerate(analysis.primary.items()):
+            step(0.65 + 0.3 * i / max(1, len(analysis.primary)), f"Band chart: {domain}")
             images.append(Chart(f"{domain.capitalize()}: {measures.get(code).instrument}",
-                                band_png(cohort, code)))
+                                band_png(bands[code], code)))
     step(1.0, "Done")
     return Summary(
         title="PainCycle cohort summary" + (" (de-identified)" if deidentify else ""),
-        cohort_name=cohort.name or "cohort", generated_at=datetime.now(UTC),
+        cohort_name=analysis.cohort.name or "cohort", generated_at=datetime.now(UTC),
         deidentified=deidentify, tables=tables, charts=images, notes=notes,
         per_patient=per_patient, filters=filters,
     )
 
 
-def _id_mapping(cohort: Cohort, deidentify: bool, salt: str | None) -> dict[str, str]:
-    ids = cohort.patients["patient_id"].astype(str)
+def _id_mapping(ids: pd.Series, deidentify: bool, salt: str | None) -> dict[str, str]:
+    ids = ids.astype(str)
     if not deidentify:
         return dict(zip(ids, ids, strict=True))
     salt = salt or secrets.token_hex(16)  # per export: codes do not link across exports
     return {pid: access.pseudonym(pid, salt) for pid in ids}
 
 
-def _headline(cohort: Cohort, status: pd.DataFrame, deidentify: bool) -> Table:
-    n = cohort.n_patients
-    weeks = trajectories.follow_up_weeks(cohort)
+def _headline(patients: pd.DataFrame, status: pd.DataFrame, deidentify: bool) -> Table:
+    n = len(patients)
     with_baseline = status.loc[status["baseline"].notna(), "patient_id"].nunique()
-    with_follow_up = status.loc[status["status"] != "not enough data", "patient_id"].nunique()
+    with_follow_up = status.loc[status["status"] != rules.NOT_ENOUGH_DATA, "patient_id"].nunique()
     rows: list[tuple[str, float | str, str]] = [
         ("Patients", n, "int"),
-        ("Observations", len(cohort.observations), "int"),
-        ("Sites", cohort.patients["site"].nunique() if "site" in cohort.patients else 0, "int"),
-        ("Median follow-up (weeks)", float(weeks.median()) if len(weeks) else np.nan, "1dp"),
-        ("Active patients (a record in the last 90 days)",
-         len(trajectories.active_patients(cohort)), "int"),
+        ("Observations", int(patients["n_observations"].sum()), "int"),
+        ("Sites", patients["site"].nunique(), "int"),
+        ("Median follow-up (weeks)", float(patients["weeks_followed"].median()) if n else np.nan,
+         "1dp"),
+        ("Active patients (a record in the last 90 days)", int(patients["active"].sum()), "int"),
         ("Patients with a baseline score", with_baseline, "int"),
         ("Completeness: share with a baseline score", with_baseline / n if n else np.nan, "pct"),
         ("Patients with a follow-up after baseline", with_follow_up, "int"),
         ("Completeness: share with a follow-up after baseline",
          with_follow_up / n if n else np.nan, "pct"),
     ]
-    span = cohort.date_range()
-    if span and not deidentify:
-        rows.append(("First record", f"{span[0]:%Y-%m-%d}", "text"))
-        rows.append(("Last record", f"{span[1]:%Y-%m-%d}", "text"))
+    first = pd.concat([patients["intake_date"], patients["first_score"]]).min()
+    last = pd.concat([patients["intake_date"], patients["last_score"]]).max()
+    if n and not deidentify and pd.notna(first):
+        rows.append(("First record", f"{first:%Y-%m-%d}", "text"))
+        rows.append(("Last record", f"{last:%Y-%m-%d}", "text"))
     frame = pd.DataFrame({"measure": [r[0] for r in rows], "value": [r[1] for r in rows]})
     return Table("Headline", "Headline numbers", frame, {"value": "row"},
                  row_formats=[r[2] for r in rows])
@@ -248,9 +256,9 @@ def _headline(cohort: Cohort, status: pd.DataFrame, deidentify: bool) -> Table:
 
 def _baseline_profile(status: pd.DataFrame, n: int) -> Table:
     """Baseline score distribution per domain and measure (registry order)."""
-    base = status[status["baseline"].notna() & status["domain"].isin(measures.CLINICAL_DOMAINS)]
+    base = status[status["baseline"].notna()]
     rows = []
-    for domain in measures.CLINICAL_DOMAINS:
+    for domain in measures.VERDICT_GROUPS:
         for m in measures.in_domain(domain):
             values = base.loc[base["measure"] == m.code, "baseline"].astype(float)
             if values.empty:
@@ -264,92 +272,108 @@ def _baseline_profile(status: pd.DataFrame, n: int) -> Table:
     return Table("Baseline profile", "Baseline profile per domain", frame,
                  {"patients": "int", "share of cohort": "pct", "mean": "1dp", "sd": "1dp",
                   "median": "1dp", "q1": "1dp", "q3": "1dp"},
-                 "Baseline: the score closest to intake within 60 days before to 14 days after.")
+                 f"Baseline: the score {rules.BASELINE.words()} since intake (ties: the earlier).")
 
 
-def _flag_counts(triad: pd.DataFrame, worse: pd.DataFrame, safety: pd.DataFrame, n: int) -> Table:
+def _flag_counts(triad: pd.DataFrame, worse: pd.DataFrame, safety: pd.DataFrame,
+                 model: ModelSection | None, n: int) -> Table:
     from paincycle import review
 
     rows = [("Triad: severe pain, moderate depression and moderate insomnia",
              int(triad["triad"].sum()))]
-    for domain in measures.CLINICAL_DOMAINS:
+    for domain in measures.VERDICT_GROUPS:
         rows.append((f"Worse than baseline by the MCID or more: {domain}",
                      int(worse.loc[worse["domain"] == domain, "patient_id"].nunique())))
     rows.append(("Worse than baseline by the MCID or more: any domain",
-                 int(worse.loc[worse["domain"].isin(measures.CLINICAL_DOMAINS), "patient_id"].nunique())))
-    rows.append((f"Safety signal: latest PHQ-9 of {review.SAFETY_PHQ9} or more",
+                 int(worse["patient_id"].nunique())))
+    rows.append((f"Safety signal: latest PHQ-9 of {review.SAFETY_PHQ9:g} or more",
                  int(safety["patient_id"].nunique())))
+    if model is not None:
+        rows.append(("Flagged by the risk model (the team's threshold)",
+                     int(model.risk["flagged"].astype(bool).sum())))
     frame = pd.DataFrame(rows, columns=["flag", "patients"])
     frame["share of cohort"] = frame["patients"] / n if n else np.nan
-    return Table("Triad and deterioration", "Triad, deterioration and safety counts", frame,
+    return Table("Triad and deterioration", "Triad, deterioration, safety and model flags", frame,
                  {"patients": "int", "share of cohort": "pct"})
 
 
-def _flagged_table(flagged: pd.DataFrame, ids: dict[str, str]) -> Table:
+def _agenda_table(agenda: pd.DataFrame, ids: dict[str, str]) -> Table:
     frame = pd.DataFrame({
-        "rank": flagged["rank"].astype(int),
-        "patient": flagged["patient_id"].map(ids),
-        "priority": flagged["priority"].astype(float),
-        "risk": flagged["risk"].astype(float),
-        "reasons": flagged["reason_text"],
+        "rank": agenda["rank"].astype(int),
+        "patient": agenda["patient_id"].map(ids),
+        "priority": agenda["priority"].astype(float),
+        "risk": agenda["risk"].astype(float),
+        "reasons": agenda["reason_text"],
     })
-    return Table("Flagged patients", "Flagged patients with their reasons", frame,
-                 {"rank": "int", "priority": "2dp", "risk": "pct"},
-                 "Ranked as the case-review agenda ranks them (hand changes are not included).",
+    return Table("Review list", "Patients the case-review rules would list, with their reasons",
+                 frame, {"rank": "int", "priority": "2dp", "risk": "pct"},
+                 "Ranked as the case-review agenda ranks them (hand changes are not included). "
+                 "Being listed is not the same as being flagged by the risk model.",
                  printed_rows=MAX_PRINTED_ROWS)
 
 
-def _per_patient(cohort: Cohort, domains: pd.DataFrame, triad: pd.DataFrame,
-                 worse: pd.DataFrame, safety: pd.DataFrame, flagged: pd.DataFrame,
+def _flagged_by_model(model: ModelSection, ids: dict[str, str], chosen: set[str]) -> Table:
+    risk = model.risk[model.risk["patient_id"].astype(str).isin(chosen)
+                      & model.risk["flagged"].astype(bool)]
+    risk = risk.sort_values("risk", ascending=False, kind="stable")
+    frame = pd.DataFrame({"patient": risk["patient_id"].astype(str).map(ids),
+                          "risk": risk["risk"].astype(float)})
+    return Table("Flagged by model", "Patients flagged by the risk model", frame,
+                 {"risk": "pct"}, f"Risk at or above the team's threshold ({model.threshold:.0%}). "
+                 "Prognostic support, not a diagnosis.", printed_rows=MAX_PRINTED_ROWS)
+
+
+def _per_patient(all_patients: pd.DataFrame, patients: pd.DataFrame, domains: pd.DataFrame,
+                 worse: pd.DataFrame, safety: pd.DataFrame, agenda: pd.DataFrame,
                  model: ModelSection | None, ids: dict[str, str], deidentify: bool) -> pd.DataFrame:
-    """One row per patient: profile, follow-up, each domain's verdict, flags and reasons."""
-    p = cohort.patients.reset_index(drop=True)
-    pid = p["patient_id"].astype(str)
+    """One row per patient: profile, follow-up, each domain's verdict and measure, flags, reasons."""
+    pid = patients["patient_id"].astype(str)
     out = pd.DataFrame({"patient": pid.map(ids)})
-    out["sex"] = p["sex"].astype(object) if "sex" in p else None
+    out["sex"] = patients["sex"].astype(object).to_numpy()
     if deidentify:
-        out["age band"] = trajectories.age_bands(p).to_numpy()
+        out["age band"] = patients["age_band"].to_numpy()
     else:
-        out["birth year"] = p["birth_year"].astype("Float64") if "birth_year" in p else np.nan
+        birth = all_patients.set_index(all_patients["patient_id"].astype(str))["birth_year"]
+        out["birth year"] = pid.map(birth).astype("Float64")
     for column in ("diagnosis", "site"):
-        out[column] = p[column].astype(object) if column in p else None
+        out[column] = patients[column].astype(object).to_numpy()
+    intake = pd.to_datetime(patients["intake_date"])
     if not deidentify:
-        out["intake date"] = pd.to_datetime(p["intake_date"]).dt.strftime("%Y-%m-%d")
-    obs_pid = cohort.observations["patient_id"]  # text, or categories when loaded from the store
-    last = cohort.observations.groupby(obs_pid, observed=True)["date"].max()
-    last.index = last.index.astype(str)
-    counts = obs_pid.value_counts()
-    counts.index = counts.index.astype(str)
-    intake = pd.to_datetime(p["intake_date"])
-    out["last score (days since intake)"] = (pid.map(last) - intake).dt.days.astype("Float64")
-    out["observations"] = pid.map(counts).fillna(0).astype(int)
-    verdicts = domains.pivot(index="patient_id", columns="domain", values="status") \
-        if len(domains) else pd.DataFrame()
-    for domain in measures.CLINICAL_DOMAINS:
-        column = verdicts[domain] if domain in verdicts else pd.Series(dtype=object)
-        out[domain] = pid.map(column).astype(object).fillna("not enough data")
-    out["triad"] = pid.map(triad.set_index("patient_id")["triad"]).fillna(False).astype(bool)
-    worse_domains = worse[worse["domain"].isin(measures.CLINICAL_DOMAINS)] \
-        .groupby("patient_id")["domain"].agg(lambda d: ", ".join(sorted(set(d))))
+        out["intake date"] = intake.dt.strftime("%Y-%m-%d")
+    out["last score (days since intake)"] = pd.Series(
+        rules.days_since_intake(patients["last_score"], intake), index=out.index).where(
+        patients["last_score"].notna()).astype("Float64")
+    out["observations"] = patients["n_observations"].astype(int).to_numpy()
+    by_domain = domains.set_index(["patient_id", "domain"])
+    for domain in measures.VERDICT_GROUPS:
+        mine = by_domain.xs(domain, level="domain") if domain in set(domains["domain"]) \
+            else pd.DataFrame(columns=["status", "measure"])
+        out[domain] = pid.map(mine["status"]).astype(object).fillna(rules.NOT_ENOUGH_DATA)
+        out[f"{domain} measure"] = pid.map(mine["measure"]).astype(object).fillna("")
+    out["triad"] = patients["triad"].astype(bool).to_numpy()
+    worse_domains = worse.groupby("patient_id")["domain"].agg(
+        lambda d: ", ".join(g for g in measures.VERDICT_GROUPS if g in set(d)))
     out["worse in"] = pid.map(worse_domains).astype(object).fillna("")
     out["safety signal"] = pid.isin(set(safety["patient_id"]))
     if model is not None:
         risk = model.risk.set_index(model.risk["patient_id"].astype(str))
         out["risk"] = pid.map(risk["risk"]).astype(float)
         out["flagged by model"] = pid.map(risk["flagged"].astype(bool)).fillna(False).astype(bool)
-    out["review reasons"] = pid.map(flagged.set_index("patient_id")["reason_text"]).astype(object).fillna("")
+    out["review reasons"] = pid.map(agenda.set_index("patient_id")["reason_text"]).astype(object).fillna("")
     return out
 
 
 # --------------------------------------------------------------------------- model and one-call export
 
 
-def model_section(cohort: Cohort, path: str | Path | None = None,
-                  explain: bool = False) -> ModelSection | None:
-    """Score ``cohort`` with the shipped (or given) model; None when there is no model file.
+def model_section(cohort: Cohort, path: str | Path | None = None, explain: bool = False,
+                  threshold: float | None = None) -> ModelSection | None:
+    """Score the whole version ``cohort`` with the shipped (or given) model; None without a model file.
 
-    ``explain`` adds each patient's top factors in words (the case card needs them;
-    the summary does not, and they cost most of the scoring time).
+    ``threshold`` is the team's flag threshold (None: the model's default share).
+    Score the whole version, not a filtered part, so that a patient's flag does
+    not depend on the filters. ``explain`` adds each patient's top factors in
+    words (they cost most of the scoring time).
     """
     from paincycle import config
 
@@ -359,7 +383,7 @@ def model_section(cohort: Cohort, path: str | Path | None = None,
     from paincycle import model as risk_model
 
     trained = risk_model.load(path)
-    scores = risk_model.score(trained, cohort, explain=explain)
+    scores = risk_model.score(trained, cohort, explain=explain, threshold=threshold)
     metrics = trained.metadata.get("metrics", {})
     rows = [("AUC (out-of-fold)", metrics.get("auc")),
             ("AUC 95% CI, lower", (metrics.get("auc_ci") or [None, None])[0]),
@@ -369,16 +393,17 @@ def model_section(cohort: Cohort, path: str | Path | None = None,
             ("Calibration slope", metrics.get("calibration_slope")),
             ("Patients with an outcome label (training)", metrics.get("n_train")),
             ("Share with a poor outcome (training)", metrics.get("prevalence")),
-            ("Risk threshold for a flag (this cohort)", scores.threshold)]
+            ("Risk threshold for a flag", scores.threshold)]
     performance = pd.DataFrame(rows, columns=["metric", "value"])
     description = (f"{str(metrics.get('model_kind', 'risk')).capitalize()} model scored "
                    f"{trained.landmark_days} days after intake; "
                    f"{len(scores.skipped):,} patients could not be scored yet.")
     return ModelSection(scores.table, performance, str(trained.metadata.get("outcome_words", "")),
-                        description)
+                        description, scores.threshold)
 
 
-def export_summary(cohort: Cohort, fmt: str, *, deidentify: bool = False,
+def export_summary(analysis: CohortTrajectories, fmt: str, ids: pd.Series | None = None, *,
+                   deidentify: bool = False,
                    principal: Principal | None = None, model: ModelSection | None = None,
                    progress: Progress | None = None, filters: str = "",
                    cohort_version: str | None = None, engine: Engine | None = None) -> bytes:
@@ -389,7 +414,7 @@ def export_summary(cohort: Cohort, fmt: str, *, deidentify: bool = False,
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     step = progress or _noop
-    summary = build_summary(cohort, deidentify=deidentify, principal=who, model=model,
+    summary = build_summary(analysis, ids, deidentify=deidentify, principal=who, model=model,
                             progress=lambda f, m: step(0.9 * f, m), charts=fmt in ("html", "pdf"),
                             filters=filters)
     step(0.92, f"Writing the .{fmt} file")
@@ -399,7 +424,7 @@ def export_summary(cohort: Cohort, fmt: str, *, deidentify: bool = False,
     audit.record(engine if engine is not None else database.get_engine(), who, audit.Action.EXPORT,
                  cohort_version=cohort_version,
                  detail=f"cohort summary .{fmt}{' de-identified' if deidentify else ''}, "
-                        f"{cohort.n_patients} patients")
+                        f"{len(summary.per_patient)} patients")
     step(1.0, "Done")
     return data
 
@@ -407,11 +432,10 @@ def export_summary(cohort: Cohort, fmt: str, *, deidentify: bool = False,
 # --------------------------------------------------------------------------- charts
 
 
-def band_png(cohort: Cohort, code: str) -> bytes:
-    """One measure's cohort band chart as PNG (vl-convert, offline)."""
+def band_png(bands: pd.DataFrame, code: str) -> bytes:
+    """One measure's cohort band chart (from CohortTrajectories.bands) as PNG (vl-convert, offline)."""
     from paincycle import charts
 
-    bands = trajectories.cohort_bands(cohort, code)
     chart = charts.band_chart(bands, code, min_patients=MIN_PATIENTS_PER_WEEK).properties(width=520)
     buffer = io.BytesIO()
     chart.save(buffer, format="png", scale_factor=1.5)

@@ -17,15 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from paincycle import measures
-from paincycle.cohort import Cohort, lookup
-from paincycle.outcomes import days_since_intake
+from paincycle import measures, rules
+from paincycle.cohort import Cohort
+from paincycle.rules import RECENT_DAYS
 
 DEFAULT_LANDMARK_DAYS = 90
-#: Days around intake that count as the baseline (as in the outcome definition).
-BASELINE_WINDOW = (-60, 14)
-#: "Recent" level: the mean of the last this-many days of a measure before the landmark.
-RECENT_DAYS = 14
 #: Self-reported or worn every day or week: completion of these is "the diary".
 DIARY_MEASURES = ("pain_nrs", "sleep_hours", "steps", "active_minutes", "peg")
 #: Function-domain measures whose worsening reads as functional withdrawal.
@@ -54,7 +50,8 @@ def _registry() -> dict[str, Feature]:
     for code, m in measures.MEASURES.items():
         out[f"{code}_baseline"] = Feature(
             f"{code}_baseline", f"{m.instrument} at intake", "baseline", m.unit,
-            f"Average {m.instrument} from 60 days before to 14 days after intake.", code)
+            f"{m.instrument} closest to intake, from {-rules.BASELINE.lo} days before to "
+            f"{rules.BASELINE.hi} days after (or to the landmark, if earlier).", code)
         out[f"{code}_change"] = Feature(
             f"{code}_change", f"Change in {m.instrument}", "change", m.unit,
             f"Recent {m.instrument} (last {RECENT_DAYS} days before the landmark) minus the "
@@ -110,30 +107,46 @@ WITHDRAWAL_FEATURES = tuple(
 
 
 def landmark_cut(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS) -> Cohort:
-    """The cohort as it stood at each patient's landmark: later rows removed."""
-    intake = cohort.patients.set_index("patient_id")["intake_date"]
-    limit = pd.Timedelta(days=landmark_days)
+    """The cohort as it stood at each patient's landmark: rows after day ``landmark_days`` removed."""
 
     def keep(frame: pd.DataFrame) -> pd.DataFrame:
         if frame.empty:
             return frame
-        return frame[frame["date"] <= lookup(frame["patient_id"], intake) + limit].reset_index(drop=True)
+        return frame[cohort.days_since_intake(frame) <= landmark_days].reset_index(drop=True)
 
     return Cohort(cohort.patients, keep(cohort.observations), keep(cohort.events), cohort.name)
+
+
+def _with_day(cohort: Cohort, frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(day=cohort.days_since_intake(frame))
+
+
+def baseline_values(obs: pd.DataFrame, landmark_days: int) -> pd.DataFrame:
+    """Per patient and measure, the baseline score (rules.BASELINE, cut at the landmark)."""
+    window = rules.BASELINE
+    if landmark_days < window.hi:
+        window = rules.Window(min(window.target, landmark_days), window.lo, landmark_days)
+    if obs.empty:
+        return pd.DataFrame()
+    pair = pd.factorize(pd.MultiIndex.from_arrays([obs["patient_id"], obs["measure"]]))[0]
+    picked = obs.iloc[rules.closest_rows(pair, obs["day"].to_numpy(), window)]
+    return pd.DataFrame({"patient_id": picked["patient_id"].astype(str).to_numpy(),
+                         "measure": picked["measure"].astype(str).to_numpy(),
+                         "value": picked["value"].to_numpy()}
+                        ).pivot(index="patient_id", columns="measure", values="value")
 
 
 def landmark_features(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS) -> pd.DataFrame:
     """One row per patient (index patient_id), one column per entry of FEATURES."""
     cut = landmark_cut(cohort, landmark_days)
     ids = pd.Index(cohort.patients["patient_id"].astype(str), name="patient_id")
-    obs = days_since_intake(cut)
-    obs = obs[(obs["day"] >= BASELINE_WINDOW[0]) & obs["measure"].isin(MEASURE_CODES)
+    obs = _with_day(cut, cut.observations)
+    obs = obs[(obs["day"] >= rules.BASELINE.lo) & obs["measure"].isin(MEASURE_CODES)
               & obs["value"].notna()]
-    base_end = min(BASELINE_WINDOW[1], landmark_days)
+    base_end = min(rules.BASELINE.hi, landmark_days)
     out = pd.DataFrame(index=ids)
 
-    base = (obs[obs["day"] <= base_end].groupby(["patient_id", "measure"])["value"].mean()
-            .unstack())
+    base = baseline_values(obs, landmark_days)
     latest = obs.groupby(["patient_id", "measure"])["day"].transform("max")
     recent_rows = obs[(obs["day"] > latest - RECENT_DAYS) & (latest > base_end)]
     recent = recent_rows.groupby(["patient_id", "measure"])["value"].mean().unstack()
@@ -172,7 +185,7 @@ def _slopes(obs: pd.DataFrame) -> pd.Series:
 
 def _care_features(out: pd.DataFrame, cut: Cohort, obs: pd.DataFrame, landmark_days: int) -> None:
     ids = out.index
-    events = days_since_intake(cut, cut.events) if not cut.events.empty else None
+    events = _with_day(cut, cut.events) if not cut.events.empty else None
     if events is not None:
         events = events[events["day"] >= 0]
         kinds = events.groupby(["patient_id", "event"]).size().unstack(fill_value=0)
@@ -207,9 +220,9 @@ def _care_features(out: pd.DataFrame, cut: Cohort, obs: pd.DataFrame, landmark_d
 
     questionnaires = obs[~obs["measure"].isin(DIARY_MEASURES)]
     if landmark_days >= 30 and not questionnaires.empty:
-        at_intake = questionnaires[questionnaires["day"] <= BASELINE_WINDOW[1]][
+        at_intake = questionnaires[questionnaires["day"] <= rules.BASELINE.hi][
             ["patient_id", "measure"]].drop_duplicates()
-        again = questionnaires[questionnaires["day"] > BASELINE_WINDOW[1]][
+        again = questionnaires[questionnaires["day"] > rules.BASELINE.hi][
             ["patient_id", "measure"]].drop_duplicates()
         again["again"] = True
         merged = at_intake.merge(again, on=["patient_id", "measure"], how="left")

@@ -1,8 +1,9 @@
 """The measure registry: the one place that knows each instrument's facts.
 
-Ranges, directions, MCIDs, severity bands and LOINC codes come from the cohort
-format (shared contract); every validator, chart, feature and export reads them
-from here rather than repeating a number.
+Ranges, directions, MCIDs, severity bands, domains and LOINC codes come from
+the cohort format (shared contract); every validator, chart, feature and export
+reads them from here rather than repeating a number. What a change *means*
+(the MCID verdict, windows, which measure speaks) is in paincycle.rules.
 """
 
 from __future__ import annotations
@@ -11,11 +12,18 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
-Domain = Literal["pain", "mood", "sleep", "function", "context"]
+Domain = Literal["pain", "mood", "sleep", "function", "psychological", "context"]
 Direction = Literal["worse_high", "better_high"]
 
 #: The four clinical domains shown side by side everywhere, in display order.
 CLINICAL_DOMAINS: tuple[str, ...] = ("pain", "mood", "sleep", "function")
+#: Catastrophizing, fear of movement, self-efficacy and perceived injustice: a group of
+#: their own, shown under this name and never counted as mood or function.
+PSYCHOLOGICAL = "psychological"
+#: Every group a change since baseline is judged in (tiles, verdicts, agenda, exports).
+VERDICT_GROUPS: tuple[str, ...] = (*CLINICAL_DOMAINS, PSYCHOLOGICAL)
+#: Display order of every group, with the opioid dose (context) last.
+GROUP_ORDER: tuple[str, ...] = (*VERDICT_GROUPS, "context")
 
 #: Prefix of clinic-defined measures that the registry does not know.
 CUSTOM_PREFIX = "x_"
@@ -52,24 +60,6 @@ class Measure:
     def worse_high(self) -> bool:
         return self.direction == "worse_high"
 
-    def improvement(self, baseline: float, later: float) -> float:
-        """Change in the 'better' direction: positive means the patient improved."""
-        return (baseline - later) if self.worse_high else (later - baseline)
-
-    def is_important_improvement(self, baseline: float, later: float) -> bool:
-        """Improvement of at least the MCID (points, or percent where the MCID allows it)."""
-        gain = self.improvement(baseline, later)
-        if self.mcid is not None and gain >= self.mcid:
-            return True
-        if self.mcid_percent is not None and baseline:
-            return gain / abs(baseline) * 100 >= self.mcid_percent
-        return False
-
-    def is_important_worsening(self, baseline: float, later: float) -> bool:
-        if self.mcid is None:
-            return False
-        return -self.improvement(baseline, later) >= self.mcid
-
     def band_of(self, value: float) -> str | None:
         """Name of the severity band a score falls in, or None outside every band."""
         if not self.worse_high:
@@ -80,6 +70,13 @@ class Measure:
             if value >= band.threshold:
                 name = band.name
         return name
+
+    def band_start(self, name: str) -> float:
+        """Where the named band starts (KeyError when the measure has no such band)."""
+        for band in self.bands:
+            if band.name == name:
+                return band.threshold
+        raise KeyError(f"{self.code} has no band {name!r}")
 
     def in_range(self, value: float) -> bool:
         return self.low <= value <= self.high
@@ -109,7 +106,7 @@ _MEASURES: tuple[Measure, ...] = (
             _bands(("mild", 5), ("moderate", 10), ("severe", 15)), "70274-6"),
     Measure("promis_depression", "PROMIS depression T", "mood", 20, 90, "worse_high", 3, None,
             _bands(("mild", 55), ("moderate", 60), ("severe", 70)), "71965-8", "T-score"),
-    Measure("pcs", "Pain Catastrophizing Scale", "mood", 0, 52, "worse_high", 8, None,
+    Measure("pcs", "Pain Catastrophizing Scale", "psychological", 0, 52, "worse_high", 8, None,
             _bands(("high", 30),)),
     Measure("isi", "Insomnia Severity Index", "sleep", 0, 28, "worse_high", 6, None,
             _bands(("subthreshold", 8), ("moderate", 15), ("severe", 22))),
@@ -130,11 +127,11 @@ _MEASURES: tuple[Measure, ...] = (
             None, (), "55423-8", "steps/day"),
     Measure("active_minutes", "Daily active minutes", "function", 0, 1440, "better_high", 15,
             None, (), None, "min/day"),
-    Measure("tsk", "Tampa Scale of Kinesiophobia", "function", 17, 68, "worse_high", 6, None,
+    Measure("tsk", "Tampa Scale of Kinesiophobia", "psychological", 17, 68, "worse_high", 6, None,
             _bands(("high", 38),)),
-    Measure("pseq", "Pain Self-Efficacy Questionnaire", "function", 0, 60, "better_high", 5.5,
+    Measure("pseq", "Pain Self-Efficacy Questionnaire", "psychological", 0, 60, "better_high", 5.5,
             None, _bands(("low", 20),)),
-    Measure("ieq", "Injustice Experience Questionnaire", "context", 0, 48, "worse_high", None,
+    Measure("ieq", "Injustice Experience Questionnaire", "psychological", 0, 48, "worse_high", None,
             None, _bands(("high", 30),)),
     Measure("mme", "Daily opioid dose (MME)", "context", 0, 1000, "worse_high", None, None,
             _bands(("high", 50),), None, "mg/day"),

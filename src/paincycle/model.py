@@ -294,6 +294,7 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
     """
     require(principal, Permission.TRAIN_MODEL)
     outcome = outcome or OutcomeDefinition()
+    outcome.check_landmark(landmark_days)  # the outcome must not be known at the landmark
     report = progress or (lambda _f, _m: None)
     report(0.02, "Computing landmark features and outcome labels")
     X_all, labels = training_table(cohort, outcome, landmark_days)

@@ -16,14 +16,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from paincycle import measures
+from paincycle import measures, rules
 from paincycle.cohort import Cohort, lookup
 
 #: Outcome measures tried in order when the clinic does not choose one.
 DEFAULT_PRIORITY: tuple[str, ...] = ("promis_physical_function", "odi", "pdi")
-DEFAULT_HORIZON_DAYS = 365
-DEFAULT_WINDOW = (300, 430)
-DEFAULT_BASELINE_WINDOW = (-60, 14)
+DEFAULT_HORIZON_DAYS = rules.FOLLOW_UPS[12].target
+DEFAULT_WINDOW = (rules.FOLLOW_UPS[12].lo, rules.FOLLOW_UPS[12].hi)
+DEFAULT_BASELINE_WINDOW = (rules.BASELINE.lo, rules.BASELINE.hi)
 
 LABEL_COLUMNS = ("patient_id", "measure", "baseline", "follow_up", "improvement", "poor_outcome")
 
@@ -46,12 +46,28 @@ class OutcomeDefinition:
 
     def __post_init__(self) -> None:
         for code in self.measures:
-            measures.get(code)  # KeyError naming the closest code
+            measure = measures.get(code)  # KeyError naming the closest code
+            if measure.mcid is None and self.min_improvement is None \
+                    and self.min_improvement_percent is None:
+                raise ValueError(f"{measure.instrument} has no MCID: give the improvement that "
+                                 "counts as a good outcome (points or percent)")
         if not self.window[0] <= self.horizon_days <= self.window[1]:
             raise ValueError(f"the follow-up window {self.window} must contain the horizon "
                              f"({self.horizon_days} days)")
         if self.min_improvement is not None and self.min_improvement_percent is not None:
             raise ValueError("give the threshold in points or in percent, not both")
+
+    @property
+    def baseline(self) -> rules.Window:
+        return rules.Window(0, *self.baseline_window)
+
+    @property
+    def follow_up(self) -> rules.Window:
+        return rules.Window(self.horizon_days, *self.window)
+
+    def check_landmark(self, landmark_days: int) -> None:
+        """Refuse a landmark on or after the start of the follow-up window (a leak)."""
+        rules.check_follow_up_after_landmark(self.follow_up, landmark_days)
 
     @classmethod
     def build(cls, measure: str | None = None, horizon_days: int | None = None,
@@ -90,8 +106,6 @@ class OutcomeDefinition:
             return f"at least {self.min_improvement_percent:g}% of its baseline"
         if self.min_improvement is not None:
             return f"at least {self.min_improvement:g} points"
-        if measure.mcid is None:
-            return "any improvement (the measure has no MCID)"
         words = f"at least {measure.mcid:g} points (its MCID"
         if measure.mcid_percent is not None:
             words += f"; or {measure.mcid_percent:g}% of its baseline"
@@ -126,51 +140,45 @@ def parse_threshold(text: str | float | None) -> tuple[float | None, float | Non
     return (None, value) if match.group(2) else (value, None)
 
 
-def _closest(obs: pd.DataFrame, lo: int, hi: int, target: int) -> pd.DataFrame:
-    """Per patient and measure, the observation closest to ``target`` days within [lo, hi]."""
-    inside = obs[(obs["day"] >= lo) & (obs["day"] <= hi)].copy()
-    inside["distance"] = (inside["day"] - target).abs()
-    inside = inside.sort_values(["patient_id", "measure", "distance", "day"], kind="mergesort")
-    return inside.drop_duplicates(["patient_id", "measure"])[["patient_id", "measure", "value"]]
-
-
-def days_since_intake(cohort: Cohort, frame: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Observations (or ``frame``) with a ``day`` column: whole days since the patient's intake."""
-    frame = cohort.observations if frame is None else frame
-    intake = cohort.patients.set_index("patient_id")["intake_date"]
-    out = frame.copy()
-    out["day"] = (out["date"] - lookup(out["patient_id"], intake)).dt.days
-    return out
-
-
 def label_outcomes(cohort: Cohort, definition: OutcomeDefinition | None = None) -> pd.DataFrame:
-    """One row per labelled patient: measure, baseline, follow-up, improvement, poor_outcome."""
-    definition = definition or OutcomeDefinition()
-    obs = days_since_intake(cohort, cohort.observations[
-        cohort.observations["measure"].isin(definition.measures)])
-    obs = obs.dropna(subset=["day", "value"])
-    base = _closest(obs, *definition.baseline_window, 0)
-    follow = _closest(obs, *definition.window, definition.horizon_days)
-    pairs = base.merge(follow, on=["patient_id", "measure"], suffixes=("_base", "_follow"))
-    pairs["priority"] = lookup(pairs["measure"], {c: i for i, c in enumerate(definition.measures)})
-    pairs = pairs.sort_values(["patient_id", "priority"]).drop_duplicates("patient_id")
+    """One row per labelled patient: measure, baseline, follow-up, improvement, poor_outcome.
 
-    rows = []
-    for pid, code, b, f in pairs[["patient_id", "measure", "value_base", "value_follow"]].itertuples(
-            index=False):
-        measure = measures.get(code)
-        gain = measure.improvement(b, f)
-        if definition.min_improvement_percent is not None:
-            if not b:
-                continue  # a relative change from zero is undefined: no label
-            good = gain / abs(b) * 100 >= definition.min_improvement_percent
-        elif definition.min_improvement is not None:
-            good = gain >= definition.min_improvement
-        else:
-            good = measure.is_important_improvement(b, f)
-        rows.append((pid, code, float(b), float(f), float(gain), not good))
-    labels = pd.DataFrame(rows, columns=list(LABEL_COLUMNS))
-    labels["poor_outcome"] = labels["poor_outcome"].astype(bool)
+    Baseline and follow-up are chosen by rules.closest_rows (ties: the earlier)
+    and judged by rules.verdicts; a poor outcome is anything but "improved".
+    """
+    definition = definition or OutcomeDefinition()
+    obs = cohort.observations[cohort.observations["measure"].isin(definition.measures)
+                              & cohort.observations["value"].notna()]
+    days = cohort.days_since_intake(obs)
+    pid = obs["patient_id"].astype(str).to_numpy(dtype=object)
+    code = obs["measure"].astype(str).to_numpy(dtype=object)
+    pair = pd.factorize(pd.MultiIndex.from_arrays([pid, code]))[0] if len(obs) \
+        else np.zeros(0, dtype="int64")
+    value = obs["value"].to_numpy(dtype="float64")
+
+    def at(window: rules.Window) -> pd.DataFrame:
+        rows = rules.closest_rows(pair, days, window)
+        return pd.DataFrame({"pair": pair[rows], "patient_id": pid[rows], "measure": code[rows],
+                             "value": value[rows]})
+
+    pairs = at(definition.baseline).merge(at(definition.follow_up)[["pair", "value"]], on="pair",
+                                          suffixes=("_base", "_follow"))
+    pairs["priority"] = lookup(pairs["measure"], {c: i for i, c in enumerate(definition.measures)})
+    pairs = pairs.sort_values(["patient_id", "priority"], kind="stable").drop_duplicates("patient_id")
+    verdict = rules.verdicts(pairs["measure"].to_numpy(), pairs["value_base"].to_numpy(),
+                             pairs["value_follow"].to_numpy(), points=definition.min_improvement,
+                             percent=definition.min_improvement_percent)
+    judged = verdict != rules.NOT_ENOUGH_DATA
+    pairs, verdict = pairs[judged], verdict[judged]
+    labels = pd.DataFrame({
+        "patient_id": pairs["patient_id"].astype(str).to_numpy(),
+        "measure": pairs["measure"].astype(str).to_numpy(),
+        "baseline": pairs["value_base"].astype(float).to_numpy(),
+        "follow_up": pairs["value_follow"].astype(float).to_numpy(),
+        "improvement": rules.improvement(pairs["measure"].to_numpy(), pairs["value_base"].to_numpy(),
+                                         pairs["value_follow"].to_numpy()),
+        "poor_outcome": (verdict != rules.IMPROVED).astype(bool),
+    }, columns=list(LABEL_COLUMNS))
     return labels.sort_values("patient_id").reset_index(drop=True)
 
 

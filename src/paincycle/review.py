@@ -31,17 +31,18 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from paincycle import access, audit, database, measures
+from paincycle import access, audit, database, measures, trajectories
 from paincycle.access import Permission, Principal
 from paincycle.cohort import Cohort
 from paincycle.model import risk_words
+from paincycle.trajectories import CohortTrajectories
 
 #: The disciplines around the table, in the order the meeting goes round them.
 DISCIPLINES: tuple[str, ...] = (
     "pain medicine", "psychology", "physiotherapy", "nursing", "sleep", "other",
 )
-#: A latest PHQ-9 at or above this is a safety signal (severe depression band).
-SAFETY_PHQ9 = 20
+#: A latest PHQ-9 at or above this is a safety signal: where the registry's severe band starts.
+SAFETY_PHQ9 = measures.get("phq9").band_start("severe")
 #: How often a writer retries after losing the race for a revision number.
 MAX_ATTEMPTS = 50
 
@@ -314,46 +315,31 @@ def safety_reason(phq9: float) -> str:
 TRIAD_REASON = "pain, low mood and poor sleep together (triad)"
 
 
-def safety_signals(latest: pd.DataFrame) -> pd.DataFrame:
+def safety_signals(triad: pd.DataFrame | None) -> pd.DataFrame:
     """Patients whose latest PHQ-9 is at or above SAFETY_PHQ9.
 
-    ``latest`` is a frame with patient_id, measure and latest (as
-    trajectories.responder_status returns).
+    ``triad`` is trajectories.triad_flags (patient_id and the latest ``phq9``):
+    the same latest score the patient table and the triad read.
     """
-    if latest is None or latest.empty:
+    if triad is None or triad.empty or "phq9" not in triad:
         return pd.DataFrame({"patient_id": pd.Series(dtype=object), "phq9": pd.Series(dtype=float)})
-    rows = latest[(latest["measure"] == "phq9") & (pd.to_numeric(latest["latest"], errors="coerce")
-                                                    >= SAFETY_PHQ9)]
-    rows = rows.drop_duplicates("patient_id")
+    rows = triad[pd.to_numeric(triad["phq9"], errors="coerce") >= SAFETY_PHQ9]
     return pd.DataFrame({"patient_id": rows["patient_id"].astype(str).to_numpy(),
-                         "phq9": rows["latest"].astype(float).to_numpy()})
+                         "phq9": rows["phq9"].astype(float).to_numpy()})
 
 
 @dataclass(frozen=True)
 class AgendaInputs:
     """The analyses the agenda combines; each may be absent (e.g. no model yet)."""
 
-    risk: pd.DataFrame | None = None           # patient_id, risk, flagged
-    deterioration: pd.DataFrame | None = None  # patient_id, measure, domain, worsened_by
-    triad: pd.DataFrame | None = None          # patient_id, triad
-    latest: pd.DataFrame | None = None         # patient_id, measure, latest
+    risk: pd.DataFrame | None = None     # patient_id, risk, flagged (the model's flag)
+    domains: pd.DataFrame | None = None  # trajectories.domain_status: one verdict per domain
+    triad: pd.DataFrame | None = None    # trajectories.triad_flags: triad and latest scores
 
 
-def agenda_inputs(cohort: Cohort, risk: pd.DataFrame | None = None,
-                  status: pd.DataFrame | None = None,
-                  triad: pd.DataFrame | None = None) -> AgendaInputs:
-    """Run the trajectory analyses the agenda needs on ``cohort``.
-
-    ``status`` (trajectories.responder_status) and ``triad`` may be passed when
-    already computed, as the app's per-version cache has them.
-    """
-    from paincycle import trajectories
-
-    if status is None:
-        status = trajectories.responder_status(cohort)
-    return AgendaInputs(risk=risk, deterioration=trajectories.deterioration(cohort, status),
-                        triad=trajectories.triad_flags(cohort) if triad is None else triad,
-                        latest=status[["patient_id", "measure", "latest"]])
+def agenda_inputs(analysis: CohortTrajectories, risk: pd.DataFrame | None = None) -> AgendaInputs:
+    """What the agenda reads from the version's one analysis (the same verdicts as the tiles)."""
+    return AgendaInputs(risk=risk, domains=analysis.domain, triad=analysis.triad)
 
 
 def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs,
@@ -373,8 +359,8 @@ def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs,
     priority: dict[str, float] = dict.fromkeys(known, 0.0)
     risk_of: dict[str, float] = {}
 
-    if inputs.latest is not None:
-        for row in safety_signals(inputs.latest).itertuples(index=False):
+    if inputs.triad is not None:
+        for row in safety_signals(inputs.triad).itertuples(index=False):
             if row.patient_id in reasons:
                 reasons[row.patient_id].append(safety_reason(row.phq9))
                 priority[row.patient_id] += WEIGHTS["safety"]
@@ -388,8 +374,9 @@ def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs,
             if bool(getattr(row, "flagged", False)):
                 reasons[pid].append(model_reason(float(row.risk)))
                 priority[pid] += WEIGHTS["model"]
-    if inputs.deterioration is not None and not inputs.deterioration.empty:
-        worst = inputs.deterioration.copy()
+    worse = trajectories.deterioration(None, inputs.domains) if inputs.domains is not None else None
+    if worse is not None and not worse.empty:
+        worst = worse.copy()
         worst["patient_id"] = worst["patient_id"].astype(str)
         worst["size"] = [abs(float(w)) / (measures.MEASURES[m].mcid or 1.0)
                           if m in measures.MEASURES else 1.0
@@ -434,11 +421,11 @@ def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs,
     return frame.reset_index(drop=True)
 
 
-def build_agenda(cohort: Cohort, *, risk: pd.DataFrame | None = None,
+def build_agenda(analysis: CohortTrajectories, *, risk: pd.DataFrame | None = None,
                  overrides: Mapping[str, Override] | None = None,
                  limit: int | None = None) -> pd.DataFrame:
-    """The meeting's agenda for ``cohort`` (see rank_agenda)."""
-    return rank_agenda(cohort.patients["patient_id"].astype(str), agenda_inputs(cohort, risk),
+    """The meeting's agenda from a cohort version's analysis (see rank_agenda)."""
+    return rank_agenda(analysis.patients["patient_id"], agenda_inputs(analysis, risk),
                        overrides, limit)
 
 
@@ -463,6 +450,10 @@ class CaseCard:
     missed_appointments: list[pd.Timestamp] = field(default_factory=list)
     attended_appointments: int = 0
     decisions: list[Decision] = field(default_factory=list)
+    #: One verdict per domain (trajectories.domain_status): the tiles, and what the reasons say.
+    domains: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False)
+    #: The patient's own rows, sliced from the version (for the sparklines).
+    rows: Cohort | None = field(default=None, compare=False)
 
 
 def current_treatments(events: pd.DataFrame, patient_id: str) -> list[str]:
@@ -478,19 +469,19 @@ def current_treatments(events: pd.DataFrame, patient_id: str) -> list[str]:
 
 
 def missed_appointments(cohort: Cohort, patient_id: str) -> list[pd.Timestamp]:
-    from paincycle import trajectories
-
     visits = trajectories.appointments(cohort, str(patient_id))
     return sorted(pd.to_datetime(visits.loc[visits["event"] == "missed", "date"]).tolist())
 
 
-def case_card(cohort: Cohort, patient_id: str, *, agenda_row: Mapping | None = None,
+def case_card(analysis: CohortTrajectories, patient_id: str, *, agenda_row: Mapping | None = None,
               top_factors: Iterable[str] = (), risk: float | None = None,
               engine: Engine | None = None, principal: Principal | None = None,
               today: pd.Timestamp | None = None) -> CaseCard:
-    """Gather one patient's card: profile, reasons, treatments, attendance, decisions."""
+    """Gather one patient's card from the version's analysis: profile, reasons, the domain
+    verdicts they rest on, treatments, attendance, decisions (one patient's rows, no scan)."""
     access.require(principal, Permission.VIEW_IDENTIFIED)
     pid = str(patient_id)
+    cohort = analysis.patient(pid)
     found = cohort.patients[cohort.patients["patient_id"].astype(str) == pid]
     if found.empty:
         raise KeyError(f"no patient {pid!r} in this cohort")
@@ -521,6 +512,7 @@ def case_card(cohort: Cohort, patient_id: str, *, agenda_row: Mapping | None = N
         attended_appointments=int(((events["patient_id"] == pid)
                                    & (events["event"] == "appointment_attended")).sum()),
         decisions=all_revisions(pid, engine=engine, principal=principal),
+        domains=analysis.patient_domain_status(pid), rows=cohort,
     )
 
 

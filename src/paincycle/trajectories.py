@@ -18,22 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from paincycle import measures
-from paincycle.cohort import MAX_DAYS_BEFORE_INTAKE, Cohort, lookup
+from paincycle import measures, rules
+from paincycle.cohort import Cohort, lookup
 
-#: Baseline window around intake (days), as in the cohort format's outcome definition.
-BASELINE_WINDOW: tuple[int, int] = (-MAX_DAYS_BEFORE_INTAKE, 14)
-#: Follow-up windows (days since intake) for responder rates at 3, 6 and 12 months.
-#: The 12-month window is the contract's; the shorter ones keep visits from overlapping.
-FOLLOW_UP_WINDOWS: dict[int, tuple[int, int]] = {3: (60, 135), 6: (150, 240), 12: (300, 430)}
-#: Target day of each follow-up (the observation closest to it wins).
-FOLLOW_UP_DAYS: dict[int, int] = {3: 91, 6: 182, 12: 365}
 #: Days in a "month since intake" when cohort bands are drawn by month.
 DAYS_PER_MONTH = 365.25 / 12
 #: "Active" = any observation or attended appointment within this many days of the cohort's last record.
 ACTIVE_DAYS = 90
 
-STATUSES: tuple[str, ...] = ("improved", "no reliable change", "worse", "not enough data")
+STATUSES: tuple[str, ...] = rules.VERDICTS
 
 #: Age bands shown in the filter, as (label, lowest age); "unknown" for no birth year.
 AGE_BANDS: tuple[tuple[str, int], ...] = (
@@ -72,7 +65,7 @@ class _Coded:
         self.intake = (cohort.patients.drop_duplicates("patient_id").set_index("patient_id")
                        ["intake_date"].reindex(self.ids).to_numpy(dtype="datetime64[ns]"))
         dates = obs["date"].to_numpy(dtype="datetime64[ns]")
-        self.days = ((dates - self.intake[self.pid]) // np.timedelta64(1, "D")).astype("int32") \
+        self.days = rules.days_since_intake(dates, self.intake[self.pid]).astype("int32") \
             if len(self.pid) else np.zeros(0, "int32")
         del dates
         self.value = obs["value"].to_numpy(dtype="float64")
@@ -129,37 +122,6 @@ def _coded(cohort: Cohort) -> _Coded:
         coded = _Coded(cohort)
         _LAST_CODED[:] = [cohort.observations, coded]
     return coded
-
-
-def _first_per_group(group: np.ndarray, *sort_keys: np.ndarray) -> np.ndarray:
-    """Row positions of the first row of each group after sorting by ``sort_keys`` (primary first).
-
-    Integer keys are packed into one int64 where they fit, so one argsort
-    replaces a multi-key lexsort (several times faster on tens of millions of rows).
-    """
-    if not len(group):
-        return np.zeros(0, dtype="int64")
-    order = _order(group, *sort_keys)
-    sorted_group = group[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = sorted_group[1:] != sorted_group[:-1]
-    return order[first]
-
-
-def _order(*keys: np.ndarray) -> np.ndarray:
-    """Stable sort order by ``keys`` (primary first)."""
-    packed = np.zeros(len(keys[0]), dtype="int64")
-    bits = 0
-    for key in reversed(keys):
-        if key.dtype.kind not in "iu":
-            return np.lexsort(tuple(reversed(keys)))
-        low, high = int(key.min()), int(key.max())
-        width = max(high - low, 0).bit_length()
-        if bits + width > 62:
-            return np.lexsort(tuple(reversed(keys)))
-        packed += (key.astype("int64") - low) << bits
-        bits += width
-    return np.argsort(packed, kind="stable")
 
 
 def _per_measure(coded_measures: np.ndarray, attribute: str, default=np.nan) -> np.ndarray:
@@ -278,59 +240,21 @@ def bands_from_weekly(weekly: pd.DataFrame, measure: str, unit: str = "week") ->
 # --------------------------------------------------------------------------- responders
 
 
-def _judged_measures() -> list[str]:
-    """Registry measures with an MCID: the only ones a change can be judged on."""
-    return [code for code, m in measures.MEASURES.items() if m.mcid is not None]
+def responder_status(cohort: Cohort, at: rules.Window | None = None) -> pd.DataFrame:
+    """Change from baseline and the MCID verdict per patient and measure.
 
-
-def _closest(group: np.ndarray, days: np.ndarray, target: int, lo: int, hi: int) -> np.ndarray:
-    """Row positions of each group's observation closest to ``target`` days within [lo, hi].
-
-    Ties go to the later observation (the one nearer to care having started).
-    """
-    inside = np.flatnonzero((days >= lo) & (days <= hi))
-    picked = _first_per_group(group[inside], np.abs(days[inside] - target), -days[inside])
-    return inside[picked]
-
-
-def _vector_improvement(worse_high: np.ndarray, baseline: np.ndarray, later: np.ndarray) -> np.ndarray:
-    """Change in the better direction, per row, with each row's registry direction."""
-    return np.where(worse_high, baseline - later, later - baseline)
-
-
-def _vector_status(mcid: np.ndarray, mcid_percent: np.ndarray, baseline: np.ndarray,
-                   improvement: np.ndarray) -> np.ndarray:
-    """Registry MCID rules (points, or percent where the measure allows it), vectorised.
-
-    Mirrors Measure.is_important_improvement / is_important_worsening; a unit
-    test checks the two agree.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pct_gain = improvement / np.abs(baseline) * 100
-        improved = (improvement >= mcid) | (~np.isnan(mcid_percent) & (baseline != 0)
-                                            & (pct_gain >= mcid_percent))
-        worse = -improvement >= mcid
-    return np.where(improved, "improved", np.where(worse, "worse", "no reliable change"))
-
-
-def responder_status(cohort: Cohort, at_days: int | None = None,
-                     window: tuple[int, int] | None = None) -> pd.DataFrame:
-    """Change from baseline and responder status per patient and measure.
-
-    Baseline is the observation closest to intake within [-60, +14] days. The
-    later value is the latest observation after the baseline, or, with
-    ``at_days``, the one closest to that day since intake within ``window``
-    (default: the 3/6/12-month windows for 91/182/365, else +-25%).
-    "improved" and "worse" need a change of at least the registry MCID in the
-    measure's better/worse direction; a patient with no baseline or nothing
-    after it is "not enough data". Only measures with an MCID are judged.
+    Baseline and follow-up follow paincycle.rules: the baseline is the
+    observation closest to intake in the baseline window; the later value is
+    the latest observation after the baseline or, with ``at``, the one closest
+    to its target day within it (ties: the earlier). A patient with no baseline
+    or nothing after it is "not enough data". Only measures with an MCID are judged.
     """
     coded = _coded(cohort)
-    judged = np.flatnonzero(np.isin(coded.measures, _judged_measures()))
+    judged = np.flatnonzero(np.isin(coded.measures, rules.judged_measures()))
     parts = []
     for rows in _patient_blocks(coded):
         kept = np.flatnonzero(np.isin(coded.measure if rows is None else coded.measure[rows], judged))
-        parts.append(_baseline_and_later(coded, kept if rows is None else rows[kept], at_days, window))
+        parts.append(_baseline_and_later(coded, kept if rows is None else rows[kept], at))
     pairs, baseline, baseline_date, latest, latest_date = (
         np.concatenate(column) for column in zip(*parts, strict=True))
     columns = ["patient_id", "measure", "domain", "baseline", "latest", "change", "improvement",
@@ -341,16 +265,11 @@ def responder_status(cohort: Cohort, at_days: int | None = None,
                                           else "object") for c in columns})
     ids, codes = coded.decode_pair(pairs)
     measure_code = pairs % max(len(coded.measures), 1)
-    usable = ~np.isnan(baseline) & ~np.isnan(latest) & (latest_date > baseline_date)
     same_visit = latest_date <= baseline_date
     latest[same_visit] = np.nan
     latest_date[same_visit] = np.datetime64("NaT")
-    worse_high = _per_measure(coded.measures, "worse_high", False).astype(bool)[measure_code]
-    mcid = _per_measure(coded.measures, "mcid").astype("float64")[measure_code]
-    mcid_percent = _per_measure(coded.measures, "mcid_percent").astype("float64")[measure_code]
-    improvement = np.where(usable, _vector_improvement(worse_high, baseline, latest), np.nan)
-    status = np.where(usable, _vector_status(mcid, mcid_percent, baseline, improvement),
-                      "not enough data")
+    usable = ~np.isnan(baseline) & ~np.isnan(latest)
+    status = rules.verdicts(codes, baseline, latest)
     domain = _per_measure(coded.measures, "domain", None)[measure_code]
     out = pd.DataFrame({
         "patient_id": pd.array(ids, dtype="str"),
@@ -358,15 +277,16 @@ def responder_status(cohort: Cohort, at_days: int | None = None,
         "domain": pd.array(domain, dtype="str"),
         "baseline": baseline, "latest": latest,
         "change": np.where(usable, latest - baseline, np.nan),
-        "improvement": improvement,
-        "status": pd.array(status, dtype="str"),
-        "baseline_date": baseline_date, "latest_date": latest_date, "mcid": mcid,
+        "improvement": np.where(usable, rules.improvement(codes, baseline, latest), np.nan),
+        "status": pd.array(status.astype(str), dtype="str"),
+        "baseline_date": baseline_date, "latest_date": latest_date,
+        "mcid": _per_measure(coded.measures, "mcid").astype("float64")[measure_code],
     })
     return out[columns]
 
 
-def _baseline_and_later(coded: _Coded, kept: np.ndarray, at_days: int | None,
-                        window: tuple[int, int] | None) -> tuple[np.ndarray, ...]:
+def _baseline_and_later(coded: _Coded, kept: np.ndarray,
+                        at: rules.Window | None) -> tuple[np.ndarray, ...]:
     """For the (patient, measure) pairs of rows ``kept``: pair, baseline value and date, later value and date."""
     pair, days, values = coded.pair(kept), coded.days[kept], coded.value[kept]
     pairs = np.unique(pair)
@@ -378,54 +298,21 @@ def _baseline_and_later(coded: _Coded, kept: np.ndarray, at_days: int | None,
         value[slot], when[slot] = values[rows], coded.date_of(kept[rows])
         return value, when
 
-    baseline, baseline_date = at_pairs(_closest(pair, days, 0, *BASELINE_WINDOW))
-    if at_days is None:
-        later_rows = _first_per_group(pair, -days)
-    else:
-        later_rows = _closest(pair, days, at_days, *(window or _window_for(at_days)))
+    baseline, baseline_date = at_pairs(rules.closest_rows(pair, days, rules.BASELINE))
+    later_rows = rules.latest_rows(pair, days) if at is None else rules.closest_rows(pair, days, at)
     return (pairs, baseline, baseline_date, *at_pairs(later_rows))
 
 
-def _window_for(at_days: int) -> tuple[int, int]:
-    for months, day in FOLLOW_UP_DAYS.items():
-        if day == at_days:
-            return FOLLOW_UP_WINDOWS[months]
-    spread = max(14, round(at_days * 0.25))
-    return at_days - spread, at_days + spread
-
-
 def primary_measures(codes: Iterable[str]) -> dict[str, str]:
-    """Per clinical domain, the first registry measure (registry order) among ``codes``.
-
-    Registry order puts each domain's headline instrument first (pain NRS,
-    PHQ-9, ISI, PROMIS physical function), so this is what a clinician reads first.
-    """
-    present = set(codes)
-    chosen = {}
-    for domain in measures.CLINICAL_DOMAINS:
-        for measure in measures.in_domain(domain):
-            if measure.code in present:
-                chosen[domain] = measure.code
-                break
-    return chosen
+    """Per verdict group, the measure that heads the cohort's charts: the first in registry order."""
+    codes = list(codes)
+    chosen = {group: rules.speaker_for(codes, group) for group in measures.VERDICT_GROUPS}
+    return {group: code for group, code in chosen.items() if code}
 
 
 def domain_status(status: pd.DataFrame) -> pd.DataFrame:
-    """One verdict per patient and domain: the first registry measure with enough data.
-
-    Falls back to "not enough data" (with the domain's first measure) when no
-    measure in the domain can be judged.
-    """
-    status = status[status["domain"].isin(measures.CLINICAL_DOMAINS)]
-    if status.empty:
-        return status.copy()
-    registry_order = pd.Categorical(status["measure"], categories=list(measures.MEASURES)).codes
-    domain_order = pd.Categorical(status["domain"], categories=list(measures.CLINICAL_DOMAINS)).codes
-    patient = pd.factorize(status["patient_id"], sort=True)[0]
-    group = patient.astype("int64") * len(measures.CLINICAL_DOMAINS) + domain_order
-    lacking = (status["status"] == "not enough data").to_numpy().astype("int64")
-    rows = _first_per_group(group, lacking, registry_order.astype("int64"))
-    return status.iloc[rows].reset_index(drop=True)
+    """One verdict per patient and domain, from the measure that speaks for it (rules.speaking_measures)."""
+    return rules.speaking_measures(status)
 
 
 def responder_rates(cohort: Cohort, months: Sequence[int] = (3, 6, 12)) -> pd.DataFrame:
@@ -433,17 +320,16 @@ def responder_rates(cohort: Cohort, months: Sequence[int] = (3, 6, 12)) -> pd.Da
 
     As registries such as ePPOC report it: among patients with a baseline and a
     follow-up in the window, the share whose domain improved by at least the
-    MCID (each patient judged on the domain's first measure they have at both points).
+    MCID (each patient judged on the measure that speaks for the domain).
     """
     rows = []
     for month in months:
-        status = domain_status(responder_status(cohort, at_days=FOLLOW_UP_DAYS[month],
-                                                window=FOLLOW_UP_WINDOWS[month]))
-        judged = status[status["status"] != "not enough data"] if len(status) else status
-        for domain in measures.CLINICAL_DOMAINS:
+        status = domain_status(responder_status(cohort, rules.FOLLOW_UPS[month]))
+        judged = status[status["status"] != rules.NOT_ENOUGH_DATA] if len(status) else status
+        for domain in measures.VERDICT_GROUPS:
             in_domain = judged[judged["domain"] == domain] if len(judged) else judged
             n = int(len(in_domain))
-            responders = int((in_domain["status"] == "improved").sum()) if n else 0
+            responders = int((in_domain["status"] == rules.IMPROVED).sum()) if n else 0
             rows.append((domain, month, n, responders, responders / n if n else np.nan))
     return pd.DataFrame(rows, columns=["domain", "months", "n_patients", "n_responders", "rate"])
 
@@ -456,18 +342,11 @@ def _latest(cohort: Cohort, codes: Iterable[str]) -> pd.DataFrame:
     coded = _coded(cohort)
     wanted = np.flatnonzero(np.isin(coded.measures, list(codes)))
     keep = np.flatnonzero(np.isin(coded.measure, wanted))
-    rows = keep[_first_per_group(coded.pair(keep), -coded.days[keep])]
+    rows = keep[rules.latest_rows(coded.pair(keep), coded.days[keep])]
     ids, measure = coded.decode_pair(coded.pair(rows))
     return pd.DataFrame({"patient_id": pd.array(ids, dtype="str"),
                          "measure": pd.array(measure, dtype="str"),
                          "date": coded.date_of(rows), "value": coded.value[rows]})
-
-
-def _band_threshold(code: str, band: str) -> float:
-    for b in measures.get(code).bands:
-        if b.name == band:
-            return b.threshold
-    raise KeyError(f"{code} has no band {band!r}")
 
 
 #: The pain-mood-sleep triad: (measure, registry band whose lower bound is the cut-off).
@@ -476,7 +355,7 @@ TRIAD: tuple[tuple[str, str], ...] = (("pain_nrs", "severe"), ("phq9", "moderate
 
 def triad_thresholds() -> dict[str, float]:
     """Cut-offs of the triad, read from the registry's bands (pain >= 7, PHQ-9 >= 10, ISI >= 15)."""
-    return {code: _band_threshold(code, band) for code, band in TRIAD}
+    return {code: measures.get(code).band_start(band) for code, band in TRIAD}
 
 
 def triad_flags(cohort: Cohort) -> pd.DataFrame:
@@ -498,11 +377,15 @@ def triad_flags(cohort: Cohort) -> pd.DataFrame:
     return out.rename(columns={"pain_nrs": "pain"}).reset_index(drop=True)
 
 
-def deterioration(cohort: Cohort, status: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Patient-measure pairs worse than baseline by at least the MCID (latest vs baseline)."""
-    if status is None:
-        status = responder_status(cohort)
-    worse = status[status["status"] == "worse"]
+def deterioration(cohort: Cohort | None, domains: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Domains worse than baseline by at least the MCID on the measure that speaks for them.
+
+    ``domains`` is :func:`domain_status` (latest vs baseline); the same verdict
+    the tiles show, so an agenda reason never contradicts a tile.
+    """
+    if domains is None:
+        domains = domain_status(responder_status(cohort))
+    worse = domains[domains["status"] == rules.WORSE]
     return pd.DataFrame({
         "patient_id": worse["patient_id"], "measure": worse["measure"],
         "domain": worse["domain"], "worsened_by": -worse["improvement"],
@@ -556,7 +439,7 @@ def latest_values(cohort: Cohort, patient_id: str) -> pd.DataFrame:
         "band": [(measures.MEASURES[c].band_of(v) if c in measures.MEASURES else None)
                  for c, v in zip(latest["measure"], latest["value"], strict=True)],
     })
-    domain_order = {d: i for i, d in enumerate((*measures.CLINICAL_DOMAINS, "context", "custom"))}
+    domain_order = {d: i for i, d in enumerate((*measures.GROUP_ORDER, "custom"))}
     measure_order = {c: i for i, c in enumerate(measures.MEASURES)}
     out = out.assign(_d=out["domain"].map(domain_order), _m=out["measure"].map(measure_order))
     return out.sort_values(["_d", "_m", "measure"]).drop(columns=["_d", "_m"]).reset_index(drop=True)
@@ -682,6 +565,21 @@ def last_record(cohort: Cohort) -> pd.Series:
     return both.groupby(level=0).max().rename_axis("patient_id")
 
 
+def observation_span(cohort: Cohort) -> pd.DataFrame:
+    """Per patient (in the patients table's order): number of scores, first and last score date."""
+    coded = _coded(cohort)
+    days = pd.Series(coded.days).groupby(coded.pid).agg(["size", "min", "max"])
+    codes = days.index.to_numpy()
+    span = pd.DataFrame({"n_observations": 0, "first_score": pd.NaT, "last_score": pd.NaT},
+                        index=pd.Index(coded.ids, name="patient_id"))
+    span["first_score"] = span["first_score"].astype("datetime64[ns]")
+    span["last_score"] = span["last_score"].astype("datetime64[ns]")
+    span.iloc[codes, 0] = days["size"].to_numpy()
+    span.iloc[codes, 1] = coded.intake[codes] + days["min"].to_numpy().astype("timedelta64[D]")
+    span.iloc[codes, 2] = coded.intake[codes] + days["max"].to_numpy().astype("timedelta64[D]")
+    return span.reindex(cohort.patients["patient_id"].astype(str).to_numpy())
+
+
 def follow_up_weeks(cohort: Cohort) -> pd.Series:
     """Per patient, weeks from intake to the last observation (0 for intake-only patients)."""
     coded = _coded(cohort)
@@ -766,9 +664,8 @@ class CohortTrajectories:
         self.status = responder_status(cohort)
         self.domain = domain_status(self.status)
         self._rate_codes = {  # only the codes are kept: the frames are 50 MB each at 100k
-            month: self._judged_codes(domain_status(responder_status(
-                cohort, at_days=FOLLOW_UP_DAYS[month], window=FOLLOW_UP_WINDOWS[month])))
-            for month in FOLLOW_UP_WINDOWS
+            month: self._judged_codes(domain_status(responder_status(cohort, window)))
+            for month, window in rules.FOLLOW_UPS.items()
         }
         self.triad = triad_flags(cohort)
         self.as_of = last_record(cohort).max() if len(cohort.observations) else None
@@ -860,7 +757,7 @@ class CohortTrajectories:
         """(patient code, domain index, improved) for the verdicts that could be judged."""
         judged = status[status["status"] != "not enough data"]
         pid = _patient_codes(self._sorted_ids, judged["patient_id"])
-        domain = pd.Categorical(judged["domain"], categories=list(measures.CLINICAL_DOMAINS)).codes
+        domain = pd.Categorical(judged["domain"], categories=list(measures.VERDICT_GROUPS)).codes
         return pid, domain.astype("int64"), (judged["status"] == "improved").to_numpy()
 
     @property
@@ -895,6 +792,9 @@ class CohortTrajectories:
             "intake_date": p["intake_date"].to_numpy(),
         })
         table["weeks_followed"] = table["patient_id"].map(follow_up_weeks(self.cohort)).to_numpy()
+        span = observation_span(self.cohort)
+        for column in span.columns:
+            table[column] = span[column].to_numpy()
         active = set(active_patients(self.cohort, self.as_of)) if self.as_of is not None else set()
         table["active"] = table["patient_id"].isin(active)
         triad = self.triad.set_index("patient_id")
@@ -962,12 +862,12 @@ class CohortTrajectories:
         """:func:`responder_rates` for a subset of patients."""
         rows = []
         mask = self._mask(ids)
-        n_domains = len(measures.CLINICAL_DOMAINS)
+        n_domains = len(measures.VERDICT_GROUPS)
         for month, (pid, domain, improved) in self._rate_codes.items():
             selected = mask[pid]
             n = np.bincount(domain[selected], minlength=n_domains)
             k = np.bincount(domain[selected & improved], minlength=n_domains)
-            for i, name in enumerate(measures.CLINICAL_DOMAINS):
+            for i, name in enumerate(measures.VERDICT_GROUPS):
                 rows.append((name, month, int(n[i]), int(k[i]), k[i] / n[i] if n[i] else np.nan))
         return pd.DataFrame(rows, columns=["domain", "months", "n_patients", "n_responders", "rate"])
 

@@ -13,7 +13,7 @@ import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-from paincycle import config
+from paincycle import config, measures
 from paincycle.cohort import read_cohort
 from paincycle.store import CohortStore
 
@@ -74,7 +74,7 @@ def test_cohort_page_on_the_sample_cohort(sample):
     assert {"Pain responders", "Mood responders", "Sleep responders", "Function responders"} <= set(shown)
 
     charts = at.get("vega_lite_chart")
-    assert len(charts) == 4
+    assert len(charts) == len(measures.VERDICT_GROUPS)  # pain, mood, sleep, function, psychological
     pain_chart = next(c for c in charts if "Average pain" in c.proto.spec)
     assert "lower is better" in json.loads(pain_chart.proto.spec)["title"]["subtitle"]
     frames = [convert_arrow_bytes_to_pandas_df(d.data.data) for d in pain_chart.proto.datasets]
@@ -131,7 +131,7 @@ def test_every_filter_changes_the_patient_count(sample):
     at.date_input(key="cohort_intake").set_value((start, end)).run()
     in_period = p["intake_date"].between(pd.Timestamp(start), pd.Timestamp(end)).sum()
     assert _count_after(at) == in_period
-    assert len(at.get("vega_lite_chart")) == 4
+    assert len(at.get("vega_lite_chart")) == len(measures.VERDICT_GROUPS)
 
 
 def test_tiny_cohort_responders_and_empty_state(tiny_cohort_dir, monkeypatch):

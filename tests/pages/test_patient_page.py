@@ -63,7 +63,8 @@ def test_tiny_patient_tiles_percentiles_and_bands(tiny_cohort_dir, monkeypatch):
     tile_rows = next(f for f in frames if "status" in f.columns)
     # pain 7 -> 5 (2 >= MCID 2), PHQ-9 18 -> 12, PROMIS PF 35.5 -> 41; no sleep scores
     assert dict(zip(tile_rows["domain"], tile_rows["status"], strict=True)) == {
-        "Pain": "improved", "Mood": "improved", "Sleep": "not enough data", "Function": "improved"}
+        "Pain": "improved", "Mood": "improved", "Sleep": "not enough data", "Function": "improved",
+        "Psychological": "not enough data"}
     latest = at.dataframe[0].value.set_index("Measure")
     # PHQ-9 18 -> 12 (moderate, 10-14); pain 7 -> 5 (moderate, 4-6)
     assert latest.loc["PHQ-9 total", "Score"] == 12

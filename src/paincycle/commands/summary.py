@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from paincycle import export, trajectories
-from paincycle.cohort import Cohort, read_cohort
+from paincycle import analyses, export
+from paincycle.cohort import read_cohort
 from paincycle.store import CohortStore
+from paincycle.trajectories import CohortTrajectories
 
 HELP = ("Write the cohort summary (headline numbers, baseline profile, responder rates, flags, "
         "model performance) as .xlsx, .html, .pdf or .csv (the per-patient table).")
@@ -33,15 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="a model file (default: the shipped demo model)")
 
 
-def load_cohort(path: str) -> tuple[Cohort, str | None]:
-    """A cohort from a folder or .zip, else from the store by version name or id."""
+def load_analysis(path: str) -> tuple[CohortTrajectories, str | None]:
+    """The analysis of a cohort folder or .zip, else of a stored version (its kept analysis)."""
     if Path(path).exists():
-        return read_cohort(path), None
+        return CohortTrajectories(read_cohort(path)), None
     store = CohortStore()
     version = store.find(path)
     if version is None:
         raise FileNotFoundError(f"{path}: no such cohort folder, .zip or stored version")
-    return store.load(version.id), version.id
+    return analyses.prepared(store, version.id), version.id
 
 
 def parse_filters(items: list[str]) -> dict[str, list[str]]:
@@ -60,20 +61,19 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
 def run(args: argparse.Namespace) -> int:
     fmt = export.format_of(args.out)
     filters = parse_filters(args.filter)
-    cohort, version_id = load_cohort(args.path)
-    if filters:
-        cohort = trajectories.filter_cohort(cohort, **filters)
-        if cohort.n_patients == 0:
-            raise ValueError("no patients match these filters; nothing was written")
-    model = None if args.no_model else export.model_section(cohort, args.model)
+    analysis, version_id = load_analysis(args.path)
+    ids = analysis.matching(**filters)
+    if len(ids) == 0:
+        raise ValueError("no patients match these filters; nothing was written")
+    model = None if args.no_model else export.model_section(analysis.cohort, args.model)
     described = "; ".join(args.filter)
-    data = export.export_summary(cohort, fmt, deidentify=args.deidentify, model=model,
+    data = export.export_summary(analysis, fmt, ids, deidentify=args.deidentify, model=model,
                                  filters=described, cohort_version=version_id)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(out)
-    print(f"wrote {out} ({cohort.n_patients:,} patients{', de-identified' if args.deidentify else ''})",
+    print(f"wrote {out} ({len(ids):,} patients{', de-identified' if args.deidentify else ''})",
           file=sys.stderr)
     return 0

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pandas as pd
 import streamlit as st
 
-from paincycle import export, trajectories
+from paincycle import export
 from paincycle.access import Permission, Principal
-from paincycle.cohort import Cohort
-from paincycle.ui import risk
+from paincycle.ui import data, risk, trajectories
 from paincycle.ui.trajectories import Filters
 
 RESULT_KEY = "export_result"
 LABELS = {"xlsx": "Excel workbook (.xlsx)", "html": "Web page (.html)", "pdf": "PDF report (.pdf)",
           "csv": "Per-patient table (.csv)"}
-
-
-def filtered(cohort: Cohort, chosen: Filters) -> Cohort:
-    """The cohort restricted by the sidebar filters (nothing chosen = everyone)."""
-    kwargs = chosen.as_kwargs()
-    if not any(kwargs.values()):
-        return cohort
-    return trajectories.filter_cohort(cohort, **kwargs)
 
 
 def describe(chosen: Filters) -> str:
@@ -53,8 +45,8 @@ def options(principal: Principal, version_id: str) -> tuple[str, bool, bool]:
     return str(fmt), bool(deidentify or not identified_allowed), bool(with_model and has_model)
 
 
-def build(cohort: Cohort, fmt: str, *, deidentify: bool, with_model: bool, principal: Principal,
-          version_id: str | None, filters_text: str) -> None:
+def build(version_id: str, ids: pd.Series, fmt: str, *, deidentify: bool, with_model: bool,
+          principal: Principal, filters_text: str) -> None:
     """Build the file with a progress bar; keep it in the session for the download button."""
     bar = st.progress(0.0, text="Starting...")
 
@@ -66,11 +58,12 @@ def build(cohort: Cohort, fmt: str, *, deidentify: bool, with_model: bool, princ
         report(0.02, "Scoring patients with the risk model")
         try:
             path = risk.model_path(version_id)
-            model = export.model_section(cohort, path) if path else None
+            model = export.model_section(data.load_cohort(version_id), path) if path else None
         except Exception as exc:  # noqa: BLE001 - a broken model file must not block the export
             st.warning(f"The risk model could not be used ({type(exc).__name__}); "
                        "exporting without it.")
-    content = export.export_summary(cohort, fmt, deidentify=deidentify, principal=principal,
+    content = export.export_summary(trajectories.prepared(version_id), fmt, ids,
+                                    deidentify=deidentify, principal=principal,
                                     model=model, progress=report, filters=filters_text,
                                     cohort_version=version_id)
     bar.empty()

@@ -17,7 +17,7 @@ from paincycle import charts, database, measures, review, trajectories
 from paincycle import model as risk_model
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
-from paincycle.ui import data, risk
+from paincycle.ui import risk
 from paincycle.ui import trajectories as trajectories_cache
 
 PATIENT_KEY = "review_patient"
@@ -50,17 +50,15 @@ def top_factors(version_id: str, patient_id: str, scores: pd.DataFrame | None) -
 @st.cache_resource(show_spinner="Preparing the agenda...", max_entries=4)
 def _agenda_inputs(version_id: str, model_file: str | None) -> review.AgendaInputs:
     scores = model_scores(version_id) if model_file else None
-    prepared = trajectories_cache.prepared(version_id)  # shared with the Cohort page
-    return review.agenda_inputs(data.load_cohort(version_id), scores, status=prepared.status,
-                                triad=prepared.triad)
+    return review.agenda_inputs(trajectories_cache.prepared(version_id), scores)
 
 
-def agenda(cohort: Cohort, version_id: str, limit: int) -> pd.DataFrame:
+def agenda(version_id: str, limit: int) -> pd.DataFrame:
     """The ranked agenda with today's hand overrides applied."""
     path = risk.model_path(version_id)
     inputs = _agenda_inputs(version_id, f"{path}:{path.stat().st_mtime}" if path else None)
-    return review.rank_agenda(cohort.patients["patient_id"].astype(str), inputs,
-                              review.agenda_overrides(), limit=limit)
+    return review.rank_agenda(trajectories_cache.prepared(version_id).patients["patient_id"],
+                              inputs, review.agenda_overrides(), limit=limit)
 
 
 def agenda_table(frame: pd.DataFrame) -> None:
@@ -94,13 +92,11 @@ def patient_navigation(ids: list[str]) -> str | None:
     return chosen
 
 
-def _weekly_frame(cohort: Cohort, patient_id: str, code: str) -> pd.DataFrame:
-    mine = cohort.subset([patient_id])
-    weekly = trajectories.weekly_series(mine, [code])
-    return weekly[["week", "value"]]
+def _weekly_frame(mine: Cohort, code: str) -> pd.DataFrame:
+    return trajectories.weekly_series(mine, [code])[["week", "value"]]
 
 
-def case_card(cohort: Cohort, card: review.CaseCard) -> None:
+def case_card(card: review.CaseCard) -> None:
     """The patient's card: profile, reasons, four domains, responder tiles, care, decisions."""
     st.subheader(f"🧑 Patient {card.patient_id}")
     cols = st.columns(4)
@@ -116,20 +112,19 @@ def case_card(cohort: Cohort, card: review.CaseCard) -> None:
         for reason in card.reasons:
             st.text(f"• {reason}")
 
-    primary = trajectories.primary_measures(
-        cohort.observations.loc[cohort.observations["patient_id"] == card.patient_id, "measure"])
-    spark_cols = st.columns(4)
-    for col, domain in zip(spark_cols, measures.CLINICAL_DOMAINS, strict=True):
-        code = primary.get(domain)
+    # each sparkline draws the measure its tile's verdict rests on
+    speaking = dict(zip(card.domains["domain"], card.domains["measure"], strict=True)) \
+        if len(card.domains) else {}
+    spark_cols = st.columns(len(measures.VERDICT_GROUPS))
+    for col, domain in zip(spark_cols, measures.VERDICT_GROUPS, strict=True):
+        code = speaking.get(domain)
         col.caption(f"{domain.capitalize()}" + (f": {measures.get(code).instrument}" if code else ""))
-        if code:
-            col.altair_chart(charts.sparkline(_weekly_frame(cohort, card.patient_id, code),
+        if code and card.rows is not None:
+            col.altair_chart(charts.sparkline(_weekly_frame(card.rows, code),
                                               width=150, height=40), width="content")
         else:
             col.text("no scores")
-    status = trajectories.domain_status(
-        trajectories.responder_status(cohort.subset([card.patient_id])))
-    st.altair_chart(charts.responder_tiles(status), width="stretch")
+    st.altair_chart(charts.responder_tiles(card.domains), width="stretch")
 
     left, right = st.columns(2)
     with left:

@@ -69,6 +69,12 @@ def overview(version_id: str, filters: Filters) -> Overview:
                     dict(prep.primary))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def matching(version_id: str, filters: Filters) -> pd.Series:
+    """Ids of the patients the filters keep."""
+    return prepared(version_id).matching(**filters.as_kwargs())
+
+
 def filter_options(version_id: str) -> dict[str, list[str]]:
     return prepared(version_id).filter_options()
 
