@@ -38,4 +38,7 @@ with st.sidebar:
     auth.sidebar_status(principal)
     data.version_picker()
     st.caption("Prognostic support for the clinical team, not a diagnosis.")
+if data.unknown_linked_version():  # never echoed: the link's text is not ours to show
+    st.warning("The link names a cohort version that is not stored here, so it cannot be "
+               "opened. The version shown is named in the sidebar.")
 navigation.run()

@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from paincycle import review
+from paincycle import review, services
 from paincycle.access import AccessDenied, Permission
 from paincycle.ui import data, trajectories
 from paincycle.ui import review as widgets
@@ -47,7 +47,7 @@ with st.expander("➕ Add or remove a patient by hand"):
         added = add.form_submit_button("Add to agenda")
         removed = remove.form_submit_button("Remove from agenda")
     if added or removed:
-        change = review.add_to_agenda if added else review.remove_from_agenda
+        change = services.add_to_agenda if added else services.remove_from_agenda
         change(who, why, principal=principal, cohort_version=version_id)
         st.rerun()
 
@@ -72,4 +72,4 @@ if patient_id is not None:
 st.divider()
 st.subheader("Meeting record")
 st.caption(f"Every decision recorded for the meeting of {meeting_date:%Y-%m-%d}, with all revisions.")
-widgets.meeting_downloads(cohort.name or version_id, agenda, meeting_date, principal)
+widgets.meeting_downloads(cohort.name or version_id, agenda, meeting_date, principal, version_id)

@@ -14,9 +14,14 @@ if version_id is None:
     st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
     st.stop()
 
-chosen = filters.show(trajectories.filter_options(version_id), trajectories.intake_span(version_id))
+# filters belong to one version: another version starts with none (no hidden intake period)
+chosen = filters.show(trajectories.filter_options(version_id), trajectories.intake_span(version_id),
+                      key=f"cohort_{version_id}")
 view = trajectories.overview(version_id, chosen)
 head = view.headline
+total = len(trajectories.patient_ids(version_id))
+if chosen.active:
+    st.caption(f"Filters on: {head['patients']:,} of {total:,} patients.")
 if head["patients"] == 0:
     st.info("No patients match these filters.")
     st.stop()
@@ -50,5 +55,6 @@ for i, code in enumerate(view.bands):
 st.subheader("Patients")
 st.caption(f"Most domains worse first; showing {len(view.table):,} of {head['patients']:,}. "
            "Open a patient from the link in the first column.")
-st.dataframe(trajectories.table_for_display(view.table, principal), width="stretch", hide_index=True,
+st.dataframe(trajectories.table_for_display(view.table, version_id, principal), width="stretch",
+             hide_index=True,
              column_config=trajectories.table_columns(view.primary.get("pain")))

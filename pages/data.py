@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from paincycle import importers
-from paincycle.access import Permission
+from paincycle import importers, services
+from paincycle.access import AccessDenied, Permission
 from paincycle.cohort import CohortError
 from paincycle.ui import data, trajectories, upload
-from paincycle.ui.audit import Action, audit_event
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
@@ -15,13 +14,23 @@ st.title("📥 Data")
 versions = data.versions()
 if versions:
     st.subheader("Stored cohort versions")
-    st.caption("Every import is kept; pick the one the app shows (also in the sidebar).")
-    ids = [v.id for v in versions]
+    st.caption("Every import is kept. The sidebar picks the version you look at; the team's "
+               "version is the one every colleague's new session opens.")
     current = data.current_version_id()
-    chosen = st.selectbox("Current cohort", ids, index=ids.index(current) if current in ids else 0,
-                          format_func={v.id: v.label for v in versions}.get)
-    if chosen != current:
-        data.set_current_version(chosen)
+    team_id = data.team_version_id()
+    labels = {v.id: v.label for v in versions}
+    st.text(f"You are looking at: {labels.get(current, 'nothing yet')}")
+    st.text(f"The team's version: {labels[team_id] if team_id else 'not chosen (the newest opens)'}")
+    if current and current != team_id and principal.can(Permission.CHANGE_TEAM_SETTINGS):
+        if st.button("Make the version I am looking at the team's version",
+                     help="Every colleague's next session opens it. Recorded in the audit log."):
+            try:
+                services.set_team_version(current, store=data.store(), principal=principal)
+            except AccessDenied as denied:
+                st.error(str(denied))
+            else:
+                st.success("It is now the team's version.")
+                st.rerun()
 
 if not principal.can(Permission.IMPORT_DATA):
     st.info("Importing data needs the admin role.")
@@ -46,21 +55,19 @@ name = st.text_input("Version name", value=path.stem.split(".")[0][:60])
 if st.button("Import", type="primary"):
     bar = st.progress(0.0, text="Starting")
     try:
-        result = importers.convert(kind, path, mapping,
-                                   progress=lambda done, text: bar.progress(done, text=text))
+        imported = services.import_cohort(
+            data.store(), path, kind=kind, mapping=mapping, name=name,
+            source=f"{kind} upload: {path.name}", principal=principal,
+            progress=lambda done, text: bar.progress(done, text=text))
     except CohortError as exc:
         bar.empty()
         upload.problem_report(exc.report)
         st.stop()
-    version = data.store().save(result.cohort, name=name, source=f"{kind} upload: {path.name}",
-                                principal=principal)
+    version = imported.version
     data.set_current_version(version.id)
-    audit_event(Action.IMPORT, detail=f"{kind}: {version.rows.get('patients', 0)} patients",
-                cohort_version=version.id)
-    left_out = result.notices_frame()
-    del result  # the analyses read the stored, compact form: free the imported text first
     bar.progress(0.95, text="Preparing its trajectories (once per version)")
     trajectories.prepared(version.id)
     bar.progress(1.0, text="Imported")
-    st.success(f"Imported {version.label}; it is now the current cohort.")
-    upload.notices(left_out)
+    st.success(f"Imported {version.label}. You are looking at it now; colleagues keep the "
+               "team's version until an admin makes this one the team's (above).")
+    upload.notices(imported.notices)

@@ -19,13 +19,14 @@ if version_id is None:
     st.stop()
 
 chosen = filters.show(trajectories.filter_options(version_id), trajectories.intake_span(version_id),
-                      key="export")
+                      key=f"export_{version_id}")
 selected = trajectories.matching(version_id, chosen)
 total = len(trajectories.patient_ids(version_id))
 if len(selected) == 0:
     st.info("No patients match these filters.")
     st.stop()
-st.caption(f"{len(selected):,} of {total:,} patients selected.")
+st.caption(f"{len(selected):,} of {total:,} patients selected"
+           + (" by the filters." if chosen.active else "."))
 
 fmt, deidentify, with_model = widgets.options(principal, version_id)
 if st.button("⚙️ Build the export", type="primary"):

@@ -19,7 +19,7 @@ if not principal.sees_identified_data:  # one identified record: de-identified r
     st.error(str(AccessDenied(principal, Permission.VIEW_IDENTIFIED)))
     st.stop()
 
-patient_id = filters.patient_picker(trajectories.patient_ids(version_id))
+patient_id = filters.patient_picker(trajectories.patient_ids(version_id), key=f"patient_{version_id}")
 if patient_id is None:
     st.info("No patients in this cohort.")
     st.stop()
@@ -35,7 +35,9 @@ st.subheader("Timeline")
 if view.cohort.observations.empty:
     st.info("No scores recorded for this patient yet.")
 else:
-    st.altair_chart(charts.patient_timeline(view.cohort, patient_id))
+    # each row draws the measure its tile's verdict rests on
+    speaking = dict(zip(view.domain_status["domain"], view.domain_status["measure"], strict=True))
+    st.altair_chart(charts.patient_timeline(view.cohort, patient_id, speaking or None))
 
 left, right = st.columns(2)
 with left:

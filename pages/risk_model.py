@@ -2,13 +2,12 @@
 
 import streamlit as st
 
-from paincycle import measures, model_charts
+from paincycle import measures, model_charts, services
 from paincycle.access import AccessDenied, Permission, require
 from paincycle.features import DEFAULT_LANDMARK_DAYS
 from paincycle.model import DISCLAIMER
 from paincycle.outcomes import DEFAULT_PRIORITY, OutcomeDefinition
 from paincycle.ui import data, risk
-from paincycle.ui.audit import Action, audit_event
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
@@ -56,7 +55,6 @@ def retrain_form() -> None:
             st.error(str(exc))
             return
         status.update(label="Retrained", state="complete")
-    audit_event(Action.RETRAIN, detail=f"landmark {int(landmark)} days; {outcome.measures[0]}")
     st.success(f"Model retrained on this cohort and saved ({path.name}).")
     st.rerun()
 
@@ -104,11 +102,25 @@ if scores.table.empty:
     st.info(f"No patient can be scored yet: {len(scores.skipped):,} have no data by day "
             f"{trained.landmark_days} or have not reached it.")
 else:
-    threshold = st.slider("Flag threshold (risk)", 0.0, 1.0, round(scores.threshold, 2), 0.01,
-                          key="rm_threshold_slider",
-                          help="Default: flags the 20% of this cohort at highest risk.")
+    team_threshold = risk.team_threshold(path)
+    st.caption(f"The team's flag threshold for this model: {scores.threshold:.0%}"
+               + ("" if team_threshold is not None else
+                  " (not set yet: the default flags the 20% of this cohort at highest risk)")
+               + ". Case review, the export and `paincycle summary` flag at it.")
+    # keyed by the threshold in force, so the slider starts there again once it changes
+    threshold = st.slider("Flag threshold (risk)", 0.01, 0.99,
+                          float(min(0.99, max(0.01, round(scores.threshold, 2)))), 0.01,
+                          key=f"rm_threshold_{version_id}_{scores.threshold:.4f}",
+                          help="Try a threshold here; only saving it changes what the team sees.")
     flagged = risk.flagged_table(scores.table, threshold)
-    st.metric("Flagged", f"{len(flagged):,} of {len(scores.table):,}")
+    st.metric("Flagged at this threshold", f"{len(flagged):,} of {len(scores.table):,}")
+    if abs(threshold - scores.threshold) > 1e-9:
+        can_set = principal.can(Permission.CHANGE_TEAM_SETTINGS)
+        if st.button(f"Use {threshold:.0%} as the team's flag threshold", disabled=not can_set,
+                     help=None if can_set else "Changing the team's threshold needs the admin role."):
+            services.set_flag_threshold(path, threshold, principal=principal,
+                                        cohort_version=version_id)
+            st.rerun()
     st.altair_chart(model_charts.risk_histogram(scores.table, threshold), width="stretch")
     if principal.sees_identified_data:
         if len(flagged) > risk.EXPLAINED_ROWS:

@@ -22,7 +22,10 @@ def cohort_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model_path(cohort_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("model") / "small.skops"
-    assert cli.main(["train", str(cohort_dir), "--out", str(out)]) == 0
+    with pytest.MonkeyPatch.context() as patch:  # the retrain's audit entry goes to a scratch folder
+        patch.setenv("PAINCYCLE_DATA_DIR", str(tmp_path_factory.mktemp("train-data")))
+        patch.delenv("PAINCYCLE_DATABASE_URL", raising=False)
+        assert cli.main(["train", str(cohort_dir), "--out", str(out)]) == 0
     return out
 
 

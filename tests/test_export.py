@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from paincycle import export, trajectories
+from paincycle import export, services, trajectories
 from paincycle.access import AccessDenied, Principal, Role
 from paincycle.cohort import read_cohort
 from paincycle.trajectories import CohortTrajectories
@@ -150,13 +150,13 @@ def test_permissions(tiny):
     with pytest.raises(AccessDenied):
         export.build_summary(CohortTrajectories(tiny), principal=RESEARCHER, charts=False)
     with pytest.raises(AccessDenied):
-        export.export_summary(CohortTrajectories(tiny), "csv", principal=RESEARCHER)
-    assert export.export_summary(CohortTrajectories(tiny), "csv", deidentify=True, principal=RESEARCHER)
+        services.export_summary(CohortTrajectories(tiny), "csv", principal=RESEARCHER)
+    assert services.export_summary(CohortTrajectories(tiny), "csv", deidentify=True, principal=RESEARCHER)
 
 
 def test_progress_is_reported(tiny):
     seen: list[tuple[float, str]] = []
-    export.export_summary(CohortTrajectories(tiny), "csv", progress=lambda f, m: seen.append((f, m)))
+    services.export_summary(CohortTrajectories(tiny), "csv", progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(seen) >= 4
 
@@ -179,7 +179,7 @@ def test_control_characters_do_not_break_the_xlsx(tiny):
     patients = tiny.patients.copy()
     patients["diagnosis"] = patients["diagnosis"].astype(object)
     patients.loc[0, "diagnosis"] = "pain\x07\x1b[31m"
-    data = export.export_summary(CohortTrajectories(dataclasses.replace(tiny, patients=patients)), "xlsx")
+    data = services.export_summary(CohortTrajectories(dataclasses.replace(tiny, patients=patients)), "xlsx")
     frame = sheet_frame(data, "Patients").set_index("patient")
     assert frame.loc["P001", "diagnosis"] == "pain[31m"
 

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paincycle import cohort as cohort_mod
+from paincycle import services
 from paincycle.cli import main
 from paincycle.cohort import load_and_validate
 from paincycle.store import MANIFEST, CohortStore
@@ -447,20 +448,18 @@ def _hostile_text_cohort(folder: Path, diagnosis: str):
 
 
 def test_markup_and_formulas_in_free_text_stay_inert_in_exports(tiny_cohort_dir):
-    from paincycle import export
 
     cohort = _hostile_text_cohort(tiny_cohort_dir, "<script>alert(1)</script>")
-    html = export.export_summary(CohortTrajectories(cohort), "html").decode("utf-8")
+    html = services.export_summary(CohortTrajectories(cohort), "html").decode("utf-8")
     assert "<script>alert(1)" not in html
-    assert "\n=cmd" not in export.export_summary(CohortTrajectories(cohort), "csv").decode("utf-8")
-    assert export.export_summary(CohortTrajectories(cohort), "xlsx")[:2] == b"PK"
+    assert "\n=cmd" not in services.export_summary(CohortTrajectories(cohort), "csv").decode("utf-8")
+    assert services.export_summary(CohortTrajectories(cohort), "xlsx")[:2] == b"PK"
 
 
 def test_control_characters_in_free_text_do_not_break_the_xlsx_export(tiny_cohort_dir):
-    from paincycle import export
 
     cohort = _hostile_text_cohort(tiny_cohort_dir, "pain\x07\x1b[31m")
-    assert export.export_summary(CohortTrajectories(cohort), "xlsx")[:2] == b"PK"
+    assert services.export_summary(CohortTrajectories(cohort), "xlsx")[:2] == b"PK"
 
 
 def test_free_text_never_renders_as_html_on_any_page(tiny_cohort_dir, monkeypatch):

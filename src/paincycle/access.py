@@ -30,6 +30,7 @@ class Permission(StrEnum):
     IMPORT_DATA = "import cohorts"
     TRAIN_MODEL = "retrain the risk model"
     VIEW_AUDIT = "view the audit log"
+    CHANGE_TEAM_SETTINGS = "change the team's settings"
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -41,6 +42,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
 }
 _GRANTS[Role.ADMIN] = _GRANTS[Role.CLINICIAN] | {
     Permission.IMPORT_DATA, Permission.TRAIN_MODEL, Permission.VIEW_AUDIT,
+    Permission.CHANGE_TEAM_SETTINGS,
 }
 
 

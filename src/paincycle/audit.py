@@ -29,7 +29,11 @@ class Action(StrEnum):
     VIEW_PATIENT = "view_patient"
     EXPORT = "export"
     IMPORT = "import"
+    IMPORT_FAILED = "import_failed"
     RETRAIN = "retrain"
+    SCORE = "score"
+    MEETING_RECORD = "meeting_record"
+    TEAM_SETTING = "team_setting"
     DECISION = "decision"
     AGENDA_CHANGE = "agenda_change"
     VIEW_AUDIT = "view_audit"
@@ -45,23 +49,35 @@ _ACTION = re.compile(r"^[a-z][a-z0-9_.]{0,39}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
-def record(engine: Engine, principal: Principal, action: Action | str,
+def record(engine: Engine | sa.Connection, principal: Principal, action: Action | str,
            patient_id: str | None = None, cohort_version: str | None = None,
            detail: str = "") -> None:
-    """Append one entry. Anyone may be recorded; only admins may read (see ``entries``)."""
+    """Append one entry. Anyone may be recorded; only admins may read (see ``entries``).
+
+    Given a Connection, the entry is part of the caller's transaction: the act
+    and its audit entry are stored together or not at all.
+    """
     action = str(action)
     if not _ACTION.match(action):
         raise ValueError(f"not an audit action name: {action[:50]!r}")
+    if isinstance(engine, sa.Connection):
+        _insert(engine, principal, action, patient_id, cohort_version, detail)
+        return
     with engine.begin() as conn:
-        conn.execute(audit_log.insert().values(
-            at=datetime.now(UTC),
-            user=principal.user[:200],
-            role=principal.role.value,
-            action=action,
-            patient_id=None if patient_id is None else str(patient_id)[:64],
-            cohort_version=None if cohort_version is None else str(cohort_version)[:80],
-            detail=_clean(detail),
-        ))
+        _insert(conn, principal, action, patient_id, cohort_version, detail)
+
+
+def _insert(conn: sa.Connection, principal: Principal, action: str, patient_id: str | None,
+            cohort_version: str | None, detail: str) -> None:
+    conn.execute(audit_log.insert().values(
+        at=datetime.now(UTC),
+        user=principal.user[:200],
+        role=principal.role.value,
+        action=action,
+        patient_id=None if patient_id is None else str(patient_id)[:64],
+        cohort_version=None if cohort_version is None else str(cohort_version)[:80],
+        detail=_clean(detail),
+    ))
 
 
 def _clean(detail: str) -> str:

@@ -157,7 +157,8 @@ def patient_timeline(cohort: Cohort, patient_id: str,
     mine = cohort.subset([patient_id]) if len(cohort.patients) > 1 else cohort
     weekly = trajectories.weekly_series(mine)
     weekly = weekly.assign(week_mid=weekly["week"] + 0.5)
-    chosen = dict(measures_by_domain or trajectories.primary_measures(weekly["measure"].unique()))
+    chosen = {**trajectories.primary_measures(weekly["measure"].unique()),
+              **{d: c for d, c in (measures_by_domain or {}).items() if c in set(weekly["measure"])}}
     periods = trajectories.treatment_periods(mine, patient_id)
     visits = trajectories.appointments(mine, patient_id)
     missed = visits[visits["event"] == "missed"]

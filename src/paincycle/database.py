@@ -1,4 +1,4 @@
-"""The team's own records (decisions, agenda, audit log) in a transactional database.
+"""The team's own records (decisions, agenda, settings, audit log) in a transactional database.
 
 SQLAlchemy Core keeps one schema for SQLite (default) and PostgreSQL
 (PAINCYCLE_DATABASE_URL). Every table is append-only: edits are new rows, so
@@ -61,6 +61,18 @@ audit_log = sa.Table(
     sa.Column("patient_id", sa.String(64)),
     sa.Column("cohort_version", sa.String(80)),
     sa.Column("detail", sa.Text, nullable=False, default=""),
+)
+
+#: The team's shared settings (the flag threshold per model, the team's cohort version).
+#: Append-only like everything else: the latest row per key is in force, earlier rows
+#: are the history of who changed what.
+team_settings = sa.Table(
+    "team_settings", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(120), nullable=False, index=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
 _engines: dict[tuple[str, str | None], Engine] = {}

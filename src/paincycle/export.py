@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy.engine import Engine
 
 from paincycle import access, measures, rules, trajectories
 from paincycle.access import Permission, Principal
@@ -402,33 +401,6 @@ def model_section(cohort: Cohort, path: str | Path | None = None, explain: bool 
                         description, scores.threshold)
 
 
-def export_summary(analysis: CohortTrajectories, fmt: str, ids: pd.Series | None = None, *,
-                   deidentify: bool = False,
-                   principal: Principal | None = None, model: ModelSection | None = None,
-                   progress: Progress | None = None, filters: str = "",
-                   cohort_version: str | None = None, engine: Engine | None = None) -> bytes:
-    """Build, render and audit one summary export (the CLI and the Export page call this)."""
-    who = access.require(principal, Permission.EXPORT_DEIDENTIFIED if deidentify
-                         else Permission.EXPORT_IDENTIFIED)
-    fmt = fmt.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    step = progress or _noop
-    summary = build_summary(analysis, ids, deidentify=deidentify, principal=who, model=model,
-                            progress=lambda f, m: step(0.9 * f, m), charts=fmt in ("html", "pdf"),
-                            filters=filters)
-    step(0.92, f"Writing the .{fmt} file")
-    data = render(summary, fmt)
-    from paincycle import audit, database
-
-    audit.record(engine if engine is not None else database.get_engine(), who, audit.Action.EXPORT,
-                 cohort_version=cohort_version,
-                 detail=f"cohort summary .{fmt}{' de-identified' if deidentify else ''}, "
-                        f"{len(summary.per_patient)} patients")
-    step(1.0, "Done")
-    return data
-
-
 # --------------------------------------------------------------------------- charts
 
 
@@ -699,12 +671,17 @@ WRITERS: dict[str, Callable[[Summary], bytes | str]] = {
 }
 
 
-def render(summary: Summary, fmt: str) -> bytes:
-    """The summary in one of FORMATS, as bytes ready to save or download."""
+def check_format(fmt: str) -> str:
+    """``fmt`` normalised ('.XLSX' -> 'xlsx'); ValueError naming the choices otherwise."""
     fmt = fmt.lower().lstrip(".")
     if fmt not in WRITERS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    data = WRITERS[fmt](summary)
+    return fmt
+
+
+def render(summary: Summary, fmt: str) -> bytes:
+    """The summary in one of FORMATS, as bytes ready to save or download."""
+    data = WRITERS[check_format(fmt)](summary)
     return data.encode("utf-8") if isinstance(data, str) else data
 
 

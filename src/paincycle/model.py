@@ -542,6 +542,15 @@ def save(model: TrainedModel, path: str | Path) -> Path:
     return path
 
 
+def file_id(path: str | Path) -> str:
+    """A model file's identity: the start of the SHA-256 of its bytes (settings are kept per file)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def load(path: str | Path) -> TrainedModel:
     """Load a model file, refusing any that holds a type outside ALLOWED_TYPES."""
     path = Path(path)

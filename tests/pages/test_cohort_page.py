@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
@@ -16,6 +17,8 @@ from streamlit.testing.v1 import AppTest
 from paincycle import config, measures
 from paincycle.cohort import read_cohort
 from paincycle.store import CohortStore
+
+from .widgets import keyed
 
 
 def open_cohort_page() -> AppTest:
@@ -88,9 +91,9 @@ def test_cohort_page_on_the_sample_cohort(sample):
 
     table = at.dataframe[-1].value
     assert len(table) == min(500, len(sample.patients))
-    assert table["link"].str.startswith("patient?patient_id=").all()
+    assert table["link"].str.match(r"patient\?version=[^&]+&patient_id=").all()
     assert list(table["domains_worse"]) == sorted(table["domains_worse"], reverse=True)
-    first = table["link"].iloc[0].split("=", 1)[1]
+    first = parse_qs(urlparse(table["link"].iloc[0]).query)["patient_id"][0]
     assert table["phq9"].iloc[0] == pytest.approx(latest(sample, "phq9").get(first), nan_ok=True)
 
 
@@ -103,32 +106,32 @@ def test_every_filter_changes_the_patient_count(sample):
     at = open_cohort_page()
     p = sample.patients
     site = p["site"].dropna().iloc[0]
-    at.multiselect(key="cohort_site").select(site).run()
+    keyed(at.multiselect, "cohort", "site").select(site).run()
     assert _count_after(at) == (p["site"] == site).sum()
-    at.multiselect(key="cohort_site").unselect(site).run()
+    keyed(at.multiselect, "cohort", "site").unselect(site).run()
 
     diagnosis = "fibromyalgia"
-    at.multiselect(key="cohort_diagnosis").select(diagnosis).run()
+    keyed(at.multiselect, "cohort", "diagnosis").select(diagnosis).run()
     assert _count_after(at) == (p["diagnosis"] == diagnosis).sum()
-    at.multiselect(key="cohort_diagnosis").unselect(diagnosis).run()
+    keyed(at.multiselect, "cohort", "diagnosis").unselect(diagnosis).run()
 
-    at.multiselect(key="cohort_sex").select("male").run()
+    keyed(at.multiselect, "cohort", "sex").select("male").run()
     assert _count_after(at) == (p["sex"] == "male").sum()
-    at.multiselect(key="cohort_sex").unselect("male").run()
+    keyed(at.multiselect, "cohort", "sex").unselect("male").run()
 
-    at.multiselect(key="cohort_age").select("45-59").run()
+    keyed(at.multiselect, "cohort", "age").select("45-59").run()
     age = date.today().year - p["birth_year"]
     assert _count_after(at) == ((age >= 45) & (age < 60)).sum()
-    at.multiselect(key="cohort_age").unselect("45-59").run()
+    keyed(at.multiselect, "cohort", "age").unselect("45-59").run()
 
-    at.multiselect(key="cohort_treatment").select("cbt").run()
+    keyed(at.multiselect, "cohort", "treatment").select("cbt").run()
     ev = sample.events
     treated = ev[(ev["event"] == "treatment_start") & (ev["detail"] == "cbt")]["patient_id"].nunique()
     assert _count_after(at) == treated
-    at.multiselect(key="cohort_treatment").unselect("cbt").run()
+    keyed(at.multiselect, "cohort", "treatment").unselect("cbt").run()
 
     start, end = date(2023, 6, 1), date(2024, 5, 31)
-    at.date_input(key="cohort_intake").set_value((start, end)).run()
+    keyed(at.date_input, "cohort", "intake").set_value((start, end)).run()
     in_period = p["intake_date"].between(pd.Timestamp(start), pd.Timestamp(end)).sum()
     assert _count_after(at) == in_period
     assert len(at.get("vega_lite_chart")) == len(measures.VERDICT_GROUPS)
@@ -145,8 +148,8 @@ def test_tiny_cohort_responders_and_empty_state(tiny_cohort_dir, monkeypatch):
     assert shown["Pain responders"] == "-"
     assert shown["Pain-mood-sleep triad"] == "0%"
 
-    at.multiselect(key="cohort_site").select("South").run()
-    at.multiselect(key="cohort_sex").select("male").run()
+    keyed(at.multiselect, "cohort", "site").select("South").run()
+    keyed(at.multiselect, "cohort", "sex").select("male").run()
     assert not at.exception
     assert any("No patients match these filters" in i.value for i in at.info)
     assert not at.metric

@@ -43,7 +43,7 @@ def test_upload_detect_preview_and_import(monkeypatch, tmp_path: Path):
     assert preview["resourceType"].tolist() == ["Patient", "Observation"]
     at.button[0].click().run()
     assert not at.exception
-    assert any("now the current cohort" in s.value for s in at.success)
+    assert any("You are looking at it now" in s.value for s in at.success)
     stored = CohortStore().versions()
     assert len(stored) == 1 and stored[0].rows["patients"] == 1
     assert at.session_state["cohort_version"] == stored[0].id

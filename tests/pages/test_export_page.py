@@ -64,7 +64,7 @@ def test_filters_restrict_the_export(tiny_cohort_dir, no_model):
     at = _open()
     _label(at.multiselect, "Site").select("South")
     at.run()
-    assert any(c.value == "1 of 3 patients selected." for c in at.caption)
+    assert any(c.value == "1 of 3 patients selected by the filters." for c in at.caption)
     _label(at.radio, "Format").set_value("csv")
     _label(at.button, "⚙️ Build the export").click()
     at.run()

@@ -14,6 +14,8 @@ from paincycle import config
 from paincycle.cohort import read_cohort
 from paincycle.store import CohortStore
 
+from .widgets import select_box
+
 
 def open_patient_page(patient_id: str | None = None) -> AppTest:
     at = AppTest.from_file("../../app.py", default_timeout=120).run()
@@ -29,7 +31,7 @@ def test_patient_page_on_the_sample_cohort_follows_the_link_and_the_picker():
     sample = read_cohort(config.SAMPLE_COHORT)
     pid = sample.patients["patient_id"].iloc[41]
     at = open_patient_page(pid)
-    assert at.selectbox(key="patient_select").value == pid
+    assert select_box(at).value == pid
 
     latest = at.dataframe[0].value
     obs = sample.observations[sample.observations["patient_id"] == pid]
@@ -46,7 +48,7 @@ def test_patient_page_on_the_sample_cohort_follows_the_link_and_the_picker():
     assert at.get("page_link"), "a link back to the cohort"
 
     other = sample.patients["patient_id"].iloc[7]
-    at.selectbox(key="patient_select").select(other).run()
+    select_box(at).select(other).run()
     assert not at.exception
     assert at.query_params["patient_id"] == other
     n_measures = sample.observations.loc[sample.observations["patient_id"] == other, "measure"].nunique()

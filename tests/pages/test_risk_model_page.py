@@ -39,17 +39,18 @@ def test_shows_metrics_charts_and_flags(small_cohort, monkeypatch, tmp_path):
     assert "ROC" in titles and "Decision curve" in titles and "ablation" in titles
     assert any("not a diagnosis" in i.value for i in at.info)
     assert any("Predicted at day 90" in md.value for md in at.markdown)
-    flagged, of = metrics["Flagged"].replace(",", "").split(" of ")
+    flagged, of = metrics["Flagged at this threshold"].replace(",", "").split(" of ")
     assert 0 < int(flagged) <= 0.25 * int(of) + 1
     table = at.dataframe[-1].value
     assert len(table) == min(int(flagged), 100)
     assert table["top_factors"].str.contains("risk").all()
     assert table["risk"].is_monotonic_decreasing
 
-    at.slider(key="rm_threshold_slider").set_value(0.0).run()
+    slider = next(s for s in at.slider if s.key.startswith("rm_threshold_"))
+    slider.set_value(0.01).run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    flagged, of = metrics["Flagged"].replace(",", "").split(" of ")
+    flagged, of = metrics["Flagged at this threshold"].replace(",", "").split(" of ")
     assert flagged == of
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from paincycle import config
+from paincycle import config, export, services
 from paincycle import model as risk_model
-from paincycle.commands.train import resolve_cohort
+from paincycle.commands.train import resolve
 
 HELP = ("Score every patient with data by the landmark: risk (0-1), flag and top factors, "
         "written as CSV.")
@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--landmark-days", type=int, default=None,
                         help="score at this landmark (default: the one the model was trained at)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="flag risks at or above this probability (default: flag the top 20%%)")
+                        help="flag risks at or above this probability (default: the team's threshold "
+                             "for this model, else the top 20%%)")
     parser.add_argument("--as-of", default=None,
                         help="date of scoring (default: the cohort's latest record)")
     parser.add_argument("--out", required=True, help="CSV file to write")
@@ -38,14 +39,16 @@ def run(args: argparse.Namespace) -> int:
     if landmark != trained.landmark_days:
         print(f"warning: the model was trained at day {trained.landmark_days}; scoring at day "
               f"{landmark} makes its risks less reliable")
-    cohort = resolve_cohort(args.path)
+    cohort, version_id = resolve(args.path)
     as_of = pd.Timestamp(args.as_of) if args.as_of else None
-    scores = risk_model.score(trained, cohort, landmark, threshold=args.threshold, as_of=as_of)
+    scores = services.score(trained, cohort, model_path=args.model, landmark_days=landmark,
+                            threshold=args.threshold, as_of=as_of,
+                            principal=services.cli_principal(), cohort_version=version_id)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table = scores.table.copy()
     table["risk"] = table["risk"].round(4)
-    table.to_csv(out, index=False)
+    export.safe_frame(table).to_csv(out, index=False)  # ids that look like formulas stay inert
     print(f"Scored {len(table):,} of {cohort.n_patients:,} patients at day {landmark}; "
           f"flagged {int(table['flagged'].sum()):,} at risk >= {scores.threshold:.1%}.")
     if len(scores.skipped):

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from paincycle import analyses, export
+from paincycle import analyses, export, services
 from paincycle.cohort import read_cohort
 from paincycle.store import CohortStore
 from paincycle.trajectories import CohortTrajectories
@@ -65,10 +65,11 @@ def run(args: argparse.Namespace) -> int:
     ids = analysis.matching(**filters)
     if len(ids) == 0:
         raise ValueError("no patients match these filters; nothing was written")
-    model = None if args.no_model else export.model_section(analysis.cohort, args.model)
+    model = None if args.no_model else services.model_section(analysis.cohort, args.model)
     described = "; ".join(args.filter)
-    data = export.export_summary(analysis, fmt, ids, deidentify=args.deidentify, model=model,
-                                 filters=described, cohort_version=version_id)
+    data = services.export_summary(analysis, fmt, ids, deidentify=args.deidentify, model=model,
+                                   filters=described, cohort_version=version_id,
+                                   principal=services.cli_principal())
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from paincycle import config
+from paincycle import config, services
 from paincycle import model as risk_model
 from paincycle.cohort import Cohort, read_cohort
 from paincycle.features import DEFAULT_LANDMARK_DAYS
@@ -38,17 +38,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_cohort(path: str) -> Cohort:
     """A cohort folder or .zip on disk, else a stored version by id, prefix or name."""
+    return resolve(path)[0]
+
+
+def resolve(path: str) -> tuple[Cohort, str | None]:
+    """(cohort, stored version id or None for a folder or .zip on disk)."""
     from paincycle.cli import UserError
     from paincycle.store import CohortStore
 
     if Path(path).exists():
-        return read_cohort(path)
+        return read_cohort(path), None
     store = CohortStore()
     version = store.find(path)
     if version is None:
         raise UserError(f"{path!r} is neither a cohort folder or .zip nor a stored version "
                         "(see the Data page, or `paincycle import`)")
-    return store.load(version.id)
+    return store.load(version.id), version.id
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.landmark_days < 0:
         raise UserError("--landmark-days must be 0 or more")
-    cohort = resolve_cohort(args.path)
+    cohort, version_id = resolve(args.path)
     try:
         outcome = OutcomeDefinition.build(args.outcome_measure, args.horizon_days,
                                           args.window_days, args.min_improvement)
@@ -68,9 +73,10 @@ def run(args: argparse.Namespace) -> int:
     def progress(fraction: float, message: str) -> None:
         print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
 
-    trained = risk_model.train(cohort, outcome, args.landmark_days, seed=args.seed,
-                               progress=progress, synthetic=synthetic)
-    out = risk_model.save(trained, args.out)
+    trained, out = services.retrain(cohort, outcome, args.landmark_days, args.out,
+                                    principal=services.cli_principal(),
+                                    cohort_version=version_id, synthetic=synthetic,
+                                    seed=args.seed, progress=progress)
     print(report(trained))
     print(f"Model written to {out} (metadata {out.with_suffix('.json').name}, "
           f"model card {out.with_suffix('.md').name})")

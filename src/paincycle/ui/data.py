@@ -1,7 +1,12 @@
-"""Cached access to the cohort store for the pages.
+"""Cached access to the cohort store for the pages, and which version a session shows.
 
 Cohorts are cached by version id: a version never changes, so the cache never
 goes stale, and every page and rerun shares one copy in memory.
+
+The version shown has one owner, the link: ``?version=`` in the URL. A link
+therefore opens exactly the version it was made on. Without one, the session's
+own choice (the picker, or a version this person just imported) is used, then
+the team's current version (an admin's audited choice), then the newest.
 """
 
 from __future__ import annotations
@@ -10,11 +15,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from paincycle import config
+from paincycle import config, database, team
 from paincycle.cohort import Cohort, read_cohort
 from paincycle.store import CohortStore, Version
 
 _SESSION_KEY = "cohort_version"
+_BAD_LINK_KEY = "_paincycle_unknown_version"
+#: The query parameter that names the cohort version a page shows.
+VERSION_PARAM = "version"
 
 
 @st.cache_resource(show_spinner=False)
@@ -54,18 +62,44 @@ def versions() -> list[Version]:
     return store().versions()
 
 
+def _exact(version_id: str | None) -> Version | None:
+    found = store().find(version_id) if version_id else None
+    return found if found is not None and found.id == version_id else None
+
+
+def team_version_id() -> str | None:
+    """The team's current version, when an admin chose one and it is still stored."""
+    chosen = team.team_version(database.get_engine())
+    return chosen if _exact(chosen) is not None else None
+
+
 def current_version_id() -> str | None:
-    """The version this session is looking at: the one picked, else the newest."""
+    """The version this page shows: the link's, else this session's, else the team's, else the newest."""
+    linked = st.query_params.get(VERSION_PARAM)
+    if linked:
+        if _exact(linked) is not None:
+            st.session_state[_SESSION_KEY] = linked
+            return linked
+        st.session_state[_BAD_LINK_KEY] = linked
+        del st.query_params[VERSION_PARAM]
     chosen = st.session_state.get(_SESSION_KEY)
-    if chosen and store().find(chosen) is not None:
+    if _exact(chosen) is not None:
         return chosen
     latest = ensure_sample_cohort()
-    return latest.id if latest else None
+    if latest is None:
+        return None
+    return team_version_id() or latest.id
+
+
+def unknown_linked_version() -> str | None:
+    """A version id a link asked for that is not stored here (told once)."""
+    return st.session_state.pop(_BAD_LINK_KEY, None)
 
 
 def set_current_version(version_id: str) -> None:
-    """Make ``version_id`` the cohort every page of this session shows."""
+    """Make ``version_id`` the cohort every page of this session shows (and the link says so)."""
     st.session_state[_SESSION_KEY] = version_id
+    st.query_params[VERSION_PARAM] = version_id
 
 
 def current_version() -> Version | None:
@@ -90,11 +124,14 @@ def version_picker(container=st.sidebar) -> str | None:  # noqa: B008 - streamli
         return None
     ids = [v.id for v in all_versions]
     current = current_version_id()
-    labels = {v.id: v.label for v in all_versions}
+    teams = team_version_id()
+    labels = {v.id: v.label + (" (team's)" if v.id == teams else "") for v in all_versions}
     chosen = container.selectbox(
         "Cohort version", ids, index=ids.index(current) if current in ids else 0,
-        format_func=labels.get, help="Every import is kept as its own version; the newest is the default.",
+        format_func=labels.get,
+        help="Every import is kept as its own version. New sessions open the team's version "
+             "(chosen by an admin on the Data page), else the newest.",
     )
-    if chosen != current:
-        set_current_version(chosen)
+    if chosen != current or st.query_params.get(VERSION_PARAM) != chosen:
+        set_current_version(chosen)  # the link always names the version shown
     return chosen

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from paincycle import export
+from paincycle import export, services
 from paincycle.access import Permission, Principal
 from paincycle.ui import data, risk, trajectories
 from paincycle.ui.trajectories import Filters
@@ -58,11 +58,11 @@ def build(version_id: str, ids: pd.Series, fmt: str, *, deidentify: bool, with_m
         report(0.02, "Scoring patients with the risk model")
         try:
             path = risk.model_path(version_id)
-            model = export.model_section(data.load_cohort(version_id), path) if path else None
+            model = services.model_section(data.load_cohort(version_id), path) if path else None
         except Exception as exc:  # noqa: BLE001 - a broken model file must not block the export
             st.warning(f"The risk model could not be used ({type(exc).__name__}); "
                        "exporting without it.")
-    content = export.export_summary(trajectories.prepared(version_id), fmt, ids,
+    content = services.export_summary(trajectories.prepared(version_id), fmt, ids,
                                     deidentify=deidentify, principal=principal,
                                     model=model, progress=report, filters=filters_text,
                                     cohort_version=version_id)

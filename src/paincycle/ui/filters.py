@@ -48,21 +48,35 @@ def show(options: dict[str, list[str]], span: tuple[date, date] | None,
 
 
 def patient_picker(ids: Sequence[str], key: str = "patient") -> str | None:
-    """Pick a patient by id; starts from ?patient_id= in the link, and keeps the link in step."""
+    """Pick a patient by id; starts from ?patient_id= in the link, and keeps the link in step.
+
+    A link naming a patient who is not in this version opens nobody: it says so
+    (without echoing the link's text) and waits for a choice.
+    """
     if not ids:
         return None
     wanted = st.query_params.get("patient_id")
+    if wanted and wanted not in set(ids):
+        st.warning("The patient in this link is not in the cohort version shown. "
+                   "Choose a patient below, or pick another version in the sidebar.")
+        del st.query_params["patient_id"]
+        st.session_state[f"{key}_unknown"] = True
+        wanted = None
     if len(ids) > PICKER_LIMIT:
         typed = st.text_input("Search patient id", value=wanted or "", key=f"{key}_search",
                               placeholder="Type part of an id")
         shown = [pid for pid in ids if typed.strip().lower() in pid.lower()][:PICKER_MATCHES]
         if not shown:
-            st.info(f"No patient id contains '{typed}'.")
+            st.info("No patient id contains the text typed.")
             return None
     else:
         shown = list(ids)
-    index = shown.index(wanted) if wanted in shown else 0
-    chosen = st.selectbox("Patient", shown, index=index, key=f"{key}_select")
+    unknown_link = st.session_state.get(f"{key}_unknown", False)
+    index = shown.index(wanted) if wanted in shown else (None if unknown_link else 0)
+    chosen = st.selectbox("Patient", shown, index=index, key=f"{key}_select",
+                          placeholder="Choose a patient")
+    if chosen:
+        st.session_state.pop(f"{key}_unknown", None)
     if chosen and st.query_params.get("patient_id") != chosen:
         st.query_params["patient_id"] = chosen
     return chosen

@@ -13,7 +13,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from paincycle import charts, database, measures, review, trajectories
+from paincycle import charts, database, measures, review, services, trajectories
 from paincycle import model as risk_model
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
@@ -56,7 +56,9 @@ def _agenda_inputs(version_id: str, model_file: str | None) -> review.AgendaInpu
 def agenda(version_id: str, limit: int) -> pd.DataFrame:
     """The ranked agenda with today's hand overrides applied."""
     path = risk.model_path(version_id)
-    inputs = _agenda_inputs(version_id, f"{path}:{path.stat().st_mtime}" if path else None)
+    # keyed by the team's threshold too: the model's flags are part of the agenda
+    inputs = _agenda_inputs(version_id, f"{path}:{path.stat().st_mtime}:{risk.team_threshold(path)}"
+                            if path else None)
     return review.rank_agenda(trajectories_cache.prepared(version_id).patients["patient_id"],
                               inputs, review.agenda_overrides(), limit=limit)
 
@@ -159,9 +161,9 @@ def decision_form(patient_id: str, principal: Principal, version_id: str | None,
     if not action.strip():
         st.warning("Write the action before saving.")
         return None
-    return review.record_decision(patient_id, discipline, action, note, principal=principal,
-                                  engine=database.get_engine(), cohort_version=version_id,
-                                  meeting_date=meeting_date, author=author)
+    return services.record_decision(patient_id, discipline, action, note, principal=principal,
+                                    engine=database.get_engine(), cohort_version=version_id,
+                                    meeting_date=meeting_date, author=author)
 
 
 def edit_form(current: list[review.Decision], principal: Principal) -> review.Decision | None:
@@ -181,8 +183,8 @@ def edit_form(current: list[review.Decision], principal: Principal) -> review.De
     if not action.strip():
         st.warning("Write the action before saving.")
         return None
-    return review.revise_decision(chosen, action=action, note=note, principal=principal,
-                                  engine=database.get_engine())
+    return services.revise_decision(chosen, action=action, note=note, principal=principal,
+                                    engine=database.get_engine())
 
 
 def history(revisions: list[review.Decision]) -> None:
@@ -204,13 +206,19 @@ def history(revisions: list[review.Decision]) -> None:
 
 
 def meeting_downloads(cohort_name: str, agenda_frame: pd.DataFrame, meeting_date: date,
-                      principal: Principal) -> None:
-    """Download buttons for the meeting record (Markdown, HTML, PDF)."""
-    record = review.meeting_record(cohort_name, agenda_frame, meeting_date,
-                                   engine=database.get_engine(), principal=principal)
+                      principal: Principal, version_id: str | None = None) -> None:
+    """Download buttons for the meeting record (Markdown, HTML, PDF).
+
+    Each file is built when its button is clicked, by the service that audits the download.
+    """
     cols = st.columns(3)
     stem = f"case-review-{meeting_date:%Y-%m-%d}"
-    for col, (fmt, (mime, build)) in zip(cols, review.MEETING_FORMATS.items(), strict=True):
-        col.download_button(f"📄 Meeting record (.{fmt})", data=lambda b=build: b(record),
+    for col, (fmt, (mime, _build)) in zip(cols, review.MEETING_FORMATS.items(), strict=True):
+        def build(fmt: str = fmt) -> bytes:
+            return services.meeting_record_file(fmt, cohort_name, agenda_frame, meeting_date,
+                                                principal=principal, engine=database.get_engine(),
+                                                cohort_version=version_id)
+
+        col.download_button(f"📄 Meeting record (.{fmt})", data=build,
                             file_name=f"{stem}.{fmt}", mime=mime, width="stretch",
                             on_click="ignore", key=f"meeting_{fmt}")

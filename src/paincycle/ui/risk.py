@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from paincycle import config
+from paincycle import config, database, services
 from paincycle import features as feat
 from paincycle import model as risk_model
 from paincycle.access import Principal
@@ -45,13 +45,26 @@ def _scores(version_id: str, path: str, mtime: float) -> risk_model.Scores:
     return risk_model.score(load(Path(path)), data.load_cohort(version_id), explain=False)
 
 
-def scores(version_id: str, path: Path) -> risk_model.Scores:
-    """Risks and default flags of every patient of this cohort version.
+def team_threshold(path: Path) -> float | None:
+    """The team's flag threshold for this model (read fresh: a colleague may just have set it)."""
+    return services.team_threshold(path, database.get_engine())
 
-    Top factors are left empty here: explaining is the slow part, so it is done
-    only for the patients someone looks at (``factors``).
+
+def scores(version_id: str, path: Path) -> risk_model.Scores:
+    """Risks of every patient of this cohort version, flagged at the team's threshold.
+
+    The risks are computed once per version and model; the flags follow the
+    team's threshold (stored in the database), so the Risk page, Case review and
+    the export flag the same patients. Top factors are left empty here:
+    explaining is the slow part, so it is done only for the patients someone
+    looks at (``factors``).
     """
-    return _scores(version_id, str(path), path.stat().st_mtime)
+    computed = _scores(version_id, str(path), path.stat().st_mtime)
+    threshold = team_threshold(path)
+    if threshold is None or computed.table.empty:
+        return computed
+    table = computed.table.assign(flagged=(computed.table["risk"] >= threshold).astype(int))
+    return risk_model.Scores(table, computed.skipped, threshold)
 
 
 @st.cache_data(show_spinner="Explaining the risk...", max_entries=512)
@@ -74,13 +87,13 @@ def factors(version_id: str, path: Path, patient_ids: list[str]) -> dict[str, st
 
 def retrain(version_id: str, outcome, landmark_days: int, progress,
             principal: Principal | None = None) -> Path:
-    """Train on the stored cohort version and save the model beside the store."""
-    cohort = data.load_cohort(version_id)
-    trained = risk_model.train(cohort, outcome, landmark_days, progress=progress,
-                               principal=principal,
-                               synthetic="synthetic" in (data.current_version().source
-                                                         if data.current_version() else ""))
-    return risk_model.save(trained, retrained_path(version_id))
+    """Train on the stored cohort version and save the model beside the store (audited)."""
+    version = data.store().find(version_id)
+    _, path = services.retrain(data.load_cohort(version_id), outcome, landmark_days,
+                               retrained_path(version_id), principal=principal,
+                               cohort_version=version_id, progress=progress,
+                               synthetic="synthetic" in (version.source if version else ""))
+    return path
 
 
 def flagged_table(table: pd.DataFrame, threshold: float) -> pd.DataFrame:

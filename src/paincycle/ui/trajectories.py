@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -36,6 +37,11 @@ class Filters:
 
     def as_kwargs(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @property
+    def active(self) -> bool:
+        """True when any filter restricts the patients."""
+        return any(self.as_kwargs().values())
 
 
 @dataclass
@@ -127,7 +133,7 @@ def table_columns(pain_code: str | None) -> dict:
     """How the patient table is drawn: a link to the drill-down and a pain sparkline."""
     pain = measures.get(pain_code) if pain_code else None
     return {
-        "link": st.column_config.LinkColumn("Patient", display_text=r"patient_id=(.*)$"),
+        "link": st.column_config.LinkColumn("Patient", display_text=r"patient_id=([^&]*)$"),
         "pseudonym": st.column_config.TextColumn(
             "Patient (pseudonym)", help="De-identified view: codes change with every session."),
         "site": "Site",
@@ -152,7 +158,13 @@ def triad_help() -> str:
             f"ISI of {cut['isi']:g} or more at the latest visit.")
 
 
-def table_for_display(table: pd.DataFrame, principal: Principal | None = None) -> pd.DataFrame:
+def patient_link(version_id: str, patient_id: str) -> str:
+    """The Patient page of exactly this patient in exactly this version (URL-encoded)."""
+    return "patient?" + urlencode({data.VERSION_PARAM: version_id, "patient_id": patient_id})
+
+
+def table_for_display(table: pd.DataFrame, version_id: str,
+                      principal: Principal | None = None) -> pd.DataFrame:
     """The patient table's shown columns, with a link that opens the Patient page.
 
     Roles that may not see identified records get pseudonymous codes (stable within
@@ -161,7 +173,8 @@ def table_for_display(table: pd.DataFrame, principal: Principal | None = None) -
     columns = ["site", "diagnosis", "weeks_followed", "domains_worse", "triad", "pain",
                "phq9", "isi", "pain_trend"]
     if principal is None or principal.sees_identified_data:
-        shown = table.assign(link="patient?patient_id=" + table["patient_id"].astype(str))
+        shown = table.assign(link=[patient_link(version_id, pid)
+                                   for pid in table["patient_id"].astype(str)])
         return shown[["link", *columns]]
     salt = st.session_state.setdefault("pseudonym_salt", secrets.token_hex(16))
     codes = [access.pseudonym(pid, salt) for pid in table["patient_id"].astype(str)]

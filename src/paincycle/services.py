@@ -1,0 +1,211 @@
+"""The service layer: every act on the team's data, whichever door it comes through.
+
+Pages and CLI commands are doors; they read inputs, call one function here and
+draw or print the result. Each service checks the role, does the work through
+the core and writes the audit entry itself, so an import, a retrain, an
+export, a meeting-record download, a decision or a team setting is audited
+the same way from the browser and from the command line. A failed import is
+audited too, with the kind of file and the number of problems only: never a
+value, a file name or anything else that could carry patient data.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from paincycle import audit, database, export, review, team
+from paincycle import model as risk_model
+from paincycle.access import Permission, Principal, Role, require
+from paincycle.cohort import Cohort, CohortError
+from paincycle.outcomes import OutcomeDefinition
+from paincycle.store import CohortStore, Version
+from paincycle.trajectories import CohortTrajectories
+
+Progress = Callable[[float, str], None]
+
+# Decisions and hand changes to the agenda already check the role and audit in the
+# workflow module; the doors reach them through here like every other act.
+record_decision = review.record_decision
+revise_decision = review.revise_decision
+add_to_agenda = review.add_to_agenda
+remove_from_agenda = review.remove_from_agenda
+
+
+def _engine(engine: Engine | None) -> Engine:
+    return engine if engine is not None else database.get_engine()
+
+
+def _noop(_fraction: float, _message: str) -> None:
+    return None
+
+
+def cli_principal() -> Principal:
+    """Who runs the command line: the operating-system user, acting as the clinic's admin.
+
+    Whoever can run `paincycle` on the server can already read its data folder,
+    so the CLI holds the admin role; the audit log names the account that ran it.
+    """
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        user = "unknown"
+    return Principal(f"{user} (command line)", Role.ADMIN)
+
+
+# --------------------------------------------------------------------------- import
+
+
+@dataclass
+class Imported:
+    version: Version
+    notices: pd.DataFrame  # what was left out and why (reason, count)
+
+
+def import_cohort(store: CohortStore, path: str | Path, *, kind: str = "cohort",
+                  mapping: dict[str, Any] | None = None, name: str = "", source: str = "",
+                  principal: Principal | None = None, engine: Engine | None = None,
+                  progress: Progress = _noop) -> Imported:
+    """Convert and validate ``path``, store it as a new version and audit it (or its failure).
+
+    The version becomes current only for the person importing it: making it
+    the team's is a separate, deliberate act (:func:`set_team_version`).
+    """
+    from paincycle import importers
+
+    who = require(principal, Permission.IMPORT_DATA)
+    engine = _engine(engine)
+    try:
+        result = importers.convert(kind, path, mapping, progress=progress)
+        version = store.save(result.cohort, name=name, source=source or f"{kind} import",
+                             principal=who)
+    except CohortError as exc:
+        audit.record(engine, who, audit.Action.IMPORT_FAILED,
+                     detail=f"{kind}: refused with {exc.report.total} problem(s); nothing stored")
+        raise
+    except Exception as exc:
+        audit.record(engine, who, audit.Action.IMPORT_FAILED,
+                     detail=f"{kind}: failed ({type(exc).__name__}); nothing stored")
+        raise
+    notices = result.notices_frame()
+    audit.record(engine, who, audit.Action.IMPORT, cohort_version=version.id,
+                 detail=f"{kind}: {version.rows.get('patients', 0)} patients")
+    return Imported(version, notices)
+
+
+def set_team_version(version_id: str, *, store: CohortStore, principal: Principal | None = None,
+                     engine: Engine | None = None) -> team.Setting:
+    """Make a stored version the one every colleague's next session opens (admins; audited)."""
+    if store.find(version_id) is None:
+        raise KeyError(f"no stored cohort version {version_id!r}")
+    return team.set_team_version(_engine(engine), principal, version_id)
+
+
+# --------------------------------------------------------------------------- model
+
+
+def retrain(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int, out: str | Path, *,
+            principal: Principal | None = None, engine: Engine | None = None,
+            cohort_version: str | None = None, synthetic: bool = False, seed: int = 0,
+            progress: Progress | None = None) -> tuple[risk_model.TrainedModel, Path]:
+    """Train on ``cohort``, save the model file and audit the retrain."""
+    who = require(principal, Permission.TRAIN_MODEL)
+    outcome.check_landmark(landmark_days)
+    trained = risk_model.train(cohort, outcome, landmark_days, seed=seed, progress=progress,
+                               synthetic=synthetic, principal=who)
+    path = risk_model.save(trained, out)
+    metrics = trained.metadata["metrics"]
+    audit.record(_engine(engine), who, audit.Action.RETRAIN, cohort_version=cohort_version,
+                 detail=f"landmark {landmark_days} days; outcome {', '.join(outcome.measures)}; "
+                        f"{metrics['n_train']} labelled; CV AUC {metrics['auc']:.3f}")
+    return trained, path
+
+
+def team_threshold(model_path: str | Path, engine: Engine | None = None) -> float | None:
+    """The team's flag threshold for this model file, or None (the model's default share)."""
+    return team.flag_threshold(_engine(engine), risk_model.file_id(model_path))
+
+
+def set_flag_threshold(model_path: str | Path, threshold: float, *,
+                       principal: Principal | None = None, engine: Engine | None = None,
+                       cohort_version: str | None = None) -> team.Setting:
+    """Set the team's flag threshold for this model (admins; audited with the change)."""
+    return team.set_flag_threshold(_engine(engine), principal, risk_model.file_id(model_path),
+                                   threshold, cohort_version)
+
+
+def score(trained: risk_model.TrainedModel, cohort: Cohort, *, model_path: str | Path,
+          landmark_days: int | None = None, threshold: float | None = None,
+          as_of: pd.Timestamp | None = None, principal: Principal | None = None,
+          engine: Engine | None = None, cohort_version: str | None = None) -> risk_model.Scores:
+    """Score every patient (identified risks: clinicians and admins) at the team's threshold
+    unless one is given; audited."""
+    who = require(principal, Permission.VIEW_IDENTIFIED)
+    engine = _engine(engine)
+    if threshold is None:
+        threshold = team_threshold(model_path, engine)
+    scores = risk_model.score(trained, cohort, landmark_days, threshold=threshold, as_of=as_of)
+    audit.record(engine, who, audit.Action.SCORE, cohort_version=cohort_version,
+                 detail=f"{len(scores.table)} patients scored at flag threshold "
+                        f"{scores.threshold:.0%}")
+    return scores
+
+
+def model_section(cohort: Cohort, model_path: str | Path | None = None,
+                  engine: Engine | None = None) -> export.ModelSection | None:
+    """The summary's model section, flagged at the team's threshold."""
+    from paincycle import config
+
+    path = Path(model_path) if model_path else config.DEMO_MODEL
+    if not path.exists():
+        return None
+    return export.model_section(cohort, path, threshold=team_threshold(path, engine))
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def export_summary(analysis: CohortTrajectories, fmt: str, ids: pd.Series | None = None, *,
+                   deidentify: bool = False, principal: Principal | None = None,
+                   model: export.ModelSection | None = None, progress: Progress | None = None,
+                   filters: str = "", cohort_version: str | None = None,
+                   engine: Engine | None = None) -> bytes:
+    """Build, render and audit one cohort summary (the Export page and `paincycle summary`)."""
+    who = require(principal, Permission.EXPORT_DEIDENTIFIED if deidentify
+                  else Permission.EXPORT_IDENTIFIED)
+    fmt = export.check_format(fmt)
+    step = progress or _noop
+    summary = export.build_summary(analysis, ids, deidentify=deidentify, principal=who,
+                                   model=model, progress=lambda f, m: step(0.9 * f, m),
+                                   charts=fmt in ("html", "pdf"), filters=filters)
+    step(0.92, f"Writing the .{fmt} file")
+    data = export.render(summary, fmt)
+    audit.record(_engine(engine), who, audit.Action.EXPORT, cohort_version=cohort_version,
+                 detail=f"cohort summary .{fmt}{' de-identified' if deidentify else ''}, "
+                        f"{len(summary.per_patient)} patients")
+    step(1.0, "Done")
+    return data
+
+
+def meeting_record_file(fmt: str, cohort_name: str, agenda: pd.DataFrame, meeting_date: date, *,
+                        principal: Principal | None = None, engine: Engine | None = None,
+                        cohort_version: str | None = None) -> bytes:
+    """One meeting's record (every decision and revision) as .md, .html or .pdf; audited."""
+    if fmt not in review.MEETING_FORMATS:
+        raise ValueError(f"unknown meeting-record format {fmt!r}; choose one of "
+                         f"{', '.join(review.MEETING_FORMATS)}")
+    engine = _engine(engine)
+    who = require(principal, Permission.EXPORT_IDENTIFIED)
+    record = review.meeting_record(cohort_name, agenda, meeting_date, engine=engine, principal=who)
+    content = review.MEETING_FORMATS[fmt][1](record)
+    audit.record(engine, who, audit.Action.MEETING_RECORD, cohort_version=cohort_version,
+                 detail=f"meeting of {meeting_date:%Y-%m-%d} as .{fmt}, "
+                        f"{len(record.revisions)} decision revisions")
+    return content.encode("utf-8") if isinstance(content, str) else content
