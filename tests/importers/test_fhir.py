@@ -139,3 +139,11 @@ def test_real_synthea_bundle(shared_data: Path):
     assert {"pain_nrs", "phq9", "gad7"} <= set(cohort.measures_present())
     assert "chronic low back pain" in cohort.patients["diagnosis"][0].lower()
     assert any("not in the measure registry" in n.message for n in result.notices)
+
+
+def test_an_export_with_no_pain_data_is_refused_with_the_reason(tmp_path: Path):
+    path = bundle(patient(), observation("44261-6", "valueInteger", 12), path=tmp_path / "b.json")
+    with pytest.raises(ConversionError) as refused:
+        importers.convert("fhir", path)
+    assert "no pain-related encounter, condition or score" in str(refused.value.report.summary())
+    assert "set `intake:` in a mapping" in str(refused.value.report.summary())

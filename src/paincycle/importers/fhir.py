@@ -364,6 +364,10 @@ class _Builder:
         for frame in (obs, conds, events):
             frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
         intake = self._intake(patients, obs, conds, events)
+        if not len(intake):
+            raise fail(source, None, None,
+                       "no pain-related encounter, condition or score, so no patient has an "
+                       "intake date: set `intake:` in a mapping (see docs/importers.md)")
         patients = patients.assign(intake_date=patients["patient_id"].map(intake))
         conds = conds.sort_values("date")
         first_dx = conds.groupby("patient_id")["diagnosis"].agg(
