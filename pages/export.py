@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from paincycle import export
 from paincycle.access import AccessDenied, Permission
+from paincycle.reports import summary as export
 from paincycle.ui import data, filters, trajectories
 from paincycle.ui import export as widgets
 from paincycle.ui.auth import current_principal

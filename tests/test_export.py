@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from paincycle import export, services, trajectories
+from paincycle import services, trajectories
 from paincycle.access import AccessDenied, Principal, Role
 from paincycle.cohort import read_cohort
+from paincycle.reports import document
+from paincycle.reports import summary as export
 from paincycle.trajectories import CohortTrajectories
 
 RESEARCHER = Principal("research@uni", Role.RESEARCHER)
@@ -41,12 +43,12 @@ def pdf_text(data: bytes) -> str:
 
 @pytest.mark.parametrize("text", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\r=1"])
 def test_formula_text_is_defused(text):
-    assert export.safe_cell(text) == "'" + text
+    assert document.safe_cell(text) == "'" + text
 
 
 @pytest.mark.parametrize("value", ["P001", "chronic low back pain", "", 3, -2.5, None])
 def test_other_values_are_untouched(value):
-    assert export.safe_cell(value) == value
+    assert document.safe_cell(value) == value
 
 
 def test_tables_match_the_analyses(tiny):

@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_rules import reference_closest, reference_verdict
 
-from paincycle import export, features, measures, review, rules
+from paincycle import features, measures, review, rules
 from paincycle.cohort import from_frames
 from paincycle.outcomes import label_outcomes
+from paincycle.reports import summary as export
 from paincycle.trajectories import CohortTrajectories, domain_status, responder_status
 
 INTAKE = pd.Timestamp("2025-01-06")

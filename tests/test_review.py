@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from paincycle import database, review, trajectories
 from paincycle.access import AccessDenied, Principal, Role
 from paincycle.cohort import read_cohort
+from paincycle.reports import meeting
 from paincycle.trajectories import CohortTrajectories
 
 NURSE = Principal("nurse@clinic", Role.CLINICIAN)
@@ -216,7 +217,7 @@ def record(flag_cohort, workflow_engine):
     review.record_decision("C", "sleep", "another day", engine=workflow_engine,
                            meeting_date=date(2026, 11, 18))
     agenda = review.build_agenda(CohortTrajectories(flag_cohort))
-    return review.meeting_record("demo", agenda, day, engine=workflow_engine)
+    return meeting.meeting_record("demo", agenda, day, engine=workflow_engine)
 
 
 def test_meeting_record_holds_every_revision(record):
@@ -227,7 +228,7 @@ def test_meeting_record_holds_every_revision(record):
 
 
 def test_meeting_markdown_escapes_free_text(record):
-    text = review.meeting_markdown(record)
+    text = meeting.meeting_markdown(record)
     assert "refer to 1:1 CBT" in text and "refer to CBT" in text
     assert "revision 1 (superseded)" in text and "revision 2 (current)" in text
     assert "safety call today" in text and "crisis plan shared" in text
@@ -237,14 +238,14 @@ def test_meeting_markdown_escapes_free_text(record):
 
 
 def test_meeting_html_escapes_free_text(record):
-    page = review.meeting_html(record)
+    page = meeting.meeting_html(record)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "refer to 1:1 CBT" in page and "safety call today" in page
 
 
 def test_meeting_pdf_contains_the_decisions(record, tmp_path):
     path = tmp_path / "meeting.pdf"
-    path.write_bytes(review.meeting_pdf(record))
+    path.write_bytes(meeting.meeting_pdf(record))
     text = " ".join(page.extract_text() for page in PdfReader(path).pages)
     for words in ("refer to CBT", "refer to 1:1 CBT", "safety call today", "crisis plan shared",
                   "mood worse by 7 points", "<script>alert(1)</script>"):
@@ -255,5 +256,5 @@ def test_meeting_pdf_logs_no_patient_text(record, caplog):
     """A note in characters the PDF font lacks must not be echoed into the logs."""
     record.revisions[0] = dataclasses.replace(record.revisions[0], note="疼痛 secret \x07")
     with caplog.at_level("DEBUG"):
-        review.meeting_pdf(record)
+        meeting.meeting_pdf(record)
     assert "疼" not in caplog.text and "secret" not in caplog.text

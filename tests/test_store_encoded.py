@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paincycle import config, export, features, outcomes, review, synth
+from paincycle import config, features, outcomes, review, synth
 from paincycle import model as risk_model
 from paincycle import trajectories as tr
 from paincycle.cohort import Cohort, lookup
+from paincycle.reports import summary as export
 from paincycle.store import ENCODED, CohortStore
 
 

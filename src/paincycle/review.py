@@ -15,15 +15,14 @@ Three things live here:
 Functions that touch the database take ``engine`` (default: the configured
 one), so the same code runs on SQLite and PostgreSQL, and ``principal``
 (None = the local single-user admin), checked with access.require.
-The meeting record (Markdown, HTML, PDF) carries every revision, so the
+The meeting record (paincycle.reports.meeting) carries every revision, so the
 record of what was decided is never only the latest edit.
 """
 
 from __future__ import annotations
 
-import html
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -514,163 +513,3 @@ def case_card(analysis: CohortTrajectories, patient_id: str, *, agenda_row: Mapp
         decisions=all_revisions(pid, engine=engine, principal=principal),
         domains=analysis.patient_domain_status(pid), rows=cohort,
     )
-
-
-# --------------------------------------------------------------------------- meeting record
-
-
-@dataclass
-class MeetingRecord:
-    """The agenda of one meeting with every decision revision recorded for it."""
-
-    meeting_date: date
-    cohort_name: str
-    agenda: pd.DataFrame
-    revisions: list[Decision]
-
-    def patients(self) -> list[str]:
-        """Agenda order first, then anyone else decided about in the meeting."""
-        order = [str(p) for p in self.agenda["patient_id"]] if not self.agenda.empty else []
-        for item in self.revisions:
-            if item.patient_id not in order:
-                order.append(item.patient_id)
-        return order
-
-    def reasons_of(self, patient_id: str) -> list[str]:
-        if self.agenda.empty:
-            return []
-        rows = self.agenda[self.agenda["patient_id"].astype(str) == patient_id]
-        return list(rows.iloc[0]["reasons"]) if len(rows) else []
-
-    def decisions_of(self, patient_id: str) -> list[list[Decision]]:
-        """Each decision's revisions (oldest first), decisions in the order first recorded."""
-        grouped: dict[str, list[Decision]] = {}
-        for item in sorted(self.revisions, key=lambda d: (d.created_at, d.revision)):
-            if item.patient_id == patient_id:
-                grouped.setdefault(item.decision_id, []).append(item)
-        return [sorted(v, key=lambda d: d.revision) for v in grouped.values()]
-
-
-def meeting_record(cohort_name: str, agenda: pd.DataFrame, meeting_date: date, *,
-                   engine: Engine | None = None, principal: Principal | None = None) -> MeetingRecord:
-    """Collect a meeting's record from the database (identified: needs export rights)."""
-    access.require(principal, Permission.EXPORT_IDENTIFIED)
-    revisions = all_revisions(meeting_date=meeting_date, engine=engine, principal=principal)
-    return MeetingRecord(meeting_date, cohort_name, agenda, revisions)
-
-
-_MD_SPECIAL = set("\\`*_{}[]#!|<>&~")
-
-
-def markdown_text(value: str) -> str:
-    """Free text made inert for Markdown: every Markdown/HTML character is escaped.
-
-    A note reading '<script>' or '[click](http://x)' prints literally in any viewer.
-    """
-    out = []
-    for char in str(value):
-        if char in "<>&":
-            out.append(html.escape(char))
-        elif char in _MD_SPECIAL:
-            out.append("\\" + char)
-        else:
-            out.append(char)
-    return "".join(out).replace("\r\n", "\n").replace("\n", "  \n")
-
-
-def _revision_label(item: Decision, latest: int) -> str:
-    state = "current" if item.revision == latest else "superseded"
-    return f"revision {item.revision} ({state}), {item.when}, by {item.author}"
-
-
-def meeting_markdown(record: MeetingRecord) -> str:
-    """The meeting record as Markdown; every user-written word is escaped."""
-    lines = [f"# Case-review meeting, {record.meeting_date:%Y-%m-%d}", "",
-             f"Cohort: {markdown_text(record.cohort_name)}", ""]
-    patients = record.patients()
-    if not patients:
-        lines.append("No patients were on the agenda and no decisions were recorded.")
-    for pid in patients:
-        lines += [f"## Patient {markdown_text(pid)}", ""]
-        for reason in record.reasons_of(pid):
-            lines.append(f"- {markdown_text(reason)}")
-        lines.append("")
-        decided = record.decisions_of(pid)
-        if not decided:
-            lines += ["No decision recorded.", ""]
-        for revisions in decided:
-            latest = revisions[-1]
-            lines += [f"### {markdown_text(latest.discipline.capitalize())}: "
-                      f"{markdown_text(latest.action)}", ""]
-            for item in revisions:
-                lines.append(f"- {markdown_text(_revision_label(item, latest.revision))}: "
-                             f"**{markdown_text(item.action)}**")
-                if item.note:
-                    lines.append(f"  {markdown_text(item.note)}")
-            lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def meeting_html(record: MeetingRecord) -> str:
-    """The meeting record as one self-contained HTML page; all text html.escape'd."""
-    from paincycle.export import html_page_start
-
-    e = html.escape
-    parts = html_page_start(f"Case-review meeting, {record.meeting_date:%Y-%m-%d}",
-                            ".note{white-space:pre-wrap}.superseded{color:#666}")
-    parts.append(f"<p>Cohort: {e(record.cohort_name)}</p>")
-    patients = record.patients()
-    if not patients:
-        parts.append("<p>No patients were on the agenda and no decisions were recorded.</p>")
-    for pid in patients:
-        parts.append(f"<h2>Patient {e(pid)}</h2>")
-        reasons = record.reasons_of(pid)
-        if reasons:
-            parts.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in reasons) + "</ul>")
-        decided = record.decisions_of(pid)
-        if not decided:
-            parts.append("<p>No decision recorded.</p>")
-        for revisions in decided:
-            latest = revisions[-1]
-            parts.append(f"<h3>{e(latest.discipline.capitalize())}: {e(latest.action)}</h3><ol>")
-            for item in revisions:
-                css = "" if item.revision == latest.revision else " class='superseded'"
-                parts.append(f"<li{css}>{e(_revision_label(item, latest.revision))}: "
-                             f"<strong>{e(item.action)}</strong>"
-                             f"<div class='note'>{e(item.note)}</div></li>")
-            parts.append("</ol>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def meeting_pdf(record: MeetingRecord) -> bytes:
-    """The meeting record as PDF (Unicode font, text drawn as text, never markup)."""
-    from paincycle.export import PdfReport
-
-    pdf = PdfReport(f"Case-review meeting, {record.meeting_date:%Y-%m-%d}")
-    pdf.paragraph(f"Cohort: {record.cohort_name}")
-    patients = record.patients()
-    if not patients:
-        pdf.paragraph("No patients were on the agenda and no decisions were recorded.")
-    for pid in patients:
-        pdf.heading(f"Patient {pid}")
-        for reason in record.reasons_of(pid):
-            pdf.paragraph(f"- {reason}")
-        decided = record.decisions_of(pid)
-        if not decided:
-            pdf.paragraph("No decision recorded.")
-        for revisions in decided:
-            latest = revisions[-1]
-            pdf.subheading(f"{latest.discipline.capitalize()}: {latest.action}")
-            for item in revisions:
-                pdf.paragraph(f"{_revision_label(item, latest.revision)}: {item.action}")
-                if item.note:
-                    pdf.paragraph(f"    {item.note}")
-    return pdf.output()
-
-
-MEETING_FORMATS: dict[str, tuple[str, Callable[[MeetingRecord], str | bytes]]] = {
-    "md": ("text/markdown", meeting_markdown),
-    "html": ("text/html", meeting_html),
-    "pdf": ("application/pdf", meeting_pdf),
-}

@@ -21,11 +21,13 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from paincycle import audit, database, export, review, team
+from paincycle import audit, database, review, team
 from paincycle import model as risk_model
 from paincycle.access import Permission, Principal, Role, require
 from paincycle.cohort import Cohort, CohortError
 from paincycle.outcomes import OutcomeDefinition
+from paincycle.reports import meeting
+from paincycle.reports import summary as export
 from paincycle.store import CohortStore, Version
 from paincycle.trajectories import CohortTrajectories
 
@@ -198,13 +200,13 @@ def meeting_record_file(fmt: str, cohort_name: str, agenda: pd.DataFrame, meetin
                         principal: Principal | None = None, engine: Engine | None = None,
                         cohort_version: str | None = None) -> bytes:
     """One meeting's record (every decision and revision) as .md, .html or .pdf; audited."""
-    if fmt not in review.MEETING_FORMATS:
+    if fmt not in meeting.MEETING_FORMATS:
         raise ValueError(f"unknown meeting-record format {fmt!r}; choose one of "
-                         f"{', '.join(review.MEETING_FORMATS)}")
+                         f"{', '.join(meeting.MEETING_FORMATS)}")
     engine = _engine(engine)
     who = require(principal, Permission.EXPORT_IDENTIFIED)
-    record = review.meeting_record(cohort_name, agenda, meeting_date, engine=engine, principal=who)
-    content = review.MEETING_FORMATS[fmt][1](record)
+    record = meeting.meeting_record(cohort_name, agenda, meeting_date, engine=engine, principal=who)
+    content = meeting.MEETING_FORMATS[fmt][1](record)
     audit.record(engine, who, audit.Action.MEETING_RECORD, cohort_version=cohort_version,
                  detail=f"meeting of {meeting_date:%Y-%m-%d} as .{fmt}, "
                         f"{len(record.revisions)} decision revisions")

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from paincycle import config, review
 from paincycle.cohort import read_cohort
+from paincycle.reports import meeting
 from paincycle.store import CohortStore
 from paincycle.trajectories import CohortTrajectories
 
@@ -92,8 +93,8 @@ def test_a_whole_meeting_on_the_sample_cohort():
 
     # the meeting record (the download's content is built by this function)
     assert len(at.get("download_button")) == 3
-    record = review.meeting_record("demo", review.build_agenda(CohortTrajectories(cohort), limit=15), date.today())
-    text = review.meeting_markdown(record)
+    record = meeting.meeting_record("demo", review.build_agenda(CohortTrajectories(cohort), limit=15), date.today())
+    text = meeting.meeting_markdown(record)
     for words in ("refer to CBT group", "phone weekly", "phone twice a week",
                   "revision 1 (superseded)", "revision 2 (current)"):
         assert words in text

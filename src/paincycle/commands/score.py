@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from paincycle import config, export, services
+from paincycle import config, services
 from paincycle import model as risk_model
 from paincycle.commands.train import resolve
+from paincycle.reports import document
 
 HELP = ("Score every patient with data by the landmark: risk (0-1), flag and top factors, "
         "written as CSV.")
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     table = scores.table.copy()
     table["risk"] = table["risk"].round(4)
-    export.safe_frame(table).to_csv(out, index=False)  # ids that look like formulas stay inert
+    document.safe_frame(table).to_csv(out, index=False)  # ids that look like formulas stay inert
     print(f"Scored {len(table):,} of {cohort.n_patients:,} patients at day {landmark}; "
           f"flagged {int(table['flagged'].sum()):,} at risk >= {scores.threshold:.1%}.")
     if len(scores.skipped):

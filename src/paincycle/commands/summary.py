@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from paincycle import analyses, export, services
+from paincycle import analyses, services
 from paincycle.cohort import read_cohort
+from paincycle.reports import summary as export
 from paincycle.store import CohortStore
 from paincycle.trajectories import CohortTrajectories
 

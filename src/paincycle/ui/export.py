@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from paincycle import export, services
+from paincycle import services
 from paincycle.access import Permission, Principal
+from paincycle.reports import summary as export
 from paincycle.ui import data, risk, trajectories
 from paincycle.ui.trajectories import Filters
 

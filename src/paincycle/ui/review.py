@@ -17,6 +17,7 @@ from paincycle import charts, database, measures, review, services, trajectories
 from paincycle import model as risk_model
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
+from paincycle.reports import meeting
 from paincycle.ui import risk
 from paincycle.ui import trajectories as trajectories_cache
 
@@ -213,7 +214,7 @@ def meeting_downloads(cohort_name: str, agenda_frame: pd.DataFrame, meeting_date
     """
     cols = st.columns(3)
     stem = f"case-review-{meeting_date:%Y-%m-%d}"
-    for col, (fmt, (mime, _build)) in zip(cols, review.MEETING_FORMATS.items(), strict=True):
+    for col, (fmt, (mime, _build)) in zip(cols, meeting.MEETING_FORMATS.items(), strict=True):
         def build(fmt: str = fmt) -> bytes:
             return services.meeting_record_file(fmt, cohort_name, agenda_frame, meeting_date,
                                                 principal=principal, engine=database.get_engine(),

@@ -22,12 +22,9 @@ Two safety rules hold in every format:
 from __future__ import annotations
 
 import base64
-import html
 import io
-import logging
-import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,9 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from paincycle import access, measures, rules, trajectories
+from paincycle import access, measures, review, rules, trajectories
 from paincycle.access import Permission, Principal
 from paincycle.cohort import Cohort
+from paincycle.reports import document
 from paincycle.trajectories import CohortTrajectories
 
 FORMATS: tuple[str, ...] = ("xlsx", "html", "pdf", "csv")
@@ -45,8 +43,6 @@ MIME: dict[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "html": "text/html", "pdf": "application/pdf", "csv": "text/csv",
 }
-#: Characters a spreadsheet treats as the start of a formula (OWASP CSV injection list).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Weeks where fewer patients than this contributed are left out of the band charts.
 MIN_PATIENTS_PER_WEEK = 5
 #: Flagged patients printed in HTML and PDF; the .xlsx and .csv carry them all.
@@ -63,30 +59,6 @@ NUMBER_FORMATS: dict[str, tuple[str, str]] = {
 }
 
 Progress = Callable[[float, str], None]
-#: Control characters (other than newline) that would garble a PDF line.
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
-
-
-# --------------------------------------------------------------------------- cell safety
-
-
-def safe_cell(value: object) -> object:
-    """Text that a spreadsheet would run as a formula, made inert with a leading quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every text cell (and column name) passed through :func:`safe_cell`."""
-    out = frame.copy()
-    for column in out.columns:
-        if not (pd.api.types.is_numeric_dtype(out[column])
-                or pd.api.types.is_datetime64_any_dtype(out[column])
-                or pd.api.types.is_bool_dtype(out[column])):
-            out[column] = out[column].astype(object).map(safe_cell)
-    out.columns = [safe_cell(str(c)) for c in out.columns]
-    return out
 
 
 # --------------------------------------------------------------------------- the summary
@@ -159,8 +131,6 @@ def build_summary(analysis: CohortTrajectories, ids: pd.Series | None = None, *,
     """
     access.require(principal, Permission.EXPORT_DEIDENTIFIED if deidentify
                    else Permission.EXPORT_IDENTIFIED)
-    from paincycle import review
-
     step = progress or _noop
     ids = analysis.patients["patient_id"] if ids is None else pd.Series(ids, dtype=object).astype(str)
     chosen = set(ids)
@@ -276,8 +246,6 @@ def _baseline_profile(status: pd.DataFrame, n: int) -> Table:
 
 def _flag_counts(triad: pd.DataFrame, worse: pd.DataFrame, safety: pd.DataFrame,
                  model: ModelSection | None, n: int) -> Table:
-    from paincycle import review
-
     rows = [("Triad: severe pain, moderate depression and moderate insomnia",
              int(triad["triad"].sum()))]
     for domain in measures.VERDICT_GROUPS:
@@ -445,7 +413,7 @@ def _printed(table: Table) -> tuple[pd.DataFrame, int]:
 
 def to_csv(summary: Summary) -> bytes:
     """The per-patient table as CSV (UTF-8 with BOM, so Excel reads accents right)."""
-    return safe_frame(summary.per_patient).to_csv(index=False).encode("utf-8-sig")
+    return document.safe_frame(summary.per_patient).to_csv(index=False).encode("utf-8-sig")
 
 
 def to_xlsx(summary: Summary) -> bytes:
@@ -457,7 +425,7 @@ def to_xlsx(summary: Summary) -> bytes:
     about = workbook.active
     about.title = "About"
     for line in _about_lines(summary):
-        about.append([_xlsx_value(safe_cell(line))])
+        about.append([_xlsx_value(document.safe_cell(line))])
     about["A1"].font = Font(bold=True, size=14)
     about.column_dimensions["A"].width = 110
     sheets = [*summary.tables, Table("Patients", "Per-patient table", summary.per_patient,
@@ -465,7 +433,7 @@ def to_xlsx(summary: Summary) -> bytes:
                                       "observations": "int", "risk": "pct", "birth year": "year"})]
     for table in sheets:
         sheet = workbook.create_sheet(table.sheet[:31])
-        frame = safe_frame(table.frame)
+        frame = document.safe_frame(table.frame)
         sheet.append([_xlsx_value(c) for c in frame.columns])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
@@ -512,140 +480,29 @@ def _about_lines(summary: Summary) -> list[str]:
     return lines
 
 
-def html_page_start(title: str, css: str = "") -> list[str]:
-    """The opening of a self-contained report page: escaped title, inline CSS only."""
-    e = html.escape
-    return [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{e(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#222}"
-        f".note{{color:#555}}{css}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-    ]
-
-
 def to_html(summary: Summary) -> str:
-    """One self-contained page: inline CSS, charts as PNG data URIs, every text escaped."""
-    e = html.escape
-    parts = html_page_start(
-        summary.title,
-        "table{border-collapse:collapse;margin:0.5em 0 1.5em}"
-        "th,td{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left}"
-        "td.n{text-align:right}img{max-width:100%}")
-    parts += [f"<p>{e(line)}</p>" for line in _about_lines(summary)[1:]]
+    """One self-contained page (templates/summary.html.j2): inline CSS, charts as PNG data URIs,
+    every text escaped by the template engine."""
+    tables = []
     for table in summary.tables:
-        parts.append(f"<h2>{e(table.title)}</h2>")
-        if table.note:
-            parts.append(f"<p class='note'>{e(table.note)}</p>")
-        parts.append(_html_table(table))
-    if summary.charts:
-        parts.append("<h2>Cohort trajectories</h2>")
-    for chart in summary.charts:
-        data = base64.b64encode(chart.png).decode("ascii")
-        parts.append(f"<figure><img alt='{e(chart.title)}' src='data:image/png;base64,{data}'>"
-                     f"<figcaption>{e(chart.title)}</figcaption></figure>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        frame, more = _printed(table)
+        rows = [[(_format_value(v, _cell_kind(table, r, c)), _is_number(v))
+                 for c, v in zip(frame.columns, values, strict=True)]
+                for r, values in enumerate(frame.itertuples(index=False))]
+        tables.append({"title": table.title, "note": table.note,
+                       "columns": [str(c) for c in frame.columns], "rows": rows, "more": more})
+    charts = [{"title": chart.title, "data": base64.b64encode(chart.png).decode("ascii")}
+              for chart in summary.charts]
+    return document.render_html("summary.html.j2", title=summary.title,
+                                about=_about_lines(summary)[1:], tables=tables, charts=charts)
 
 
-def _html_table(table: Table) -> str:
-    frame, more = _printed(table)
-    e = html.escape
-    head = "".join(f"<th>{e(str(c))}</th>" for c in frame.columns)
-    body = []
-    for r, values in enumerate(frame.itertuples(index=False)):
-        cells = []
-        for column, value in zip(frame.columns, values, strict=True):
-            numeric = isinstance(value, (int, float, np.integer, np.floating)) \
-                and not isinstance(value, bool)
-            css = " class='n'" if numeric else ""
-            cells.append(f"<td{css}>{e(_format_value(value, _cell_kind(table, r, column)))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    tail = f"<p class='note'>... and {more:,} more rows in the .xlsx export.</p>" if more else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{tail}"
-
-
-class PdfReport:
-    """A plain A4 report with a Unicode font: headings, paragraphs, tables, images.
-
-    Text is always drawn as text (no markup parsing), so a note cannot change the layout.
-    """
-
-    FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
-
-    def __init__(self, title: str):
-        from fpdf import FPDF
-
-        # fpdf logs the characters a font lacks: that would put patient text in the logs
-        logging.getLogger("fpdf").setLevel(logging.ERROR)
-        self.pdf = FPDF(format="A4")
-        self.pdf.set_auto_page_break(auto=True, margin=15)
-        self.pdf.set_title(title)
-        self.font = self._font()
-        self.pdf.add_page()
-        self.pdf.set_font(self.font, "B", 16)
-        self.pdf.multi_cell(0, 9, self._text(title), new_x="LMARGIN", new_y="NEXT")
-        self.pdf.ln(2)
-
-    def _font(self) -> str:
-        for folder in self.FONT_DIRS:
-            regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
-            if regular.exists() and bold.exists():
-                self.pdf.add_font("DejaVu", "", str(regular))
-                self.pdf.add_font("DejaVu", "B", str(bold))
-                self.unicode = True
-                return "DejaVu"
-        self.unicode = False
-        return "Helvetica"
-
-    def _text(self, value: object) -> str:
-        text = _CONTROL.sub(" ", str(value))
-        return text if self.unicode else text.encode("latin-1", "replace").decode("latin-1")
-
-    def heading(self, text: str) -> None:
-        self.pdf.ln(3)
-        self.pdf.set_font(self.font, "B", 13)
-        self.pdf.multi_cell(0, 7, self._text(text), new_x="LMARGIN", new_y="NEXT")
-
-    def subheading(self, text: str) -> None:
-        self.pdf.set_font(self.font, "B", 10.5)
-        self.pdf.multi_cell(0, 6, self._text(text), new_x="LMARGIN", new_y="NEXT")
-
-    def paragraph(self, text: str, size: float = 9.5) -> None:
-        self.pdf.set_font(self.font, "", size)
-        self.pdf.multi_cell(0, 5, self._text(text), new_x="LMARGIN", new_y="NEXT")
-
-    def table(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
-              widths: Sequence[float] | None = None) -> None:
-        self.pdf.set_font(self.font, "", 7.5)
-        with self.pdf.table(col_widths=tuple(widths) if widths else None, line_height=4,
-                            text_align="LEFT", first_row_as_headings=True) as grid:
-            grid.row([self._text(h) for h in headings])
-            for values in rows:
-                grid.row([self._text(v) for v in values])
-        self.pdf.ln(2)
-
-    def image(self, png: bytes, title: str) -> None:
-        self.pdf.image(io.BytesIO(png), w=self.pdf.epw * 0.9, alt_text=self._text(title))
-        self.pdf.ln(2)
-
-    def output(self) -> bytes:
-        return bytes(self.pdf.output())
-
-
-def column_widths(headings: Sequence[object], rows: Sequence[Sequence[str]]) -> list[float]:
-    """Relative PDF column widths from the content: wide for sentences, narrow for numbers."""
-    widths = []
-    for i, heading in enumerate(headings):
-        longest_word = max((len(w) for w in str(heading).split()), default=1)
-        lengths = sorted(len(row[i]) for row in rows) or [1]
-        typical = lengths[int(0.9 * (len(lengths) - 1))]
-        widths.append(float(min(60, max(7, longest_word, typical))))
-    return widths
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def to_pdf(summary: Summary) -> bytes:
-    pdf = PdfReport(summary.title)
+    pdf = document.PdfReport(summary.title)
     for line in _about_lines(summary)[1:]:
         pdf.paragraph(line)
     for table in summary.tables:
@@ -656,7 +513,7 @@ def to_pdf(summary: Summary) -> bytes:
         rows = [[_format_value(v, _cell_kind(table, r, c)) for c, v in
                  zip(frame.columns, values, strict=True)]
                 for r, values in enumerate(frame.itertuples(index=False))]
-        pdf.table([str(c) for c in frame.columns], rows, column_widths(frame.columns, rows))
+        pdf.table([str(c) for c in frame.columns], rows, document.column_widths(frame.columns, rows))
         if more:
             pdf.paragraph(f"... and {more:,} more rows in the .xlsx export.", size=8.5)
     if summary.charts:
