@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paincycle import cohort as cohort_mod
-from paincycle import services
+from paincycle import inputs, services
 from paincycle.cli import main
 from paincycle.cohort import load_and_validate
 from paincycle.store import MANIFEST, CohortStore
@@ -219,7 +219,7 @@ def test_ten_thousand_character_cells_are_kept_or_refused_cleanly():
 
 
 def test_very_large_files_are_refused_before_reading(monkeypatch):
-    monkeypatch.setattr(cohort_mod, "MAX_TABLE_BYTES", 1024**2)
+    monkeypatch.setattr(inputs, "MAX_FILE_BYTES", 1024**2)
     big = PATIENTS + "".join(f"Q{i},2025-01-06,F,1970,x,y\n" for i in range(60_000))
     with _folder(patients_csv=big, observations_csv=OBSERVATIONS) as folder:
         cohort, report = load_and_validate(folder)

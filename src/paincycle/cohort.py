@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from paincycle import measures
+from paincycle import inputs, measures
+from paincycle.inputs import parquet_problem, workbook_problem
+from paincycle.problems import MAX_PROBLEMS_PER_CHECK, CohortError, Problem, ValidationReport
 from paincycle.rules import MAX_DAYS_BEFORE_INTAKE, days_since_intake
 
 TABLES = ("patients", "observations", "events")
@@ -47,90 +46,15 @@ TREATMENTS = (
 )
 SEXES = ("female", "male", "other", "unknown")
 MAX_ID_LENGTH = 64
+_ISO_DATE = r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
 
 #: Limits that keep a hostile upload from exhausting the machine.
-MAX_TABLE_BYTES = 2 * 1024**3
-MAX_ZIP_RATIO = 200
 #: More columns than any real export has; a header of 100,000 names is an attack or an accident.
 MAX_COLUMNS = 1000
 #: Dates outside this span are refused: no clinic record predates 1900, and outside
 #: 1677-2262 dates cannot even be represented.
 MIN_DATE = pd.Timestamp("1900-01-01")
 MAX_DATE = pd.Timestamp("2199-12-31")
-
-#: Problems kept in full; beyond this only counts are kept (a 30-million-row
-#: file with one systematic error must not produce 30 million messages).
-MAX_PROBLEMS_PER_CHECK = 200
-
-_ISO_DATE = r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the input, in words a data manager can act on."""
-
-    file: str
-    row: int | None
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.row is not None:
-            where += f", row {self.row}"
-        if self.column:
-            where += f", column {self.column}"
-        return f"{where}: {self.message}"
-
-
-@dataclass
-class ValidationReport:
-    """All problems found, with the total per kind even where the list was capped."""
-
-    problems: list[Problem] = field(default_factory=list)
-    counts: Counter = field(default_factory=Counter)
-
-    @property
-    def ok(self) -> bool:
-        return not self.counts
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def add(self, problem: Problem, kind: str | None = None) -> None:
-        self.counts[kind or problem.message] += 1
-        self.problems.append(problem)
-
-    def add_many(self, file: str, rows: Iterable[int], column: str | None,
-                 messages: Iterable[str] | str, kind: str, count: int | None = None) -> None:
-        rows = list(rows)
-        msgs = [messages] * len(rows) if isinstance(messages, str) else list(messages)
-        self.counts[kind] += count if count is not None else len(rows)
-        for row, msg in zip(rows[:MAX_PROBLEMS_PER_CHECK], msgs[:MAX_PROBLEMS_PER_CHECK],
-                            strict=False):
-            self.problems.append(Problem(file, row, column, msg))
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [(p.file, p.row, p.column, p.message) for p in self.problems],
-            columns=["file", "row", "column", "problem"],
-        ).astype({"row": "Int64"})
-
-    def summary(self, limit: int = 50) -> str:
-        lines = [str(p) for p in self.problems[:limit]]
-        if self.total > limit:
-            lines.append(f"... and {self.total - min(limit, len(self.problems))} more problems")
-        return "\n".join(lines)
-
-
-class CohortError(ValueError):
-    """Input that cannot become a cohort; carries the full validation report."""
-
-    def __init__(self, report: ValidationReport):
-        self.report = report
-        super().__init__(f"{report.total} problem(s) in the cohort:\n{report.summary(10)}")
-
 
 @dataclass(frozen=True)
 class Cohort:
@@ -201,97 +125,40 @@ def read_cohort(path: str | Path) -> Cohort:
 
 
 def load_and_validate(path: str | Path) -> tuple[Cohort | None, ValidationReport]:
-    """Read a cohort folder or .zip; return the cohort (None if invalid) and the report."""
+    """Read a cohort folder or .zip; return the cohort (None if invalid) and the report.
+
+    Files are opened by the one reader (paincycle.inputs), with the same limits
+    and zip rules as every converter. A table may sit at the top or in a
+    subfolder (a zipped folder); the shallowest copy is read.
+    """
     path = Path(path)
     report = ValidationReport()
-    if not path.exists():
-        report.add(Problem(str(path), None, None, "no such file or folder"), "missing path")
+    if path.is_file() and path.suffix.lower() != ".zip":
+        report.add(Problem(path.name, None, None,
+                           "expected a cohort folder or a .zip of one (patients and observations tables)"),
+                   "not a cohort")
         return None, report
-    try:
-        raw = _read_zip(path, report) if path.is_file() else _read_folder(path, report)
-    except zipfile.BadZipFile:
-        report.add(Problem(path.name, None, None, "not a valid .zip file"), "bad zip")
-        return None, report
+    files = inputs.read_files(path, report, accept=_is_table_file)
+    raw: dict[str, tuple[str, pd.DataFrame]] = {}
+    for table in TABLES:
+        names = sorted((n for n in files if PurePosixPath(n).stem.lower() == table),
+                       key=lambda n: (n.count("/"), n))
+        if not names:
+            continue
+        file = PurePosixPath(names[0]).name
+        frame = _parse_table(file, files[names[0]], report, optional=table not in REQUIRED_TABLES)
+        if frame is not None:
+            raw[table] = (file, frame)
+    if path.exists():
+        _require_tables(raw, report, path.name)
     if not report.ok:
         return None, report
     return validate_tables(raw, report)
 
 
-def _read_folder(folder: Path, report: ValidationReport) -> dict[str, tuple[str, pd.DataFrame]]:
-    found = {}
-    for table in TABLES:
-        candidates = [folder / f"{table}{suffix}" for suffix in TABLE_SUFFIXES]
-        candidates += [p for p in folder.iterdir() if p.is_file() and p.stem.lower() == table
-                       and p.suffix.lower() in TABLE_SUFFIXES]
-        existing = [p for p in dict.fromkeys(candidates) if p.exists()]
-        if not existing:
-            continue
-        file = existing[0]
-        if file.stat().st_size > MAX_TABLE_BYTES:
-            report.add(Problem(file.name, None, None, _too_large()), "too large")
-            continue
-        frame = _parse_table(file.name, file.read_bytes(), report,
-                             optional=table not in REQUIRED_TABLES)
-        if frame is not None:
-            found[table] = (file.name, frame)
-    _require_tables(found, report, folder.name)
-    return found
-
-
-def _read_zip(path: Path, report: ValidationReport) -> dict[str, tuple[str, pd.DataFrame]]:
-    """Tables from a zip, read in memory: nothing is extracted, so member names cannot escape."""
-    if path.suffix.lower() != ".zip":
-        report.add(Problem(path.name, None, None,
-                           "expected a cohort folder or a .zip of one (patients and observations tables)"),
-                   "not a cohort")
-        return {}
-    found = {}
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            member = PurePosixPath(info.filename.replace("\\", "/"))
-            if info.is_dir() or member.name.startswith(".") or "__MACOSX" in member.parts:
-                continue
-            stem, suffix = member.stem.lower(), member.suffix.lower()
-            if stem not in TABLES or suffix not in TABLE_SUFFIXES or stem in found:
-                continue
-            if info.file_size > MAX_TABLE_BYTES and info.file_size <= 2 * max(info.compress_size, 1):
-                report.add(Problem(member.name, None, None, _too_large()), "too large")
-                continue
-            if info.file_size > MAX_TABLE_BYTES or (
-                info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO
-                and info.file_size > 50 * 1024**2
-            ):
-                report.add(Problem(member.name, None, None,
-                                   "refused: this zip member expands far beyond a plausible table "
-                                   "(possible zip bomb)"), "zip bomb")
-                continue
-            try:
-                with archive.open(info) as handle:
-                    data = handle.read(MAX_TABLE_BYTES + 1)
-            except (RuntimeError, NotImplementedError, EOFError, OSError, zlib.error) as exc:
-                # encrypted members, unknown compression methods, truncated streams
-                why = "it is password-protected" if "encrypt" in str(exc) else _short(exc)
-                report.add(Problem(member.name, None, None,
-                                   f"cannot unpack this zip member ({why}); zip the files "
-                                   "again with standard compression and no password"),
-                           "unreadable")
-                continue
-            if len(data) > MAX_TABLE_BYTES:
-                report.add(Problem(member.name, None, None, _too_large()),
-                           "too large")
-                continue
-            frame = _parse_table(member.name, data, report,
-                                 optional=stem not in REQUIRED_TABLES)
-            if frame is not None:
-                found[stem] = (member.name, frame)
-    _require_tables(found, report, path.name)
-    return found
-
-
-def _too_large() -> str:
-    size = (f"{MAX_TABLE_BYTES / 1024**3:g} GB" if MAX_TABLE_BYTES >= 1024**3
-            else f"{MAX_TABLE_BYTES / 1024**2:g} MB")
-    return f"file is larger than the {size} limit"
+def _is_table_file(name: str) -> bool:
+    member = PurePosixPath(name)
+    return member.stem.lower() in TABLES and member.suffix.lower() in TABLE_SUFFIXES
 
 
 def _csv_header_problem(name: str, text: str) -> Problem | None:
@@ -365,7 +232,7 @@ def _parse_table(name: str, data: bytes, report: ValidationReport,
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                                 skip_blank_lines=True)
     except Exception as exc:  # the parsers raise many types; all mean "unreadable file"
-        report.add(Problem(name, None, None, f"could not read the file: {_short(exc)}"),
+        report.add(Problem(name, None, None, f"could not read the file: {inputs.short(exc)}"),
                    "unreadable")
         return None
     if len(frame.columns) > MAX_COLUMNS:
@@ -382,41 +249,6 @@ def _parse_table(name: str, data: bytes, report: ValidationReport,
         report.add(Problem(name, None, None, "file has a header but no rows"), "empty file")
         return None
     return frame
-
-
-def workbook_problem(data: bytes) -> str | None:
-    """Why an .xlsx cannot be opened safely, or None.
-
-    An .xlsx is a zip: a few MB can unpack to gigabytes of XML that the Excel
-    reader would then hold in memory, so the workbook's parts are sized first.
-    """
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as workbook:
-            parts = workbook.infolist()
-    except Exception:  # BadZipFile, NotImplementedError, UnicodeDecodeError...: all mean "not a workbook"
-        return "not a valid .xlsx workbook (it should be a zip of XML parts)"
-    unpacked = sum(part.file_size for part in parts)
-    packed = max(sum(part.compress_size for part in parts), 1)
-    if unpacked > MAX_TABLE_BYTES or (unpacked > 50 * 1024**2 and unpacked / packed > MAX_ZIP_RATIO):
-        return "it unpacks far beyond a plausible export (possible zip bomb), so it was not opened"
-    return None
-
-
-def parquet_problem(data: bytes) -> str | None:
-    """Why a Parquet file cannot be read safely, or None.
-
-    Parquet is compressed: a small file can declare gigabytes of rows, so the
-    sizes in its footer are checked before any column is read.
-    """
-    try:
-        meta = pq.ParquetFile(io.BytesIO(data)).metadata
-    except Exception:  # ArrowInvalid, OSError...: all mean "not a Parquet file"
-        return "not a valid Parquet file"
-    unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    if unpacked > MAX_TABLE_BYTES or (unpacked > 50 * 1024**2 and unpacked / max(len(data), 1)
-                                      > MAX_ZIP_RATIO):
-        return "it unpacks far beyond a plausible export (possible compression bomb), so it was not read"
-    return None
 
 
 def _short(exc: Exception) -> str:

@@ -10,11 +10,8 @@ is ever dropped silently.
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -26,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from paincycle import cohort as cohort_mod
+from paincycle import inputs
 from paincycle.cohort import Cohort, CohortError, Problem, ValidationReport
 
 #: SNOMED CT codes of chronic pain conditions: their onset is the intake date
@@ -37,7 +35,7 @@ CHRONIC_PAIN_SNOMED: dict[str, str] = {
     "203082005": "fibromyalgia",
 }
 
-#: Largest upload the Data page accepts and largest single input file read.
+#: Largest upload the Data page accepts (files on disk: paincycle.inputs.MAX_FILE_BYTES).
 MAX_INPUT_BYTES = 500 * 1024**2
 
 Progress = Callable[[float, str], None]
@@ -95,71 +93,18 @@ class Conversion:
 
 
 def read_inputs(path: str | Path) -> dict[str, bytes]:
-    """Every file in ``path`` (a file, a folder or a .zip) by name; .gz members are unpacked.
+    """Every file in ``path`` (a file, a folder or a .zip) by name, through the one reader.
 
-    Zips are read in memory and never extracted, so member names cannot escape;
-    members that expand far beyond their packed size are refused (zip bombs).
+    The same limits, zip rules and .gz unpacking as a cohort folder
+    (paincycle.inputs); any problem stops the conversion with every problem listed.
     """
-    path = Path(path)
-    if not path.exists():
-        raise fail(str(path), None, None, "no such file or folder")
-    files: dict[str, bytes] = {}
-    if path.is_dir():
-        for item in sorted(path.rglob("*")):
-            if item.is_file() and not any(p.startswith(".") for p in item.relative_to(path).parts):
-                _add(files, item.relative_to(path).as_posix(), _read_limited(item))
-    elif path.suffix.lower() == ".zip":
-        try:
-            with zipfile.ZipFile(path) as archive:
-                for info in archive.infolist():
-                    member = PurePosixPath(info.filename.replace("\\", "/"))
-                    if (info.is_dir() or member.name.startswith(".")
-                            or "__MACOSX" in member.parts):
-                        continue
-                    if info.file_size > MAX_INPUT_BYTES or (
-                            info.compress_size and info.file_size > 50 * 1024**2
-                            and info.file_size / info.compress_size > cohort_mod.MAX_ZIP_RATIO):
-                        raise fail(member.as_posix(), None, None,
-                                   "refused: this zip member expands far beyond a plausible "
-                                   "export (possible zip bomb)")
-                    try:
-                        with archive.open(info) as handle:
-                            _add(files, member.as_posix(), handle.read(MAX_INPUT_BYTES + 1))
-                    except (RuntimeError, NotImplementedError, EOFError, OSError,
-                            zlib.error) as exc:  # encrypted, unsupported method, truncated
-                        raise fail(member.as_posix(), None, None,
-                                   "cannot read this zip member (encrypted, damaged or an "
-                                   "unsupported compression method)") from exc
-        except zipfile.BadZipFile:
-            raise fail(path.name, None, None, "not a valid .zip file") from None
-    else:
-        _add(files, path.name, _read_limited(path))
+    report = ValidationReport()
+    files = inputs.read_files(path, report)
+    if not report.ok:
+        raise ConversionError(report)
     if not files:
-        raise fail(path.name, None, None, "no files found")
+        raise fail(Path(path).name, None, None, "no files found")
     return files
-
-
-def _read_limited(path: Path) -> bytes:
-    if path.stat().st_size > MAX_INPUT_BYTES:
-        raise fail(path.name, None, None,
-                   f"file is larger than the {MAX_INPUT_BYTES // 1024**2} MB limit")
-    return path.read_bytes()
-
-
-def _add(files: dict[str, bytes], name: str, data: bytes) -> None:
-    if len(data) > MAX_INPUT_BYTES:
-        raise fail(name, None, None, f"file is larger than the {MAX_INPUT_BYTES // 1024**2} MB limit")
-    if name.lower().endswith(".gz"):
-        try:
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
-                data = handle.read(MAX_INPUT_BYTES + 1)
-        except (OSError, EOFError):
-            raise fail(name, None, None, "not a valid gzip file") from None
-        if len(data) > MAX_INPUT_BYTES:
-            raise fail(name, None, None, "unpacks to more than the "
-                                         f"{MAX_INPUT_BYTES // 1024**2} MB limit")
-        name = name[:-3]
-    files[name] = data
 
 
 def find_file(files: dict[str, bytes], stem: str, suffixes: tuple[str, ...] = (".csv",)) -> str | None:
@@ -221,8 +166,8 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
         raise fail(name, None, None, "file is empty")
     kind = "Excel" if suffix == ".xlsx" else "Parquet"
     try:
-        refused = (cohort_mod.workbook_problem(data) if suffix == ".xlsx"
-                   else cohort_mod.parquet_problem(data))
+        refused = (inputs.workbook_problem(data) if suffix == ".xlsx"
+                   else inputs.parquet_problem(data))
         if refused:
             raise fail(name, None, None, f"could not read the {kind} file: {refused}")
         if suffix == ".xlsx":

@@ -1,0 +1,177 @@
+"""The one reader of input files: cohort folders and every converter open files through it.
+
+A folder, a .zip or a single file becomes ``{name: bytes}`` under one set of
+rules, whichever importer asked:
+
+- one size limit per file (:data:`MAX_FILE_BYTES`), checked before reading;
+- zips are read in memory and never extracted, so member names cannot escape;
+  hidden files and ``__MACOSX`` are skipped; a member that expands far beyond
+  its packed size is refused as a possible zip bomb; encrypted, damaged or
+  unusually compressed members get a clear message;
+- ``.gz`` files are unpacked, within the same limit;
+- Excel workbooks and Parquet files are sized from their own directories
+  before a reader opens them.
+
+Every problem is added to the caller's :class:`~paincycle.problems.ValidationReport`
+with the file it concerns; nothing is half-read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+import pyarrow.parquet as pq
+
+from paincycle.problems import Problem, ValidationReport
+
+#: Largest file, zip member or unpacked .gz read (the Data page's upload limit is lower).
+MAX_FILE_BYTES = 2 * 1024**3
+#: A member bigger than 50 MB that unpacks to more than this many times its packed size is refused.
+MAX_ZIP_RATIO = 200
+
+
+def too_large() -> str:
+    """The message for a file over the limit, with the limit in words."""
+    size = (f"{MAX_FILE_BYTES / 1024**3:g} GB" if MAX_FILE_BYTES >= 1024**3
+            else f"{MAX_FILE_BYTES / 1024**2:g} MB")
+    return f"file is larger than the {size} limit"
+
+
+def read_files(path: str | Path, report: ValidationReport,
+               accept: Callable[[str], bool] = lambda _name: True) -> dict[str, bytes]:
+    """The files in ``path`` (a folder, a .zip or one file) that ``accept`` their name, by name.
+
+    Names are relative POSIX paths (``data/patients.csv``), ``.gz`` already
+    removed. Problems go to ``report``; a file with a problem is left out.
+    """
+    path = Path(path)
+    files: dict[str, bytes] = {}
+    if not path.exists():
+        report.add(Problem(str(path), None, None, "no such file or folder"), "missing path")
+    elif path.is_dir():
+        for item in sorted(path.rglob("*")):
+            name = item.relative_to(path).as_posix()
+            if item.is_file() and not _hidden(name) and accept(_unzipped(name)):
+                if item.stat().st_size > MAX_FILE_BYTES:
+                    report.add(Problem(name, None, None, too_large()), "too large")
+                    continue
+                _add(files, name, item.read_bytes(), report)
+    elif path.suffix.lower() == ".zip":
+        _read_zip(path, files, report, accept)
+    elif accept(_unzipped(path.name)):
+        if path.stat().st_size > MAX_FILE_BYTES:
+            report.add(Problem(path.name, None, None, too_large()), "too large")
+        else:
+            _add(files, path.name, path.read_bytes(), report)
+    return files
+
+
+def _hidden(name: str) -> bool:
+    """Dot-files and dot-folders, and macOS's __MACOSX (a ``..`` in a member name is not hiding)."""
+    parts = [p for p in PurePosixPath(name).parts if p not in (".", "..")]
+    return any(p.startswith(".") for p in parts) or "__MACOSX" in parts
+
+
+def _unzipped(name: str) -> str:
+    return name[:-3] if name.lower().endswith(".gz") else name
+
+
+def _read_zip(path: Path, files: dict[str, bytes], report: ValidationReport,
+              accept: Callable[[str], bool]) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = PurePosixPath(info.filename.replace("\\", "/")).as_posix()
+                if info.is_dir() or _hidden(name) or not accept(_unzipped(name)):
+                    continue
+                if info.file_size > MAX_FILE_BYTES and info.file_size <= 2 * max(info.compress_size, 1):
+                    report.add(Problem(PurePosixPath(name).name, None, None, too_large()), "too large")
+                    continue
+                if info.file_size > MAX_FILE_BYTES or (
+                        info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO
+                        and info.file_size > 50 * 1024**2):
+                    report.add(Problem(PurePosixPath(name).name, None, None,
+                                       "refused: this zip member expands far beyond a plausible "
+                                       "table (possible zip bomb)"), "zip bomb")
+                    continue
+                try:
+                    with archive.open(info) as handle:
+                        data = handle.read(MAX_FILE_BYTES + 1)
+                except (RuntimeError, NotImplementedError, EOFError, OSError, zlib.error) as exc:
+                    why = "it is password-protected" if "encrypt" in str(exc) else short(exc)
+                    report.add(Problem(PurePosixPath(name).name, None, None,
+                                       f"cannot unpack this zip member ({why}); zip the files "
+                                       "again with standard compression and no password"),
+                               "unreadable")
+                    continue
+                _add(files, name, data, report)
+    except zipfile.BadZipFile:
+        report.add(Problem(path.name, None, None, "not a valid .zip file"), "bad zip")
+
+
+def _add(files: dict[str, bytes], name: str, data: bytes, report: ValidationReport) -> None:
+    if len(data) > MAX_FILE_BYTES:
+        report.add(Problem(PurePosixPath(name).name, None, None, too_large()), "too large")
+        return
+    if name.lower().endswith(".gz"):
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except (OSError, EOFError, zlib.error):
+            report.add(Problem(PurePosixPath(name).name, None, None, "not a valid gzip file"),
+                       "unreadable")
+            return
+        if len(data) > MAX_FILE_BYTES:
+            report.add(Problem(PurePosixPath(name).name, None, None,
+                               "unpacks to more than the limit: " + too_large()), "too large")
+            return
+        name = name[:-3]
+    files[name] = data
+
+
+def short(exc: Exception) -> str:
+    """The first line of an exception's message, at most 200 characters (no traceback)."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def workbook_problem(data: bytes) -> str | None:
+    """Why an .xlsx cannot be opened safely, or None.
+
+    An .xlsx is a zip: a few MB can unpack to gigabytes of XML that the Excel
+    reader would then hold in memory, so the workbook's parts are sized first.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as workbook:
+            parts = workbook.infolist()
+    except Exception:  # BadZipFile, NotImplementedError, UnicodeDecodeError...: all mean "not a workbook"
+        return "not a valid .xlsx workbook (it should be a zip of XML parts)"
+    unpacked = sum(part.file_size for part in parts)
+    packed = max(sum(part.compress_size for part in parts), 1)
+    if unpacked > MAX_FILE_BYTES or (unpacked > 50 * 1024**2 and unpacked / packed > MAX_ZIP_RATIO):
+        return "it unpacks far beyond a plausible export (possible zip bomb), so it was not opened"
+    return None
+
+
+def parquet_problem(data: bytes) -> str | None:
+    """Why a Parquet file cannot be read safely, or None.
+
+    Parquet is compressed: a small file can declare gigabytes of rows, so the
+    sizes in its footer are checked before any column is read.
+    """
+    try:
+        meta = pq.ParquetFile(io.BytesIO(data)).metadata
+    except Exception:  # ArrowInvalid, OSError...: all mean "not a Parquet file"
+        return "not a valid Parquet file"
+    unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if unpacked > MAX_FILE_BYTES or (unpacked > 50 * 1024**2 and unpacked / max(len(data), 1)
+                                      > MAX_ZIP_RATIO):
+        return "it unpacks far beyond a plausible export (possible compression bomb), so it was not read"
+    return None
+
+

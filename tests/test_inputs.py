@@ -1,0 +1,47 @@
+"""The one reader: cohort folders and converters open files under the same rules."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import zipfile
+
+import pytest
+
+from paincycle import importers, inputs
+from paincycle.cohort import load_and_validate
+from paincycle.problems import ValidationReport
+
+
+def test_a_gzipped_table_and_a_zipped_folder_are_read_like_plain_files(tiny_cohort_dir, tmp_path):
+    patients = tiny_cohort_dir / "patients.csv"
+    (tiny_cohort_dir / "patients.csv.gz").write_bytes(gzip.compress(patients.read_bytes()))
+    patients.unlink()
+    cohort, report = load_and_validate(tiny_cohort_dir)
+    assert report.ok and cohort.n_patients == 3
+    archive = shutil.make_archive(str(tmp_path / "export"), "zip", tmp_path, "tiny")  # tiny/...
+    cohort, report = load_and_validate(archive)
+    assert report.ok and cohort.n_patients == 3
+
+
+def test_the_size_limit_is_the_same_for_a_cohort_and_a_converter(tiny_cohort_dir, monkeypatch):
+    monkeypatch.setattr(inputs, "MAX_FILE_BYTES", 100)
+    _, report = load_and_validate(tiny_cohort_dir)
+    assert "file is larger than the" in report.summary()
+    with pytest.raises(importers.ConversionError) as refused:
+        importers.convert("fhir", tiny_cohort_dir / "observations.csv")
+    assert "file is larger than the" in refused.value.report.summary()
+
+
+def test_every_problem_is_collected_and_names_its_file(tmp_path):
+    path = tmp_path / "two.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.csv.gz", b"not gzip at all")
+        archive.writestr(".hidden.csv", b"x")
+        archive.writestr("__MACOSX/b.csv", b"x")
+        archive.writestr("c.csv", b"id\n1\n")
+    report = ValidationReport()
+    files = inputs.read_files(path, report)
+    assert list(files) == ["c.csv"]
+    assert [p.file for p in report.problems] == ["a.csv.gz"]
+    assert "not a valid gzip file" in report.summary()
