@@ -136,3 +136,17 @@ class _workflow_db:  # noqa: N801 - used as a context manager
     def __exit__(self, *exc: object) -> None:
         self.conn.close()
         self.engine.dispose()
+
+
+def test_download_the_meeting_record_is_audited(page, app_server, tmp_path):
+    _needs("case_review.py")
+    open_page(page, "Case review")
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile(r"Meeting record \(\.md\)")).click()
+    target = tmp_path / info.value.suggested_filename
+    info.value.save_as(target)
+    assert target.read_text().startswith("# Case-review meeting, ")
+    with _workflow_db(app_server.data_dir) as conn:
+        details = conn.execute(sa.text(
+            "SELECT detail FROM audit_log WHERE action = 'meeting_record'")).scalars().all()
+    assert any(d.endswith("decision revisions") and " as .md" in d for d in details)
