@@ -7,6 +7,7 @@ from paincycle.access import AccessDenied, Permission
 from paincycle.cohort import CohortError
 from paincycle.ui import data, trajectories, upload
 from paincycle.ui.auth import current_principal
+from paincycle.ui.text import plain
 
 principal = current_principal()
 st.title("📥 Data")
@@ -68,6 +69,6 @@ if st.button("Import", type="primary"):
     bar.progress(0.95, text="Preparing its trajectories (once per version)")
     trajectories.prepared(version.id)
     bar.progress(1.0, text="Imported")
-    st.success(f"Imported {version.label}. You are looking at it now; colleagues keep the "
+    st.success(f"Imported {plain(version.label)}. You are looking at it now; colleagues keep the "
                "team's version until an admin makes this one the team's (above).")
     upload.notices(imported.notices)

@@ -5,6 +5,7 @@ import streamlit as st
 from paincycle.summary import cohort_headline
 from paincycle.ui import data
 from paincycle.ui.auth import current_principal
+from paincycle.ui.text import plain
 
 current_principal()  # the gate, also when this page is opened by its own address
 st.title("🔄 PainCycle")
@@ -20,7 +21,7 @@ if cohort is None:
 
 version = data.current_version()
 headline = cohort_headline(cohort)
-st.subheader(f"Cohort: {version.name if version else cohort.name}")
+st.subheader(f"Cohort: {plain(version.name if version else cohort.name)}")
 cols = st.columns(4)
 cols[0].metric("Patients", f"{headline.patients:,}")
 cols[1].metric("Observations", f"{headline.observations:,}")

@@ -19,10 +19,12 @@ if not principal.sees_identified_data:  # one identified record: de-identified r
     st.error(str(AccessDenied(principal, Permission.VIEW_IDENTIFIED)))
     st.stop()
 
-patient_id = filters.patient_picker(trajectories.patient_ids(version_id), key=f"patient_{version_id}")
+ids = trajectories.patient_ids(version_id)
+patient_id = filters.patient_picker(ids, key=f"patient_{version_id}")
 if patient_id is None:
-    st.info("No patients in this cohort.")
-    st.stop()
+    if not ids:
+        st.info("No patients in this cohort.")
+    st.stop()  # otherwise the picker says why nobody is shown and waits for a choice
 audit_once(Action.VIEW_PATIENT, patient_id)
 view = trajectories.patient_view(version_id, patient_id)
 

@@ -30,14 +30,17 @@ def reference_closest(days: list[int], window: rules.Window) -> int | None:
 
 
 def reference_verdict(code: str, baseline: float, later: float) -> str:
-    """The contract's MCID rule for one pair, spelled out."""
+    """The contract's MCID rule for one pair, spelled out (in exact decimals, not floats)."""
+    from decimal import Decimal
+
     m = measures.get(code)
-    gain = (baseline - later) if m.worse_high else (later - baseline)
-    if m.mcid is not None and gain >= m.mcid:
+    b, la = Decimal(repr(float(baseline))), Decimal(repr(float(later)))
+    gain = (b - la) if m.worse_high else (la - b)
+    if m.mcid is not None and gain >= Decimal(repr(m.mcid)):
         return "improved"
-    if m.mcid_percent is not None and baseline != 0 and gain / abs(baseline) * 100 >= m.mcid_percent:
+    if m.mcid_percent is not None and b != 0 and gain / abs(b) * 100 >= Decimal(repr(m.mcid_percent)):
         return "improved"
-    if m.mcid is not None and -gain >= m.mcid:
+    if m.mcid is not None and -gain >= Decimal(repr(m.mcid)):
         return "worse"
     return "no reliable change"
 
@@ -90,6 +93,14 @@ def test_verdict_is_direction_aware_and_allows_points_or_percent():
     assert rules.verdict("pain_nrs", 8, 7) == "no reliable change"
     assert rules.verdict("phq9", None, 7) == "not enough data"
     assert rules.verdict("mme", 90, 30) == "not enough data"  # no MCID, no threshold
+
+
+def test_a_change_of_exactly_the_mcid_counts_despite_floating_point():
+    assert rules.verdict("peg", 8 / 3, 5 / 3) == "improved"  # 0.9999999999999998 points
+    assert rules.verdict("peg", 0.4, 1.4) == "worse"
+    assert rules.verdict("pain_nrs", 6.6, 4.62) == "improved"  # exactly 30% (29.999...% in floats)
+    assert rules.verdict("promis_physical_function", 28.3, 32.3) == "improved"
+    assert rules.verdict("peg", 5.0, 4.0000001) == "no reliable change"  # just short stays short
 
 
 def test_a_clinics_own_threshold_replaces_the_mcid():

@@ -126,6 +126,7 @@ def baseline_values(obs: pd.DataFrame, landmark_days: int) -> pd.DataFrame:
     window = rules.BASELINE
     if landmark_days < window.hi:
         window = rules.Window(min(window.target, landmark_days), window.lo, landmark_days)
+    obs = obs[(obs["day"] >= window.lo) & (obs["day"] <= window.hi)]  # pair only the window's rows
     if obs.empty:
         return pd.DataFrame()
     pair = pd.factorize(pd.MultiIndex.from_arrays([obs["patient_id"], obs["measure"]]))[0]

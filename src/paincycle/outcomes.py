@@ -150,6 +150,10 @@ def label_outcomes(cohort: Cohort, definition: OutcomeDefinition | None = None) 
     obs = cohort.observations[cohort.observations["measure"].isin(definition.measures)
                               & cohort.observations["value"].notna()]
     days = cohort.days_since_intake(obs)
+    base_w, follow_w = definition.baseline, definition.follow_up
+    in_a_window = ((days >= base_w.lo) & (days <= base_w.hi)) | ((days >= follow_w.lo)
+                                                                 & (days <= follow_w.hi))
+    obs, days = obs[in_a_window], days[in_a_window]  # pair only the rows a window can use
     pid = obs["patient_id"].astype(str).to_numpy(dtype=object)
     code = obs["measure"].astype(str).to_numpy(dtype=object)
     pair = pd.factorize(pd.MultiIndex.from_arrays([pid, code]))[0] if len(obs) \

@@ -152,12 +152,16 @@ def latest_rows(group: np.ndarray, days: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- verdicts
 
 
+#: Scores are decimals stored as floats: 8/3 - 5/3 is 0.9999999999999998, not the PEG's
+#: MCID of 1. A change within this much of the threshold counts as reaching it.
+TOLERANCE = 1e-9
+
+
 def _facts(codes: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(worse_high, mcid, mcid_percent) per code, from the registry (NaN where it has none)."""
-    codes_arr = np.asarray(codes, dtype=object)
-    uniques, inverse = np.unique(codes_arr.astype(str), return_inverse=True) if len(codes_arr) \
-        else (np.array([], dtype=str), np.zeros(0, dtype="int64"))
-    known = [measures.MEASURES.get(c) for c in uniques]
+    inverse, uniques = pd.factorize(pd.Series(np.asarray(codes, dtype=object)), sort=False)
+    inverse = inverse.astype("int64")
+    known = [measures.MEASURES.get(str(c)) for c in uniques]
     worse_high = np.array([m.worse_high if m else True for m in known], dtype=bool)
     mcid = np.array([m.mcid if m and m.mcid is not None else np.nan for m in known], dtype=float)
     pct = np.array([m.mcid_percent if m and m.mcid_percent is not None else np.nan
@@ -197,8 +201,9 @@ def verdicts(codes: Sequence[str] | np.ndarray, baseline: np.ndarray, later: np.
     with np.errstate(divide="ignore", invalid="ignore"):
         pct_gain = gain / np.abs(baseline) * 100
         by_percent = ~np.isnan(mcid_percent) & (baseline != 0)
-        improved = (gain >= mcid) | (by_percent & (pct_gain >= mcid_percent))
-        worse = (-gain >= mcid) | (by_percent & (-pct_gain >= mcid_percent) & np.isnan(mcid))
+        improved = (gain >= mcid - TOLERANCE) | (by_percent & (pct_gain >= mcid_percent - TOLERANCE))
+        worse = (-gain >= mcid - TOLERANCE) | (by_percent & (-pct_gain >= mcid_percent - TOLERANCE)
+                                               & np.isnan(mcid))
     judgeable = ~np.isnan(baseline) & ~np.isnan(later) & (~np.isnan(mcid) | by_percent)
     out = np.where(improved, IMPROVED, np.where(worse, WORSE, NO_CHANGE))
     return np.where(judgeable, out, NOT_ENOUGH_DATA).astype(object)

@@ -105,9 +105,10 @@ def import_cohort(store: CohortStore, path: str | Path, *, kind: str = "cohort",
 def set_team_version(version_id: str, *, store: CohortStore, principal: Principal | None = None,
                      engine: Engine | None = None) -> team.Setting:
     """Make a stored version the one every colleague's next session opens (admins; audited)."""
-    if store.find(version_id) is None:
+    found = store.find(version_id)
+    if found is None:
         raise KeyError(f"no stored cohort version {version_id!r}")
-    return team.set_team_version(_engine(engine), principal, version_id)
+    return team.set_team_version(_engine(engine), principal, found.id)  # the id, not a name
 
 
 # --------------------------------------------------------------------------- model
@@ -128,6 +129,22 @@ def retrain(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int, out:
                  detail=f"landmark {landmark_days} days; outcome {', '.join(outcome.measures)}; "
                         f"{metrics['n_train']} labelled; CV AUC {metrics['auc']:.3f}")
     return trained, path
+
+
+def retrained_path(version_id: str) -> Path:
+    """Where a model retrained on a stored version is kept (beside the cohort store)."""
+    from paincycle import config
+
+    return config.data_dir() / "models" / f"{version_id}.skops"
+
+
+def model_path(version_id: str | None) -> Path | None:
+    """The model that scores a version, for every door: one retrained on it, else the shipped one."""
+    from paincycle import config
+
+    if version_id and retrained_path(version_id).exists():
+        return retrained_path(version_id)
+    return config.DEMO_MODEL if Path(config.DEMO_MODEL).exists() else None
 
 
 def team_threshold(model_path: str | Path, engine: Engine | None = None) -> float | None:
@@ -160,13 +177,15 @@ def score(trained: risk_model.TrainedModel, cohort: Cohort, *, model_path: str |
     return scores
 
 
-def model_section(cohort: Cohort, model_path: str | Path | None = None,
+def model_section(cohort: Cohort, path: str | Path | None, *, principal: Principal | None = None,
                   engine: Engine | None = None) -> export.ModelSection | None:
-    """The summary's model section, flagged at the team's threshold."""
-    from paincycle import config
+    """The summary's model section, flagged at the team's threshold (None without a model file).
 
-    path = Path(model_path) if model_path else config.DEMO_MODEL
-    if not path.exists():
+    Its risks go into an export, identified or pseudonymised, so it needs at
+    least the right to export de-identified data.
+    """
+    require(principal, Permission.EXPORT_DEIDENTIFIED)
+    if path is None or not Path(path).exists():
         return None
     return export.model_section(cohort, path, threshold=team_threshold(path, engine))
 

@@ -109,3 +109,11 @@ def test_a_link_to_a_patient_not_in_the_version_opens_nobody(tiny_cohort_dir):
     picker = next(s for s in at.selectbox if s.key and s.key.startswith("patient_"))
     assert picker.value is None
     assert log("view_patient").empty  # nobody was opened, so nobody's view was recorded
+
+
+def test_a_link_to_a_version_not_stored_opens_nobody(tiny_cohort_dir):
+    CohortStore().save(read_cohort(tiny_cohort_dir), name="tiny")
+    at = open_page("pages/patient.py", version="20990101T000000-nothere", patient_id="P001")
+    picker = next(s for s in at.selectbox if s.key and s.key.startswith("patient_"))
+    assert picker.value is None
+    assert log("view_patient").empty

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(repeat a key to allow several values)")
     parser.add_argument("--no-model", action="store_true",
                         help="leave out the risk model even when one is shipped")
-    parser.add_argument("--model", default=None, help="a model file (default: the shipped demo model)")
+    parser.add_argument("--model", default=None, help="a model file (default: the one the app uses: retrained on the version, "
+                             "else the shipped demo model)")
 
 
 def load_analysis(path: str) -> tuple[CohortTrajectories, str | None]:
@@ -66,11 +67,14 @@ def run(args: argparse.Namespace) -> int:
     ids = analysis.matching(**filters)
     if len(ids) == 0:
         raise ValueError("no patients match these filters; nothing was written")
-    model = None if args.no_model else services.model_section(analysis.cohort, args.model)
+    who = services.cli_principal()
+    # the model the app uses for this version (retrained on it, else the shipped one)
+    path = args.model or services.model_path(version_id)
+    model = None if args.no_model else services.model_section(analysis.cohort, path, principal=who)
     described = "; ".join(args.filter)
     data = services.export_summary(analysis, fmt, ids, deidentify=args.deidentify, model=model,
                                    filters=described, cohort_version=version_id,
-                                   principal=services.cli_principal())
+                                   principal=who)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -23,6 +23,8 @@ _SESSION_KEY = "cohort_version"
 _BAD_LINK_KEY = "_paincycle_unknown_version"
 #: The query parameter that names the cohort version a page shows.
 VERSION_PARAM = "version"
+#: Set when a link's patient was dropped with its unknown version: the picker then opens nobody.
+PATIENT_LINK_DROPPED = "_paincycle_patient_link_dropped"
 
 
 @st.cache_resource(show_spinner=False)
@@ -82,6 +84,9 @@ def current_version_id() -> str | None:
             return linked
         st.session_state[_BAD_LINK_KEY] = linked
         del st.query_params[VERSION_PARAM]
+        if "patient_id" in st.query_params:  # its patient belongs to that version: open nobody
+            del st.query_params["patient_id"]
+            st.session_state[PATIENT_LINK_DROPPED] = True
     chosen = st.session_state.get(_SESSION_KEY)
     if _exact(chosen) is not None:
         return chosen

@@ -59,7 +59,8 @@ def build(version_id: str, ids: pd.Series, fmt: str, *, deidentify: bool, with_m
         report(0.02, "Scoring patients with the risk model")
         try:
             path = risk.model_path(version_id)
-            model = services.model_section(data.load_cohort(version_id), path) if path else None
+            model = services.model_section(data.load_cohort(version_id), path,
+                                           principal=principal)
         except Exception as exc:  # noqa: BLE001 - a broken model file must not block the export
             st.warning(f"The risk model could not be used ({type(exc).__name__}); "
                        "exporting without it.")

@@ -7,6 +7,7 @@ from datetime import date
 
 import streamlit as st
 
+from paincycle.ui import data
 from paincycle.ui.trajectories import Filters
 
 #: Above this many patients the picker asks for part of an id first (a select
@@ -56,6 +57,8 @@ def patient_picker(ids: Sequence[str], key: str = "patient") -> str | None:
     if not ids:
         return None
     wanted = st.query_params.get("patient_id")
+    if st.session_state.pop(data.PATIENT_LINK_DROPPED, False):
+        st.session_state[f"{key}_unknown"] = True  # the link's version is not stored here
     if wanted and wanted not in set(ids):
         st.warning("The patient in this link is not in the cohort version shown. "
                    "Choose a patient below, or pick another version in the sidebar.")

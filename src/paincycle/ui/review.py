@@ -20,6 +20,7 @@ from paincycle.cohort import Cohort
 from paincycle.reports import meeting
 from paincycle.ui import risk
 from paincycle.ui import trajectories as trajectories_cache
+from paincycle.ui.text import plain
 
 PATIENT_KEY = "review_patient"
 
@@ -101,7 +102,7 @@ def _weekly_frame(mine: Cohort, code: str) -> pd.DataFrame:
 
 def case_card(card: review.CaseCard) -> None:
     """The patient's card: profile, reasons, four domains, responder tiles, care, decisions."""
-    st.subheader(f"🧑 Patient {card.patient_id}")
+    st.subheader(f"🧑 Patient {plain(card.patient_id)}")
     cols = st.columns(4)
     cols[0].metric("Age at intake", card.age if card.age is not None else "unknown")
     cols[1].metric("Weeks from intake to last score", card.weeks_since_intake

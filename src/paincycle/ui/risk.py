@@ -12,23 +12,14 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from paincycle import config, database, services
+from paincycle import database, services
 from paincycle import features as feat
 from paincycle import model as risk_model
 from paincycle.access import Principal
 from paincycle.ui import data
 
-
-def retrained_path(version_id: str) -> Path:
-    """Where a model retrained on this cohort version is kept."""
-    return config.data_dir() / "models" / f"{version_id}.skops"
-
-
-def model_path(version_id: str | None) -> Path | None:
-    """The model for this cohort: one retrained on it, else the shipped demo model."""
-    if version_id and retrained_path(version_id).exists():
-        return retrained_path(version_id)
-    return config.DEMO_MODEL if Path(config.DEMO_MODEL).exists() else None
+retrained_path = services.retrained_path
+model_path = services.model_path
 
 
 @st.cache_resource(show_spinner="Loading the risk model...", max_entries=8)
