@@ -45,3 +45,13 @@ def test_every_problem_is_collected_and_names_its_file(tmp_path):
     assert list(files) == ["c.csv"]
     assert [p.file for p in report.problems] == ["a.csv.gz"]
     assert "not a valid gzip file" in report.summary()
+
+
+def test_a_cohort_folder_reads_no_deeper_than_one_wrapping_folder(tiny_cohort_dir):
+    deep = tiny_cohort_dir / "old" / "older"
+    deep.mkdir(parents=True)
+    (deep / "events.csv").write_text("patient_id,date,event\nP999,2025-01-01,note\n")
+    events = tiny_cohort_dir / "events.csv"
+    events.unlink()
+    cohort, report = load_and_validate(tiny_cohort_dir)
+    assert report.ok and cohort.events.empty  # the old copy two folders down is not read

@@ -138,7 +138,8 @@ def load_and_validate(path: str | Path) -> tuple[Cohort | None, ValidationReport
                            "expected a cohort folder or a .zip of one (patients and observations tables)"),
                    "not a cohort")
         return None, report
-    files = inputs.read_files(path, report, accept=_is_table_file)
+    files = inputs.read_files(path, report,
+                              accept=_is_folder_table if path.is_dir() else _is_table_file)
     raw: dict[str, tuple[str, pd.DataFrame]] = {}
     for table in TABLES:
         names = sorted((n for n in files if PurePosixPath(n).stem.lower() == table),
@@ -159,6 +160,11 @@ def load_and_validate(path: str | Path) -> tuple[Cohort | None, ValidationReport
 def _is_table_file(name: str) -> bool:
     member = PurePosixPath(name)
     return member.stem.lower() in TABLES and member.suffix.lower() in TABLE_SUFFIXES
+
+
+def _is_folder_table(name: str) -> bool:
+    """In a folder on disk: a table at the top or in one subfolder, nothing deeper (old copies)."""
+    return len(PurePosixPath(name).parts) <= 2 and _is_table_file(name)
 
 
 def _csv_header_problem(name: str, text: str) -> Problem | None:

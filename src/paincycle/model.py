@@ -19,7 +19,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import wraps
+from functools import lru_cache, wraps
 from pathlib import Path
 
 import numpy as np
@@ -544,6 +544,13 @@ def save(model: TrainedModel, path: str | Path) -> Path:
 
 def file_id(path: str | Path) -> str:
     """A model file's identity: the start of the SHA-256 of its bytes (settings are kept per file)."""
+    stat = Path(path).stat()
+    return _file_id(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=32)
+def _file_id(path: str, _mtime_ns: int, _size: int) -> str:
+    """Hashed once per file version (pages ask on every rerun)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
