@@ -19,7 +19,7 @@ chosen = filters.show(trajectories.filter_options(version_id), trajectories.inta
                       key=f"cohort_{version_id}")
 view = trajectories.overview(version_id, chosen)
 head = view.headline
-total = len(trajectories.patient_ids(version_id))
+total = trajectories.patient_count(version_id)
 if chosen.active:
     st.caption(f"Filters on: {head['patients']:,} of {total:,} patients.")
 if head["patients"] == 0:

@@ -21,7 +21,7 @@ if version_id is None:
 chosen = filters.show(trajectories.filter_options(version_id), trajectories.intake_span(version_id),
                       key=f"export_{version_id}")
 selected = trajectories.matching(version_id, chosen)
-total = len(trajectories.patient_ids(version_id))
+total = trajectories.patient_count(version_id)
 if len(selected) == 0:
     st.info("No patients match these filters.")
     st.stop()

@@ -334,7 +334,7 @@ def _per_patient(all_patients: pd.DataFrame, patients: pd.DataFrame, domains: pd
 
 
 def model_section(cohort: Cohort, path: str | Path | None = None, explain: bool = False,
-                  threshold: float | None = None) -> ModelSection | None:
+                  threshold: float | None = None, scores=None) -> ModelSection | None:
     """Score the whole version ``cohort`` with the shipped (or given) model; None without a model file.
 
     ``threshold`` is the team's flag threshold (None: the model's default share).
@@ -350,7 +350,8 @@ def model_section(cohort: Cohort, path: str | Path | None = None, explain: bool 
     from paincycle import model as risk_model
 
     trained = risk_model.load(path)
-    scores = risk_model.score(trained, cohort, explain=explain, threshold=threshold)
+    if scores is None:  # the app passes the scores it already holds for this version and model
+        scores = risk_model.score(trained, cohort, explain=explain, threshold=threshold)
     metrics = trained.metadata.get("metrics", {})
     rows = [("AUC (out-of-fold)", metrics.get("auc")),
             ("AUC 95% CI, lower", (metrics.get("auc_ci") or [None, None])[0]),

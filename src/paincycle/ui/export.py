@@ -60,7 +60,8 @@ def build(version_id: str, ids: pd.Series, fmt: str, *, deidentify: bool, with_m
         try:
             path = risk.model_path(version_id)
             model = services.model_section(data.load_cohort(version_id), path,
-                                           principal=principal)
+                                           principal=principal,
+                                           scores=risk.scores(version_id, path) if path else None)
         except Exception as exc:  # noqa: BLE001 - a broken model file must not block the export
             st.warning(f"The risk model could not be used ({type(exc).__name__}); "
                        "exporting without it.")

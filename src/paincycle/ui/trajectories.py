@@ -94,6 +94,10 @@ def patient_ids(version_id: str) -> list[str]:
     return prepared(version_id).sorted_ids
 
 
+def patient_count(version_id: str) -> int:
+    return len(prepared(version_id).patients)
+
+
 @dataclass
 class PatientView:
     """One patient's rows and verdicts, for the drill-down."""
