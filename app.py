@@ -5,9 +5,12 @@ from pathlib import Path
 import streamlit as st
 
 from paincycle.access import Permission
-from paincycle.ui import auth, data, router
+from paincycle.ui import auth, data, errors, router
 
 st.set_page_config(page_title="PainCycle", page_icon="🔄", layout="wide")
+# An error's message may quote patient data: Streamlit shows none of it (ui.errors shows a reference).
+st.set_option("client.showErrorDetails", "none")
+st.set_option("client.toolbarMode", "viewer")  # no "Deploy" button in a health-data app
 
 PAGES_DIR = Path(__file__).parent / "pages"
 #: (file, title, icon, permission needed to see it in the menu) in menu order;
@@ -41,4 +44,4 @@ with st.sidebar:
 if data.unknown_linked_version():  # never echoed: the link's text is not ours to show
     st.warning("The link names a cohort version that is not stored here, so it cannot be "
                "opened. The version shown is named in the sidebar.")
-navigation.run()
+errors.guarded(navigation.run)

@@ -146,7 +146,7 @@ def bench(sizes: tuple[int, ...], timeout: float) -> str:
     rows = []
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="paincycle-bench-pages-") as tmp:
-            env = {**os.environ, "PAINCYCLE_DATA_DIR": str(Path(tmp) / "data")}
+            env = {**os.environ, "PAINCYCLE_DATA_DIR": str(Path(tmp) / "data"), "PAINCYCLE_ACCESS": "local"}
             sample, n_obs, store_s = _setup(n, Path(tmp), env)
             app, peak, error = _run_child(["--child-app", env["PAINCYCLE_DATA_DIR"]], env, timeout)
             restart, restart_peak, restart_error = _run_child(

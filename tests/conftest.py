@@ -37,7 +37,14 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PAINCYCLE_DATA_DIR", str(folder))
     monkeypatch.delenv("PAINCYCLE_DATABASE_URL", raising=False)
     monkeypatch.delenv("PAINCYCLE_ROLES_FILE", raising=False)
+    monkeypatch.setenv("PAINCYCLE_ACCESS", "local")  # the app refuses everyone unless a door is chosen
     return folder
+
+
+@pytest.fixture(autouse=True)
+def errors_reach_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest sees a page's exception itself, not the error screen a server shows (ui.errors)."""
+    monkeypatch.setattr("paincycle.ui.errors.REVEAL_TO_TESTS", True)
 
 
 @pytest.fixture

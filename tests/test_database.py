@@ -1,5 +1,6 @@
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from paincycle import config, database
@@ -21,3 +22,19 @@ def test_url_from_environment(monkeypatch, tmp_path):
     url = f"sqlite:///{tmp_path / 'other.db'}"
     monkeypatch.setenv("PAINCYCLE_DATABASE_URL", url)
     assert config.database_url() == url
+
+
+def test_database_errors_quote_no_bound_value(workflow_engine):
+    """An error's message reaches logs: it must not carry a note or a patient id."""
+
+    from sqlalchemy.exc import IntegrityError
+
+
+    with pytest.raises(IntegrityError) as caught:
+        with workflow_engine.begin() as conn:
+            conn.execute(database.decisions.insert().values(
+                decision_id="d", revision=1, patient_id="P-SECRET-1", discipline=None,
+                action="x", note="the patient's private note", author="a",
+                created_at=datetime.now(UTC)))
+    assert "P-SECRET-1" not in str(caught.value)
+    assert "private note" not in str(caught.value)

@@ -258,3 +258,30 @@ def test_meeting_pdf_logs_no_patient_text(record, caplog):
     with caplog.at_level("DEBUG"):
         meeting.meeting_pdf(record)
     assert "疼" not in caplog.text and "secret" not in caplog.text
+
+
+def test_a_note_with_nul_is_stored_without_it_on_both_backends(workflow_engine):
+    """A NUL once made PostgreSQL quote the note and the patient id into its error and log."""
+    saved = review.record_decision("P\x00001", "nursing", "call\x00 back", "line one\x00\nline two",
+                                   principal=NURSE, engine=workflow_engine)
+    stored = review.decision_history(saved.decision_id, engine=workflow_engine, principal=NURSE)[-1]
+    assert (stored.patient_id, stored.action, stored.note) == ("P 001", "call  back",
+                                                              "line one\nline two")
+
+
+def test_a_decision_and_its_audit_entry_are_stored_together_or_not_at_all(workflow_engine,
+                                                                          monkeypatch):
+    from paincycle import audit
+
+    def broken_audit(*args, **kwargs):
+        raise RuntimeError("audit insert failed")
+
+    monkeypatch.setattr(audit, "_insert", broken_audit)
+    with pytest.raises(RuntimeError):
+        review.record_decision("P001", "nursing", "call back", principal=NURSE, engine=workflow_engine)
+    with pytest.raises(RuntimeError):
+        review.add_to_agenda("P001", "asked", principal=NURSE, engine=workflow_engine)
+    with workflow_engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(database.decisions)).scalar() == 0
+        assert conn.execute(
+            sa.select(sa.func.count()).select_from(database.agenda_overrides)).scalar() == 0

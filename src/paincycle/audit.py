@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from paincycle import safe_text
 from paincycle.access import Permission, Principal, require
 from paincycle.database import audit_log
 
@@ -46,7 +47,6 @@ class Action(StrEnum):
 MAX_DETAIL = 300
 COLUMNS = ["at", "user", "role", "action", "patient_id", "cohort_version", "detail"]
 _ACTION = re.compile(r"^[a-z][a-z0-9_.]{0,39}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def record(engine: Engine | sa.Connection, principal: Principal, action: Action | str,
@@ -60,29 +60,39 @@ def record(engine: Engine | sa.Connection, principal: Principal, action: Action 
     action = str(action)
     if not _ACTION.match(action):
         raise ValueError(f"not an audit action name: {action[:50]!r}")
+    _write(engine, principal.user, principal.role.value, action, patient_id, cohort_version,
+           detail)
+
+
+#: The role recorded for someone refused because they have none.
+NO_ROLE = "none"
+
+
+def record_refusal(engine: Engine | sa.Connection, user: str, detail: str = "") -> None:
+    """A person the clinic has not given a role was refused: recorded as role "none"."""
+    _write(engine, user, NO_ROLE, str(Action.ACCESS_DENIED), None, None, detail)
+
+
+def _write(engine: Engine | sa.Connection, user: str, role: str, action: str,
+           patient_id: str | None, cohort_version: str | None, detail: str) -> None:
     if isinstance(engine, sa.Connection):
-        _insert(engine, principal, action, patient_id, cohort_version, detail)
+        _insert(engine, user, role, action, patient_id, cohort_version, detail)
         return
     with engine.begin() as conn:
-        _insert(conn, principal, action, patient_id, cohort_version, detail)
+        _insert(conn, user, role, action, patient_id, cohort_version, detail)
 
 
-def _insert(conn: sa.Connection, principal: Principal, action: str, patient_id: str | None,
+def _insert(conn: sa.Connection, user: str, role: str, action: str, patient_id: str | None,
             cohort_version: str | None, detail: str) -> None:
     conn.execute(audit_log.insert().values(
         at=datetime.now(UTC),
-        user=principal.user[:200],
-        role=principal.role.value,
+        user=safe_text.line(user, 200),
+        role=role,
         action=action,
         patient_id=None if patient_id is None else str(patient_id)[:64],
         cohort_version=None if cohort_version is None else str(cohort_version)[:80],
-        detail=_clean(detail),
+        detail=safe_text.line(detail, MAX_DETAIL),
     ))
-
-
-def _clean(detail: str) -> str:
-    """One short line: control characters (newlines, escapes) become spaces."""
-    return _CONTROL.sub(" ", str(detail or "")).strip()[:MAX_DETAIL]
 
 
 def entries(engine: Engine, principal: Principal | None, *, user: str | None = None,
@@ -125,13 +135,7 @@ def to_csv(frame: pd.DataFrame) -> bytes:
     safe = frame.copy()
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = safe[column].map(_defuse)
+            safe[column] = safe[column].map(safe_text.spreadsheet_cell)
     if "at" in safe and pd.api.types.is_datetime64_any_dtype(safe["at"]):
         safe["at"] = safe["at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return safe.to_csv(index=False).encode("utf-8")
-
-
-def _defuse(value: object) -> object:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a full disk, a read-only folder: say which and why, not "please report"
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: the operating system refused{where}: {exc.strerror or type(exc).__name__}; "
+              "nothing was written.", file=sys.stderr)
+        return 1
     except Exception as exc:  # last resort: a clear line, no traceback
         print(f"error: unexpected {type(exc).__name__}; nothing was written. "
               "Please report this with the command you ran.", file=sys.stderr)

@@ -1,25 +1,116 @@
-"""Where PainCycle keeps its files and its database, from the environment."""
+"""The deployment's settings, read once per call from the environment into one typed object.
+
+Every ``PAINCYCLE_*`` variable is read here and nowhere else, and validated by
+pydantic: a value that is not understood refuses with the variable's name
+(fail closed), it is never ignored or replaced by a default.
+
+| variable | meaning |
+|---|---|
+| ``PAINCYCLE_DATA_DIR`` | cohort versions, models and the SQLite database (default ``./data``) |
+| ``PAINCYCLE_DATABASE_URL`` | the workflow database (default: SQLite in the data folder) |
+| ``PAINCYCLE_ROLES_FILE`` | email -> role, for sign-in mode |
+| ``PAINCYCLE_ACCESS`` | ``local`` (one user on this computer) or ``sign-in``; see ``paincycle.gate`` |
+| ``PAINCYCLE_ALLOWED_HOSTS`` | comma-separated host names the app answers to behind a proxy |
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_COHORT = PROJECT_ROOT / "sample_data" / "demo"
 DEMO_MODEL = PROJECT_ROOT / "models" / "demo.skops"
 
 
+class AccessMode(StrEnum):
+    """How people reach the app; chosen by whoever deploys it, never guessed."""
+
+    LOCAL = "local"
+    SIGN_IN = "sign-in"
+
+
+class SettingsError(ValueError):
+    """A setting is present but not understood: the app and the CLI refuse to start."""
+
+
+_VARIABLES = {
+    "data_dir": "PAINCYCLE_DATA_DIR",
+    "database_url": "PAINCYCLE_DATABASE_URL",
+    "roles_file": "PAINCYCLE_ROLES_FILE",
+    "access": "PAINCYCLE_ACCESS",
+    "allowed_hosts": "PAINCYCLE_ALLOWED_HOSTS",
+}
+
+
+class Settings(BaseModel):
+    """What the deployment chose; empty variables count as unset."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    roles_file: Path | None = None
+    access: AccessMode | None = None
+    allowed_hosts: tuple[str, ...] = Field(default=())
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values = {field: environ[name].strip() for field, name in _VARIABLES.items()
+                  if environ.get(name, "").strip()}
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{_VARIABLES.get(str(e['loc'][0]), e['loc'][0])}: {_reason(e)}"
+                for e in exc.errors())
+            raise SettingsError(f"PainCycle's settings are not valid ({problems})") from None
+
+    def resolved_database_url(self) -> str:
+        """The workflow database: PAINCYCLE_DATABASE_URL, or a SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir.expanduser() / 'paincycle.db').resolve()}"
+
+
+def _reason(error: Mapping) -> str:
+    if error.get("type") == "enum":
+        return f"use one of {', '.join(m.value for m in AccessMode)}"
+    return str(error.get("msg", "not understood"))
+
+
+def settings() -> Settings:
+    """The settings in force now (read afresh: cheap, and tests change the environment)."""
+    return Settings.from_environ()
+
+
 def data_dir() -> Path:
-    """The data folder (PAINCYCLE_DATA_DIR, default ./data): cohort versions and the SQLite DB."""
-    folder = Path(os.environ.get("PAINCYCLE_DATA_DIR", "data")).expanduser()
+    """The data folder: cohort versions, models and the SQLite database; created if absent."""
+    folder = settings().data_dir.expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
 def database_url() -> str:
     """PAINCYCLE_DATABASE_URL, or a SQLite file in the data folder."""
-    url = os.environ.get("PAINCYCLE_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{(data_dir() / 'paincycle.db').resolve()}"
+    data_dir()
+    return settings().resolved_database_url()

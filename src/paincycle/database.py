@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,7 +96,9 @@ def get_engine(url: str | None = None, schema: str | None = None) -> Engine:
 
 
 def _create(url: str, schema: str | None) -> Engine:
-    kwargs: dict = {"future": True}
+    # hide_parameters: a database error quotes no bound value (a note, a patient id) into a
+    # log line or an exception message.
+    kwargs: dict = {"future": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
@@ -153,12 +155,15 @@ def _protect_audit_log(conn: sa.Connection, schema: str | None) -> None:
 
 
 def append_revision(engine: Engine, decision_id: str, values: Mapping[str, Any],
-                    attempts: int = 50) -> int:
+                    attempts: int = 50,
+                    also: Callable[[sa.Connection, int], None] | None = None) -> int:
     """Add the next revision of a decision and return its number.
 
     Revisions are numbered max + 1. Two people saving the same decision at the
     same moment would pick the same number; the unique constraint refuses the
     second, which then retries with the next number, so no revision is lost.
+    ``also(conn, revision)`` runs in the same transaction (the audit entry), so
+    the revision and its entry are stored together or not at all.
     """
     last_error: Exception | None = None
     for attempt in range(attempts):
@@ -171,6 +176,8 @@ def append_revision(engine: Engine, decision_id: str, values: Mapping[str, Any],
                 row = {"created_at": datetime.now(UTC), "note": "", **values,
                        "decision_id": decision_id, "revision": revision}
                 conn.execute(decisions.insert().values(**row))
+                if also is not None:
+                    also(conn, revision)
             return revision
         except (IntegrityError, OperationalError) as exc:  # lost the race, or SQLite busy
             if isinstance(exc, IntegrityError) and not _is_revision_clash(exc):

@@ -30,7 +30,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from paincycle import access, audit, database, measures, trajectories
+from paincycle import access, audit, database, measures, safe_text, trajectories
 from paincycle.access import Permission, Principal
 from paincycle.cohort import Cohort
 from paincycle.model import risk_words
@@ -86,13 +86,23 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _check_text(discipline: str, action: str) -> None:
+#: The longest note or agenda reason kept (a note is a paragraph, not a record).
+MAX_NOTE = 10_000
+
+
+def _clean_text(discipline: str, action: str, note: str, author: str) -> tuple[str, str, str]:
+    """The action, note and author as stored: control characters (NUL too) gone, limits checked."""
     if discipline not in DISCIPLINES:
         raise ValueError(f"unknown discipline {discipline!r}; choose one of {', '.join(DISCIPLINES)}")
-    if not action or not action.strip():
+    action = safe_text.line(action)
+    if not action:
         raise ValueError("a decision needs an action")
     if len(action) > 200:
         raise ValueError("the action is limited to 200 characters; put the detail in the note")
+    note = safe_text.note(note)
+    if len(note) > MAX_NOTE:
+        raise ValueError(f"the note is limited to {MAX_NOTE:,} characters")
+    return action, note, safe_text.line(author, 200)
 
 
 def record_decision(
@@ -107,11 +117,11 @@ def record_decision(
     by default it is the principal.
     """
     who = access.require(principal, Permission.RECORD_DECISION)
-    _check_text(discipline, action)
+    action, note, author = _clean_text(discipline, action, note, author or who.user)
     values = {
-        "decision_id": str(uuid.uuid4()), "patient_id": str(patient_id),
+        "decision_id": str(uuid.uuid4()), "patient_id": safe_text.line(patient_id, 64),
         "cohort_version": cohort_version, "discipline": discipline,
-        "action": action.strip(), "note": note or "", "author": (author or who.user).strip() or who.user,
+        "action": action, "note": note, "author": author or who.user,
         "meeting_date": meeting_date or date.today(),
     }
     return _insert_next_revision(_engine(engine), values, who, "record decision")
@@ -133,11 +143,11 @@ def revise_decision(
         raise KeyError(f"no decision {decision_id!r}")
     latest = history[-1]
     discipline = discipline or latest.discipline
-    _check_text(discipline, action)
+    action, note, author = _clean_text(discipline, action, note, author or who.user)
     values = {
         "decision_id": decision_id, "patient_id": latest.patient_id,
         "cohort_version": latest.cohort_version, "discipline": discipline,
-        "action": action.strip(), "note": note or "", "author": (author or who.user).strip() or who.user,
+        "action": action, "note": note, "author": author or who.user,
         "meeting_date": meeting_date or latest.meeting_date,
     }
     return _insert_next_revision(engine, values, who, "revise decision")
@@ -147,11 +157,15 @@ def _insert_next_revision(engine: Engine, values: dict, who: Principal, audit_de
     """Store ``values`` as the decision's next revision (database.append_revision retries
     a writer that loses the race for a number) and note it in the audit log."""
     row = {**values, "created_at": _now()}
-    revision = database.append_revision(engine, values["decision_id"], row, attempts=MAX_ATTEMPTS)
+
+    def audit_entry(conn: sa.Connection, revision: int) -> None:
+        audit.record(conn, who, audit.Action.DECISION, patient_id=row["patient_id"],
+                     cohort_version=row["cohort_version"],
+                     detail=f"{audit_detail}: decision {row['decision_id']} revision {revision}")
+
+    revision = database.append_revision(engine, values["decision_id"], row, attempts=MAX_ATTEMPTS,
+                                        also=audit_entry)
     row["revision"] = revision
-    audit.record(engine, who, audit.Action.DECISION, patient_id=row["patient_id"],
-                 cohort_version=row["cohort_version"],
-                 detail=f"{audit_detail}: decision {row['decision_id']} revision {revision}")
     return _decision(row)
 
 
@@ -239,13 +253,13 @@ class Override:
 def _override(patient_id: str, action: str, reason: str, principal: Principal | None,
               engine: Engine | None, cohort_version: str | None) -> Override:
     who = access.require(principal, Permission.RECORD_DECISION)
-    row = {"patient_id": str(patient_id), "action": action, "reason": reason or "",
-           "author": who.user, "cohort_version": cohort_version, "created_at": _now()}
+    row = {"patient_id": safe_text.line(patient_id, 64), "action": action,
+           "reason": safe_text.note(reason, MAX_NOTE), "author": who.user, "cohort_version": cohort_version, "created_at": _now()}
     engine = _engine(engine)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # the change and its audit entry together or not at all
         conn.execute(database.agenda_overrides.insert().values(**row))
-    audit.record(engine, who, audit.Action.AGENDA_CHANGE, patient_id=row["patient_id"],
-                 cohort_version=cohort_version, detail=f"agenda {action}")
+        audit.record(conn, who, audit.Action.AGENDA_CHANGE, patient_id=row["patient_id"],
+                     cohort_version=cohort_version, detail=f"agenda {action}")
     return Override(row["patient_id"], action, row["reason"], who.user, row["created_at"])
 
 

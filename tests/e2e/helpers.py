@@ -40,7 +40,8 @@ def start_server(data_dir: Path, log_path: Path, extra_env: dict | None = None
                  ) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` on 127.0.0.1:<free port>; returns the process and its base URL."""
     port = free_port()
-    env = {**os.environ, "PAINCYCLE_DATA_DIR": str(data_dir), **(extra_env or {})}
+    env = {**os.environ, "PAINCYCLE_DATA_DIR": str(data_dir), "PAINCYCLE_ACCESS": "local",
+           **(extra_env or {})}
     env.pop("PAINCYCLE_DATABASE_URL", None)
     streamlit = Path(sys.executable).with_name("streamlit")
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process

@@ -31,6 +31,17 @@ def tiny_store(tiny_cohort_dir, monkeypatch):
     CohortStore().save(read_cohort(tiny_cohort_dir), name="tiny")
 
 
+@pytest.fixture(autouse=True)
+def sign_in_door(monkeypatch):
+    """These tests configure sign-in (``at.secrets``); the local-mode ones choose local again."""
+    monkeypatch.delenv("PAINCYCLE_ACCESS", raising=False)
+
+
+@pytest.fixture
+def local_door(monkeypatch):
+    monkeypatch.setenv("PAINCYCLE_ACCESS", "local")
+
+
 @pytest.fixture
 def roles_file(tmp_path: Path, monkeypatch) -> Path:
     path = tmp_path / "roles.toml"
@@ -48,7 +59,8 @@ def _app(user: dict | None, script: str = APP) -> AppTest:
 
 
 def _signed_in(email: str) -> dict:
-    return {"is_logged_in": True, "email": email, "name": email.split("@")[0]}
+    return {"is_logged_in": True, "email": email, "email_verified": True,
+            "name": email.split("@")[0]}
 
 
 def _texts(at: AppTest) -> str:
@@ -56,7 +68,7 @@ def _texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_local_mode_says_so_and_acts_as_admin():
+def test_local_mode_says_so_and_acts_as_admin(local_door):
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert "Local single-user mode" in "\n".join(i.value for i in at.sidebar.info)
@@ -82,12 +94,29 @@ def test_signed_in_user_without_a_role_is_refused_and_recorded(roles_file, data_
     log = audit.entries(database.get_engine(), LOCAL_USER)
     assert list(log["action"]) == ["access_denied"]
     assert list(log["user"]) == ["someone@else.example"]
+    assert list(log["role"]) == ["none"], "a refused stranger is not recorded as a researcher"
 
 
 def test_unverified_email_is_refused(roles_file):
     at = _app({**_signed_in("lee@clinic.example"), "email_verified": False})
-    assert "has not verified" in _texts(at)
+    assert "not confirmed that this email address is verified" in _texts(at)
     assert not at.metric
+
+
+def test_an_email_not_said_to_be_verified_is_refused(roles_file):
+    """A provider that says nothing about verification has not verified the address."""
+    user = {k: v for k, v in _signed_in("boss@clinic.example").items() if k != "email_verified"}
+    at = _app(user)
+    assert "not confirmed that this email address is verified" in _texts(at)
+    assert not at.metric
+
+
+def test_sign_in_is_recorded_once_per_session(roles_file):
+    at = _app(_signed_in("lee@clinic.example"))
+    at.run()
+    log = audit.entries(database.get_engine(), LOCAL_USER, action="sign_in")
+    assert list(log["user"]) == ["lee@clinic.example"]
+    assert list(log["role"]) == ["clinician"]
 
 
 def test_missing_roles_file_lets_nobody_in(tmp_path, monkeypatch):
@@ -131,14 +160,15 @@ def test_admin_sees_the_audit_log(roles_file):
                  "view_patient", "P001", "v1")
     at = _app(_signed_in("boss@clinic.example"), AUDIT_PAGE)
     assert not at.exception
-    assert at.metric[0].value == "2"  # the clinician's view and the admin's own look
+    assert at.metric[0].value == "3"  # the clinician's view, the admin's sign-in and own look
     assert len(at.dataframe) == 1
     log = at.dataframe[0].value
-    assert log["user"].tolist() == ["boss@clinic.example", "lee@clinic.example"]
-    assert log["patient_id"].tolist()[1] == "P001"
+    assert log["action"].tolist() == ["view_audit", "sign_in", "view_patient"]
+    assert log["user"].tolist() == ["boss@clinic.example"] * 2 + ["lee@clinic.example"]
+    assert log["patient_id"].tolist()[2] == "P001"
 
 
-def test_local_mode_refuses_to_serve_the_network():
+def test_local_mode_refuses_to_serve_the_network(local_door):
     """No sign-in but listening beyond 127.0.0.1: the app shows nothing but the reason."""
     from streamlit import config as st_config
 
@@ -186,3 +216,54 @@ def test_researcher_sees_the_cohort_table_with_pseudonyms_only(roles_file):
     at.switch_page("pages/cohort.py").run()
     links = at.dataframe[-1].value["link"]
     assert set(links.str.rsplit("=", n=1).str[-1]) == {"P001", "P002", "P003"}
+
+
+def test_no_door_chosen_lets_nobody_in():
+    """Neither PAINCYCLE_ACCESS=local nor sign-in: refused, not local mode by default."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert "lets nobody in" in _texts(at)
+    assert not at.metric
+    assert "Local single-user mode" not in _texts(at)
+
+
+def test_a_broken_secrets_file_refuses_everyone_even_in_local_mode(local_door, tmp_path):
+    """One missing quote in secrets.toml must not turn sign-in off (it once opened the app)."""
+    from streamlit import config as st_config
+
+    broken = tmp_path / "secrets.toml"
+    broken.write_text('[auth]\ncookie_secret = "abc\nclient_id = "x"\n')
+    before = st_config.get_option("secrets.files")
+    st_config.set_option("secrets.files", [str(broken)])
+    try:
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        assert not at.exception
+        text = _texts(at)
+        assert "cannot be read" in text and "Nobody is let in" in text
+        assert "abc" not in text, "the secret's text is never shown"
+        assert not at.metric
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page("pages/audit.py")
+    finally:
+        st_config.set_option("secrets.files", before)
+
+
+def test_local_mode_with_sign_in_configured_refuses(local_door):
+    at = _app({"is_logged_in": True, "email": "boss@clinic.example", "email_verified": True})
+    assert "remove one of the two" in _texts(at)
+    assert not at.metric
+
+
+@pytest.mark.parametrize("address", ["", "0.0.0.0", "::"])
+def test_local_mode_refuses_every_address_off_this_computer(local_door, address):
+    """The empty address listens on every interface, so it is not "local"."""
+    from streamlit import config as st_config
+
+    before = st_config.get_option("server.address")
+    st_config.set_option("server.address", address)
+    try:
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        assert "only serves this computer" in _texts(at)
+        assert not at.metric
+    finally:
+        st_config.set_option("server.address", before)

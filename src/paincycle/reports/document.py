@@ -20,8 +20,8 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-#: Characters a spreadsheet treats as the start of a formula (OWASP CSV injection list).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from paincycle import safe_text
+
 #: Control characters (other than newline) that would garble a PDF line.
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 _MD_SPECIAL = set("\\`*_{}[]#!|<>&~")
@@ -29,10 +29,8 @@ _MD_SPECIAL = set("\\`*_{}[]#!|<>&~")
 
 
 def safe_cell(value: object) -> object:
-    """Text that a spreadsheet would run as a formula, made inert with a leading quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """Text that a spreadsheet would run as a formula, made inert (see ``safe_text``)."""
+    return safe_text.spreadsheet_cell(value)
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
