@@ -111,6 +111,8 @@ def _create(url: str, schema: str | None) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+    if engine.dialect.name == "postgresql":
+        sa.event.listen(engine, "handle_error", _without_values)
     if schema:
         if engine.dialect.name != "postgresql":
             raise ValueError("a schema can only be chosen on PostgreSQL")
@@ -124,6 +126,32 @@ def _create(url: str, schema: str | None) -> Engine:
         metadata.create_all(conn)
         _protect_audit_log(conn, schema)
     return engine
+
+
+class ServerError(Exception):
+    """A PostgreSQL error with only what names the problem: its class, SQLSTATE and constraint.
+
+    The server's own message and DETAIL quote values ("Failing row contains
+    (P001, the note...)"); they would reach an exception's text and a log line.
+    """
+
+
+def _without_values(context: sa.engine.ExceptionContext) -> BaseException | None:
+    orig = context.original_exception
+    if context.sqlalchemy_exception is None or not hasattr(orig, "sqlstate"):
+        return None
+    diag = getattr(orig, "diag", None)
+    names = [f"{label} {value}" for label, value in (
+        ("SQLSTATE", getattr(orig, "sqlstate", None)),
+        ("constraint", getattr(diag, "constraint_name", None)),
+        ("table", getattr(diag, "table_name", None)),
+        ("column", getattr(diag, "column_name", None))) if value]
+    if getattr(orig, "sqlstate", None) == "P0001":  # RAISE in our own trigger: our own words
+        names.append(str(getattr(diag, "message_primary", "") or ""))
+    plain = ServerError(f"{type(orig).__name__}: {', '.join(names) or 'no detail kept'}")
+    error_class = type(context.sqlalchemy_exception)
+    return error_class(context.statement, None, plain, hide_parameters=True,
+                       connection_invalidated=context.is_disconnect)
 
 
 _APPEND_ONLY = "the audit log is append-only"
