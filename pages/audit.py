@@ -5,22 +5,23 @@ from datetime import UTC, datetime, time, timedelta
 import streamlit as st
 
 from paincycle import audit, database
-from paincycle.access import AccessDenied, Permission, require
-from paincycle.ui.audit import Action, audit_event, audit_once
+from paincycle.access import Permission
+from paincycle.ui import audit_chain as chain
+from paincycle.ui.audit import Action, audit_event, audit_once, refuse
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
 engine = database.get_engine()
 st.title("🔎 Audit log")
-st.caption("Every patient drill-down, export, import, retrain and decision, newest first. "
-           "Entries cannot be edited or deleted.")
+st.caption("Every patient drill-down, export, import, retrain, decision, sign-in and refusal, "
+           "newest first. Entries cannot be edited or deleted, and each is chained to the one "
+           "before by a hash, so a change behind the app's back shows below.")
 
-try:
-    require(principal, Permission.VIEW_AUDIT)
-except AccessDenied as denied:
-    st.error(f"{denied} Ask an administrator if you need it.")
+if not principal.can(Permission.VIEW_AUDIT):  # audit.entries checks again
+    refuse(principal, Permission.VIEW_AUDIT, "audit log", "Ask an administrator if you need it.")
     st.stop()
 audit_once(Action.VIEW_AUDIT)  # first, so the filter menus below do not change on the next rerun
+chain.check_panel(principal, engine)
 users = audit.distinct_values(engine, principal, "user")
 actions = audit.distinct_values(engine, principal, "action")
 

@@ -5,10 +5,10 @@ from datetime import date
 import streamlit as st
 
 from paincycle import review, services
-from paincycle.access import AccessDenied, Permission
+from paincycle.access import Permission
 from paincycle.ui import data, trajectories
 from paincycle.ui import review as widgets
-from paincycle.ui.audit import Action, audit_once
+from paincycle.ui.audit import Action, audit_once, refuse
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
@@ -19,7 +19,7 @@ if cohort is None or version_id is None:
     st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
     st.stop()
 if not principal.sees_identified_data:
-    st.error(str(AccessDenied(principal, Permission.VIEW_IDENTIFIED)))
+    refuse(principal, Permission.VIEW_IDENTIFIED, "case review")
     st.stop()
 
 with st.sidebar:

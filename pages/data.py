@@ -6,6 +6,7 @@ from paincycle import importers, services
 from paincycle.access import AccessDenied, Permission
 from paincycle.cohort import CohortError
 from paincycle.ui import data, trajectories, upload
+from paincycle.ui.audit import refuse
 from paincycle.ui.auth import current_principal
 from paincycle.ui.text import plain
 
@@ -34,7 +35,7 @@ if versions:
                 st.rerun()
 
 if not principal.can(Permission.IMPORT_DATA):
-    st.info("Importing data needs the admin role.")
+    refuse(principal, Permission.IMPORT_DATA, "data page", "Importing data needs the admin role.")
     st.stop()
 
 st.subheader("Import an export")

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from paincycle import charts
-from paincycle.access import AccessDenied, Permission
+from paincycle.access import Permission
 from paincycle.ui import data, filters, trajectories
-from paincycle.ui.audit import Action, audit_once
+from paincycle.ui.audit import Action, audit_once, refuse
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
@@ -16,7 +16,7 @@ if version_id is None:
     st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
     st.stop()
 if not principal.sees_identified_data:  # one identified record: de-identified roles go to Export
-    st.error(str(AccessDenied(principal, Permission.VIEW_IDENTIFIED)))
+    refuse(principal, Permission.VIEW_IDENTIFIED, "patient page")
     st.stop()
 
 ids = trajectories.patient_ids(version_id)

@@ -76,9 +76,14 @@ def postgres_schema_url() -> Iterator[tuple[str, str]]:
     problem = postgres_unavailable()
     if problem:
         pytest.skip(problem)
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    yield POSTGRES_URL, schema
     from paincycle import database
+    from paincycle import schema as workflow_schema
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    owner = sa.create_engine(POSTGRES_URL)
+    workflow_schema.upgrade(owner, schema)  # as `paincycle db upgrade` does, as the owner
+    owner.dispose()
+    yield POSTGRES_URL, schema
 
     database.dispose(POSTGRES_URL, schema)
     admin = sa.create_engine(POSTGRES_URL)

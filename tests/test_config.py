@@ -30,5 +30,7 @@ def test_a_value_not_understood_refuses_naming_the_variable(variable, value):
 
 
 def test_settings_cannot_be_changed_after_reading():
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
         Settings().access = AccessMode.LOCAL  # type: ignore[misc]

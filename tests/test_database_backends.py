@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from paincycle import audit, database
+from paincycle import schema as workflow_schema
 from paincycle.access import Principal, Role
 
 NURSE = Principal("nurse@clinic.example", Role.CLINICIAN)
@@ -139,7 +140,7 @@ def test_two_app_servers_share_one_postgres_schema(postgres_schema_url):
 
 def test_schema_names_are_checked():
     with pytest.raises(ValueError, match="safe schema"):
-        database._identifier('x"; DROP TABLE decisions; --')
+        workflow_schema.identifier('x"; DROP TABLE decisions; --')
 
 
 @pytest.mark.postgres
@@ -148,7 +149,7 @@ def test_postgres_refuses_truncating_the_audit_log_and_restarts_cleanly(postgres
     engine = database.get_engine(url, schema=schema)
     audit.record(engine, NURSE, audit.Action.VIEW_PATIENT, "P001", "v1")
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
-        conn.exec_driver_sql(f"SET LOCAL search_path TO {database._identifier(schema)}")
+        conn.exec_driver_sql(f"SET LOCAL search_path TO {workflow_schema.identifier(schema)}")
         conn.exec_driver_sql("TRUNCATE audit_log")
     database.dispose(url, schema)  # a second start (another app server) re-creates nothing
     again = database.get_engine(url, schema=schema)

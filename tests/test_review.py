@@ -285,3 +285,11 @@ def test_a_decision_and_its_audit_entry_are_stored_together_or_not_at_all(workfl
         assert conn.execute(sa.select(sa.func.count()).select_from(database.decisions)).scalar() == 0
         assert conn.execute(
             sa.select(sa.func.count()).select_from(database.agenda_overrides)).scalar() == 0
+
+
+def test_a_scribe_names_who_decided_and_the_record_keeps_who_typed_it(workflow_engine):
+    """"Decided by" is typed; who typed it is the signed-in person, set by the app."""
+    saved = review.record_decision("P001", "psychology", "refer to CBT", principal=NURSE,
+                                   engine=workflow_engine, author="Dr Lee")
+    stored = review.decision_history(saved.decision_id, engine=workflow_engine, principal=NURSE)[-1]
+    assert (stored.author, stored.recorded_by) == ("Dr Lee", NURSE.user)

@@ -11,7 +11,11 @@ cut to a short single line so a careless caller cannot pour a record into it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -21,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from paincycle import safe_text
 from paincycle.access import Permission, Principal, require
-from paincycle.database import audit_log
+from paincycle.database import audit_chain_head, audit_log
 
 
 class Action(StrEnum):
@@ -39,6 +43,7 @@ class Action(StrEnum):
     AGENDA_CHANGE = "agenda_change"
     VIEW_AUDIT = "view_audit"
     EXPORT_AUDIT = "export_audit"
+    VERIFY_AUDIT = "verify_audit"
     SIGN_IN = "sign_in"
     ACCESS_DENIED = "access_denied"
 
@@ -84,15 +89,92 @@ def _write(engine: Engine | sa.Connection, user: str, role: str, action: str,
 
 def _insert(conn: sa.Connection, user: str, role: str, action: str, patient_id: str | None,
             cohort_version: str | None, detail: str) -> None:
-    conn.execute(audit_log.insert().values(
-        at=datetime.now(UTC),
-        user=safe_text.line(user, 200),
-        role=role,
-        action=action,
-        patient_id=None if patient_id is None else str(patient_id)[:64],
-        cohort_version=None if cohort_version is None else str(cohort_version)[:80],
-        detail=safe_text.line(detail, MAX_DETAIL),
-    ))
+    """Append one entry to the chain: lock the head row, link to its hash, move the head on."""
+    head = conn.execute(
+        audit_chain_head.update().where(audit_chain_head.c.id == 1)
+        .values(entries=audit_chain_head.c.entries + 1)
+        .returning(audit_chain_head.c.entry_hash)).scalar_one()
+    row = {
+        "at": datetime.now(UTC),
+        "user": safe_text.line(user, 200),
+        "role": role,
+        "action": action,
+        "patient_id": None if patient_id is None else safe_text.line(patient_id, 64),
+        "cohort_version": None if cohort_version is None else safe_text.line(cohort_version, 80),
+        "detail": safe_text.line(detail, MAX_DETAIL),
+    }
+    digest = chain_hash(head, row)
+    conn.execute(audit_log.insert().values(**row, prev_hash=head, entry_hash=digest))
+    conn.execute(audit_chain_head.update().where(audit_chain_head.c.id == 1)
+                 .values(entry_hash=digest))
+
+
+# --------------------------------------------------------------------------- the chain
+
+#: The hash the first entry links to.
+GENESIS = "0" * 64
+_CHAINED = ("user", "role", "action", "patient_id", "cohort_version", "detail")
+
+
+def chain_hash(previous: str, row: Mapping) -> str:
+    """SHA-256 over the previous entry's hash and this entry's fields, JSON-encoded (unambiguous)."""
+    at = row["at"]
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    if at.tzinfo is not None:  # SQLite gives back the UTC time without its zone
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    fields = [previous, at.isoformat(timespec="microseconds"),
+              *("" if row[name] is None else str(row[name]) for name in _CHAINED)]
+    return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What `paincycle audit verify` and the Audit page say about the log."""
+
+    entries: int
+    head_hash: str
+    problem: str | None = None
+    first_bad_id: int | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+
+def verify(engine: Engine, principal: Principal | None, expect: str | None = None) -> ChainReport:
+    """Walk the whole log in order and recompute every link; name the first entry that breaks it.
+
+    ``expect`` is a head hash noted down earlier (from this page or the command):
+    the log must still contain it, which a rewrite of the chain from before that
+    point cannot fake without the note.
+    """
+    require(principal, Permission.VIEW_AUDIT)
+    previous, count, seen_expected = GENESIS, 0, expect in (None, GENESIS)
+    with engine.connect() as conn:
+        head = conn.execute(sa.select(audit_chain_head.c.entries, audit_chain_head.c.entry_hash)
+                            .where(audit_chain_head.c.id == 1)).one_or_none()
+        rows = conn.execution_options(yield_per=5_000).execute(
+            sa.select(audit_log).order_by(audit_log.c.id)).mappings()
+        for row in rows:
+            if row["prev_hash"] != previous:
+                return ChainReport(count, previous, "an entry before #{} was removed, or #{} was "
+                                   "inserted out of order".format(row["id"], row["id"]), row["id"])
+            if row["entry_hash"] != chain_hash(previous, row):
+                return ChainReport(count, previous,
+                                   f"entry #{row['id']} was changed after it was written", row["id"])
+            previous, count = row["entry_hash"], count + 1
+            seen_expected = seen_expected or previous == expect
+    if head is None:
+        return ChainReport(count, previous, "the log's head record is missing")
+    if (head.entries, head.entry_hash) != (count, previous):
+        return ChainReport(count, previous, f"the head records {head.entries:,} entries ending in "
+                           f"{head.entry_hash[:12]}, the log holds {count:,} ending in "
+                           f"{previous[:12]}: entries were removed from its end")
+    if not seen_expected:
+        return ChainReport(count, previous, "the head hash noted down earlier is not in the log: "
+                           "it was rewritten since")
+    return ChainReport(count, previous)
 
 
 def entries(engine: Engine, principal: Principal | None, *, user: str | None = None,

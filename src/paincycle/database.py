@@ -1,8 +1,10 @@
 """The team's own records (decisions, agenda, settings, audit log) in a transactional database.
 
-SQLAlchemy Core keeps one schema for SQLite (default) and PostgreSQL
+SQLAlchemy Core tables for SQLite (default) and PostgreSQL
 (PAINCYCLE_DATABASE_URL). Every table is append-only: edits are new rows, so
-the history of what the team decided is never lost or overwritten.
+the history of what the team decided is never lost or overwritten. The tables
+are created and changed only by migrations (paincycle.schema); these
+definitions mirror them for queries, and a test checks the two agree.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from paincycle import config
+from paincycle import schema as schema_module
 
 metadata = sa.MetaData()
 
@@ -33,6 +36,7 @@ decisions = sa.Table(
     sa.Column("action", sa.String(200), nullable=False),
     sa.Column("note", sa.Text, nullable=False, default=""),
     sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("recorded_by", sa.String(200)),
     sa.Column("meeting_date", sa.Date),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("decision_id", "revision", name="uq_decision_revision"),
@@ -61,6 +65,19 @@ audit_log = sa.Table(
     sa.Column("patient_id", sa.String(64)),
     sa.Column("cohort_version", sa.String(80)),
     sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("entry_hash", sa.String(64)),
+    sa.Index("uq_audit_prev_hash", "prev_hash", unique=True),
+    sa.Index("uq_audit_entry_hash", "entry_hash", unique=True),
+)
+
+#: One row: how many entries the audit log holds and the last one's hash. Writers lock it
+#: to append one at a time; `paincycle audit verify` checks the log ends where it says.
+audit_chain_head = sa.Table(
+    "audit_chain_head", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("entries", sa.BigInteger, nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
 )
 
 #: The team's shared settings (the flag threshold per model, the team's cohort version).
@@ -80,7 +97,10 @@ _lock = threading.Lock()
 
 
 def get_engine(url: str | None = None, schema: str | None = None) -> Engine:
-    """An engine for ``url`` (default: config) with the schema created on first use.
+    """An engine for ``url`` (default: settings), its schema checked on first use.
+
+    SQLite is migrated by the app itself; PostgreSQL must have been migrated by its
+    owner (`paincycle db upgrade`), else ``schema.DatabaseNotReady`` is raised.
 
     ``schema`` (PostgreSQL only) puts the tables in their own namespace, which is how
     tests keep parallel runs apart on one server.
@@ -110,21 +130,17 @@ def _create(url: str, schema: str | None) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA recursive_triggers=ON")  # REPLACE fires the delete trigger
             cursor.close()
     if engine.dialect.name == "postgresql":
         sa.event.listen(engine, "handle_error", _without_values)
     if schema:
         if engine.dialect.name != "postgresql":
             raise ValueError("a schema can only be chosen on PostgreSQL")
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{_identifier(schema)}"'))
         engine = engine.execution_options(schema_translate_map={None: schema})
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Several app servers may start at once against one database: one at a time.
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
-        metadata.create_all(conn)
-        _protect_audit_log(conn, schema)
+    if engine.dialect.name == "sqlite":
+        schema_module.upgrade(engine)  # the app owns its SQLite file: it migrates it itself
+    schema_module.check_ready(engine, schema)
     return engine
 
 
@@ -152,34 +168,6 @@ def _without_values(context: sa.engine.ExceptionContext) -> BaseException | None
     error_class = type(context.sqlalchemy_exception)
     return error_class(context.statement, None, plain, hide_parameters=True,
                        connection_invalidated=context.is_disconnect)
-
-
-_APPEND_ONLY = "the audit log is append-only"
-
-
-def _protect_audit_log(conn: sa.Connection, schema: str | None) -> None:
-    """Refuse UPDATE and DELETE on the audit log in the database itself.
-
-    The Python API has no way to change an audit row; the trigger also stops a
-    stray script or a future bug from doing it behind the API's back.
-    """
-    if conn.dialect.name == "sqlite":
-        for verb in ("UPDATE", "DELETE"):
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} BEFORE {verb} "
-                f"ON audit_log BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END")
-    elif conn.dialect.name == "postgresql":
-        prefix = f'"{_identifier(schema)}".' if schema else ""
-        conn.exec_driver_sql(
-            f"CREATE OR REPLACE FUNCTION {prefix}paincycle_append_only() RETURNS trigger "
-            f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$")
-        # DROP + CREATE rather than CREATE OR REPLACE TRIGGER: works on PostgreSQL 11+
-        for name, when, each in (("audit_log_append_only", "UPDATE OR DELETE", "ROW"),
-                                 ("audit_log_no_truncate", "TRUNCATE", "STATEMENT")):
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {prefix}audit_log")
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER {name} BEFORE {when} ON {prefix}audit_log FOR EACH {each} "
-                f"EXECUTE FUNCTION {prefix}paincycle_append_only()")
 
 
 def append_revision(engine: Engine, decision_id: str, values: Mapping[str, Any],
@@ -214,12 +202,6 @@ def append_revision(engine: Engine, decision_id: str, values: Mapping[str, Any],
             time.sleep(0.005 * (attempt + 1))
     raise RuntimeError(f"could not save decision {decision_id} after {attempts} attempts") \
         from last_error
-
-
-def _identifier(name: str) -> str:
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"not a safe schema name: {name!r}")
-    return name
 
 
 def _is_revision_clash(exc: IntegrityError) -> bool:

@@ -68,6 +68,7 @@ class Decision:
     created_at: datetime
     meeting_date: date | None = None
     cohort_version: str | None = None
+    recorded_by: str | None = None  # the signed-in person who typed it (None before release 0003)
 
     @property
     def when(self) -> str:
@@ -121,7 +122,7 @@ def record_decision(
     values = {
         "decision_id": str(uuid.uuid4()), "patient_id": safe_text.line(patient_id, 64),
         "cohort_version": cohort_version, "discipline": discipline,
-        "action": action, "note": note, "author": author or who.user,
+        "action": action, "note": note, "author": author or who.user, "recorded_by": who.user,
         "meeting_date": meeting_date or date.today(),
     }
     return _insert_next_revision(_engine(engine), values, who, "record decision")
@@ -147,7 +148,7 @@ def revise_decision(
     values = {
         "decision_id": decision_id, "patient_id": latest.patient_id,
         "cohort_version": latest.cohort_version, "discipline": discipline,
-        "action": action, "note": note, "author": author or who.user,
+        "action": action, "note": note, "author": author or who.user, "recorded_by": who.user,
         "meeting_date": meeting_date or latest.meeting_date,
     }
     return _insert_next_revision(engine, values, who, "revise decision")
@@ -175,6 +176,7 @@ def _decision(row: Mapping) -> Decision:
         patient_id=row["patient_id"], discipline=row["discipline"], action=row["action"],
         note=row["note"] or "", author=row["author"], created_at=row["created_at"],
         meeting_date=row.get("meeting_date"), cohort_version=row.get("cohort_version"),
+        recorded_by=row.get("recorded_by"),
     )
 
 

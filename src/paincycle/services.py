@@ -232,3 +232,18 @@ def meeting_record_file(fmt: str, cohort_name: str, agenda: pd.DataFrame, meetin
                  detail=f"meeting of {meeting_date:%Y-%m-%d} as .{fmt}, "
                         f"{len(record.revisions)} decision revisions")
     return content.encode("utf-8") if isinstance(content, str) else content
+
+
+def verify_audit_log(principal: Principal, *, expect: str | None = None,
+                     engine: Engine | None = None, record: bool = True) -> audit.ChainReport:
+    """Check the audit log's chain (admins); the check is recorded after it ran.
+
+    The Audit page passes ``record=False``: opening it is recorded as ``view_audit``
+    already, and the check runs as part of that view.
+    """
+    engine = _engine(engine)
+    report = audit.verify(engine, principal, expect=expect)
+    if record:
+        audit.record(engine, principal, audit.Action.VERIFY_AUDIT,
+                     detail=f"{'intact' if report.intact else 'broken'}, {report.entries} entries")
+    return report

@@ -71,3 +71,20 @@ def test_date_filter_excludes_old_entries():
     assert "old@clinic.example" not in set(at.dataframe[0].value["user"])
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(database.audit_log)).scalar() == 3
+
+
+def test_the_page_says_the_chain_is_intact_and_names_a_tampered_entry():
+    _seed()
+    at = _page()
+    assert any("chain is intact" in s.value for s in at.success)
+    head = next(t.value for t in at.text if t.value.startswith("Head: "))
+    assert len(head.removeprefix("Head: ")) == 64
+
+    raw = sa.create_engine(database.get_engine().url)
+    with raw.begin() as conn:  # someone with the database file, behind the app's back
+        conn.exec_driver_sql("DROP TRIGGER audit_log_no_update")
+        conn.exec_driver_sql("UPDATE audit_log SET user = 'nobody' WHERE id = 2")
+    raw.dispose()
+    at.button(key="audit_check_chain").click().run()
+    assert not at.exception
+    assert any("tampered with" in e.value and "entry #2 was changed" in e.value for e in at.error)

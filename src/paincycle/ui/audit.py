@@ -11,11 +11,12 @@ from __future__ import annotations
 import streamlit as st
 
 from paincycle import audit, database
+from paincycle.access import AccessDenied, Permission, Principal
 from paincycle.audit import Action
 from paincycle.ui import data
 from paincycle.ui.auth import current_principal
 
-__all__ = ["Action", "audit_event", "audit_once"]
+__all__ = ["Action", "audit_event", "audit_once", "refuse"]
 _SEEN_KEY = "_paincycle_audited"
 
 
@@ -38,3 +39,9 @@ def audit_once(action: Action | str, patient_id: str | None = None, detail: str 
         return
     audit_event(action, patient_id, detail, version)
     seen.add(key)
+
+
+def refuse(principal: Principal, permission: Permission, where: str, hint: str = "") -> None:
+    """Say why this role may not, and record the refusal (once per session, page and permission)."""
+    st.error(f"{AccessDenied(principal, permission)} {hint}".strip())
+    audit_once(Action.ACCESS_DENIED, detail=f"{where}: {permission.value}")

@@ -1,0 +1,1 @@
+"""Schema changes of the workflow database, as Alembic migrations (see paincycle.schema)."""
