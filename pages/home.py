@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from paincycle import measures
 from paincycle.summary import cohort_headline
 from paincycle.ui import data
 from paincycle.ui.auth import current_principal
@@ -27,7 +28,8 @@ cols[0].metric("Patients", f"{headline.patients:,}")
 cols[1].metric("Observations", f"{headline.observations:,}")
 cols[2].metric("First record", headline.first_date)
 cols[3].metric("Last record", headline.last_date)
-st.caption(f"Measures recorded: {', '.join(headline.measures) or 'none'}")
+names = [measures.MEASURES[c].instrument if c in measures.MEASURES else c for c in headline.measures]
+st.caption(f"Measures recorded: {plain(', '.join(names)) or 'none'}")
 if version and "synthetic" in version.source:
     st.info("This is the bundled **synthetic** demo cohort: no real patient is described.")
 

@@ -200,7 +200,7 @@ def history(revisions: list[review.Decision]) -> None:
     for items in reversed(list(grouped.values())):
         items = sorted(items, key=lambda d: d.revision)
         latest = items[-1]
-        with st.expander(f"{latest.discipline}: {latest.action} · {len(items)} revision(s)",
+        with st.expander(f"{latest.discipline}: {plain(latest.action)} · {len(items)} revision(s)",
                          expanded=len(items) > 1):
             st.dataframe(review.decisions_frame(items)[
                 ["revision", "time", "author", "action", "note"]], hide_index=True,
