@@ -9,7 +9,8 @@ from paincycle.ui import auth, data, errors, router
 
 st.set_page_config(page_title="PainCycle", page_icon="🔄", layout="wide")
 # An error's message may quote patient data: Streamlit shows none of it (ui.errors shows a reference).
-st.set_option("client.showErrorDetails", "none")
+if not errors.REVEAL_TO_TESTS:
+    st.set_option("client.showErrorDetails", "none")
 st.set_option("client.toolbarMode", "viewer")  # no "Deploy" button in a health-data app
 
 PAGES_DIR = Path(__file__).parent / "pages"

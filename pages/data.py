@@ -66,6 +66,7 @@ if st.button("Import", type="primary"):
         upload.problem_report(exc.report)
         st.stop()
     version = imported.version
+    upload.discard()  # the upload is patient data: kept no longer than the import needs it
     data.set_current_version(version.id)
     bar.progress(0.95, text="Preparing its trajectories (once per version)")
     trajectories.prepared(version.id)

@@ -44,7 +44,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(autouse=True)
 def errors_reach_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
     """AppTest sees a page's exception itself, not the error screen a server shows (ui.errors)."""
+    from streamlit import config as st_config
+
     monkeypatch.setattr("paincycle.ui.errors.REVEAL_TO_TESTS", True)
+    st_config.set_option("client.showErrorDetails", "full")  # .streamlit/config.toml says "none"
 
 
 @pytest.fixture

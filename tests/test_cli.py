@@ -70,3 +70,21 @@ def test_top_level_help_lists_every_command_without_loading_them(capsys):
     for command in ("convert", "import", "sample", "score", "summary", "train", "validate"):
         assert command in out
     assert "Validate a cohort, store it as a new immutable version" in " ".join(out.split())
+
+
+def test_a_data_folder_that_cannot_be_written_says_so_plainly(tmp_path, monkeypatch, capsys,
+                                                               tiny_cohort_dir):
+    """A full disk or a read-only folder is named, not reported as "unexpected ... please report"."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the data folder should be")
+    monkeypatch.setenv("PAINCYCLE_DATA_DIR", str(blocked))
+    assert main(["import", str(tiny_cohort_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "the operating system refused" in err and "not-a-folder" in err
+    assert "unexpected" not in err
+
+
+def test_a_setting_not_understood_refuses_naming_it(monkeypatch, capsys, tiny_cohort_dir):
+    monkeypatch.setenv("PAINCYCLE_DATABASE_URL", "mysql://somewhere")
+    assert main(["import", str(tiny_cohort_dir)]) == 1
+    assert "PAINCYCLE_DATABASE_URL" in capsys.readouterr().err

@@ -189,3 +189,28 @@ def test_control_characters_do_not_break_the_xlsx(tiny):
 def test_unknown_format():
     with pytest.raises(ValueError, match="xlsx"):
         export.format_of("summary.docx")
+
+
+def test_deidentified_exports_drop_rare_free_text_in_diagnosis_and_site(tiny_cohort_dir):
+    """A diagnosis typed as a story ("... husband John ...") is identifying: only shared values stay."""
+    patients = tiny_cohort_dir / "patients.csv"
+    text = patients.read_text()
+    patients.write_text(text.replace("chronic low back pain", "back pain after husband John left", 1))
+    cohort = read_cohort(tiny_cohort_dir)
+    summary = export.build_summary(CohortTrajectories(cohort), deidentify=True)
+    for fmt in export.FORMATS:
+        rendered = export.render(summary, fmt)
+        content = pdf_text(rendered) if fmt == "pdf" else (
+            "\n".join(str(v) for rows in xlsx_cells(rendered).values() for row in rows for v in row)
+            if fmt == "xlsx" else rendered.decode("utf-8-sig"))
+        assert "John" not in content, fmt
+    assert set(summary.per_patient["diagnosis"]) == {export.RARE_TEXT}, "3 patients: all rare"
+    identified = export.build_summary(CohortTrajectories(cohort))
+    assert "back pain after husband John left" in set(identified.per_patient["diagnosis"])
+
+
+def test_shared_text_keeps_common_categories():
+    cohort = pd.Series(["fibromyalgia"] * 5 + ["migraine"] * 2 + [None])
+    shown = export.shared_text_only(cohort, cohort)
+    assert list(shown[:5]) == ["fibromyalgia"] * 5
+    assert list(shown[5:7]) == [export.RARE_TEXT] * 2 and pd.isna(shown.iloc[7])

@@ -79,3 +79,35 @@ def test_loaded_tables_match_parquet_and_are_contiguous(tmp_path):
     for frame, column in ((loaded.patients, "patient_id"), (loaded.events, "detail")):
         text = frame[column].array
         assert getattr(text, "_pa_array", None) is None or text._pa_array.num_chunks == 1
+
+
+def test_an_edited_version_is_refused_when_loaded(tiny_cohort_dir, tmp_path):
+    """An edited Parquet would otherwise load silently with its stale kept analyses."""
+    import pyarrow.parquet as pq
+
+    from paincycle.store import StoreIntegrityError
+
+    store = CohortStore(tmp_path / "store")
+    version = store.save(read_cohort(tiny_cohort_dir), name="tiny")
+    store.load(version.id)
+    path = store.path_of(version.id) / "observations.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.slice(1), path)  # one score quietly removed
+    with pytest.raises(StoreIntegrityError, match="has changed since it was stored"):
+        CohortStore(tmp_path / "store").load(version.id)
+
+
+def test_staging_left_by_a_killed_import_is_removed_later_not_while_fresh(tmp_path):
+    import os
+    import time
+
+    root = tmp_path / "store"
+    root.mkdir()
+    old, fresh = root / ".tmp-old", root / ".tmp-fresh"
+    for folder in (old, fresh):
+        folder.mkdir()
+        (folder / "patients.parquet").write_bytes(b"patient data")
+    long_ago = time.time() - 7 * 3600
+    os.utime(old, (long_ago, long_ago))
+    CohortStore(root)
+    assert not old.exists() and fresh.exists()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from paincycle import commands
 from paincycle.cohort import CohortError
+from paincycle.schema import DatabaseNotReady
+from paincycle.store import StoreIntegrityError
 
 
 class UserError(Exception):
@@ -67,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.report.total} problem(s):", file=sys.stderr)
         print(exc.report.summary(50), file=sys.stderr)
         return 1
-    except (UserError, FileNotFoundError, KeyError, ValueError) as exc:
+    except (UserError, FileNotFoundError, KeyError, ValueError, StoreIntegrityError,
+            DatabaseNotReady) as exc:
         message = exc.args[0] if exc.args else str(exc)
         print(f"error: {message}", file=sys.stderr)
         return 1

@@ -13,6 +13,8 @@ import json
 import os
 import re
 import shutil
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,10 +50,33 @@ class Version:
         return f"{self.name} ({self.rows.get('patients', 0):,} patients, {self.created_at[:16]})"
 
 
+class StoreIntegrityError(RuntimeError):
+    """A stored version's files no longer match the hash taken when it was stored."""
+
+
+#: A staging folder older than this is what a killed import left behind (imports take minutes).
+STALE_STAGING_SECONDS = 6 * 3600
+_verified: dict[tuple[str, str], tuple] = {}
+_verified_lock = threading.Lock()
+
+
 class CohortStore:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root else config.data_dir() / "cohorts"
         self.root.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_staging()
+
+    def remove_stale_staging(self, max_age: float = STALE_STAGING_SECONDS) -> int:
+        """Delete ``.tmp-*`` folders an import killed mid-way left (patient data, never listed)."""
+        removed, now = 0, time.time()
+        for folder in self.root.glob(".tmp-*"):
+            try:
+                if now - folder.stat().st_mtime > max_age:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed += 1
+            except OSError:
+                continue
+        return removed
 
     def save(self, cohort: Cohort, name: str = "", source: str = "",
              principal: Principal | None = None) -> Version:
@@ -121,9 +146,32 @@ class CohortStore:
         if not (folder / MANIFEST).exists():
             raise KeyError(f"no stored cohort version {version_id!r}")
         manifest = json.loads((folder / MANIFEST).read_text())
+        self.verify(version_id, manifest)
         tables = {t: read_contiguous(folder / f"{t}.parquet", ENCODED.get(t, ())) for t in TABLES}
         return Cohort(tables["patients"], tables["observations"], tables["events"],
                       manifest.get("name", version_id))
+
+    def verify(self, version_id: str, manifest: dict | None = None) -> None:
+        """Refuse a version whose files changed since it was stored (checked once per file state).
+
+        Analyses kept beside a version are computed from its files: an edited
+        Parquet would otherwise load silently with stale analyses.
+        """
+        folder = self.root / version_id
+        manifest = manifest or json.loads((folder / MANIFEST).read_text())
+        state = tuple((t, (s := (folder / f"{t}.parquet").stat()).st_size, s.st_mtime_ns)
+                      for t in TABLES)
+        key = (str(folder.resolve()), version_id)
+        with _verified_lock:
+            if _verified.get(key) == state:
+                return
+        if _hash_folder(folder) != manifest.get("content_hash"):
+            raise StoreIntegrityError(
+                f"the stored version {version_id} has changed since it was stored (its files no "
+                "longer match their content hash), so it is not opened. Restore the data folder "
+                "from a backup, or import the cohort again")
+        with _verified_lock:
+            _verified[key] = state
 
     def path_of(self, version_id: str) -> Path:
         return self.root / version_id

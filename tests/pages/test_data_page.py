@@ -30,7 +30,7 @@ def _data_page(monkeypatch, tmp_path: Path) -> AppTest:
     return at
 
 
-def test_upload_detect_preview_and_import(monkeypatch, tmp_path: Path):
+def test_upload_detect_preview_and_import(monkeypatch, tmp_path: Path, data_dir: Path):
     at = _data_page(monkeypatch, tmp_path)
     assert at.title[0].value == "📥 Data"
     assert "MB" in at.get("file_uploader")[0].proto.label
@@ -48,6 +48,7 @@ def test_upload_detect_preview_and_import(monkeypatch, tmp_path: Path):
     assert len(stored) == 1 and stored[0].rows["patients"] == 1
     assert at.session_state["cohort_version"] == stored[0].id
     assert (analyses.folder_of(CohortStore(), stored[0].id) / "arrays.npz").exists()
+    assert not any((data_dir / "uploads").rglob("*.json")), "the upload is deleted once imported"
 
 
 def test_bad_upload_shows_the_report_table(monkeypatch, tmp_path: Path):
@@ -115,3 +116,22 @@ def test_streamlit_accepts_uploads_as_large_as_the_importers_do():
 
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == UPLOAD_LIMIT_MB
+
+
+def test_uploads_live_in_the_data_folder_and_stale_ones_are_removed(monkeypatch, tmp_path: Path,
+                                                                   data_dir: Path):
+    import os
+    import time
+
+    stale = data_dir / "uploads" / "abandoned"
+    stale.mkdir(parents=True)
+    (stale / "export.json").write_text("{}")
+    old = time.time() - 2 * 24 * 3600
+    os.utime(stale, (old, old))
+    at = _data_page(monkeypatch, tmp_path)
+    at.get("file_uploader")[0].set_value(
+        ("export.json", json.dumps(BUNDLE).encode(), "application/json"))
+    at.run()
+    assert not stale.exists(), "a session abandoned a day ago leaves nothing behind"
+    kept = list((data_dir / "uploads").rglob("export.json"))
+    assert len(kept) == 1, "this session's upload is kept in the data folder until imported"

@@ -32,7 +32,8 @@ from paincycle.importers.mapping import load_mapping, parse_mapping, shipped
 
 __all__ = [
     "KINDS", "MAX_INPUT_BYTES", "Conversion", "ConversionError", "Notice", "convert", "detect_kind",
-    "COHORT", "load_mapping", "needs_mapping", "parse_mapping", "preview", "save_upload", "shipped",
+    "COHORT", "load_mapping", "needs_mapping", "parse_mapping", "preview", "safe_upload_name",
+    "save_upload", "shipped",
 ]
 
 #: Input kinds the converters read, with the words the Data page shows.
@@ -134,12 +135,17 @@ def _heads(path: Path, size: int = 4096) -> dict[str, str]:
     return out
 
 
+def safe_upload_name(name: str) -> str:
+    """The file name an upload is stored under: its own base name, letters, digits and ._- only."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in PurePosixPath(name).name)
+    return safe.lstrip(".")[:120] or "upload"
+
+
 def save_upload(name: str, data: bytes, folder: str | Path) -> Path:
     """Write an uploaded file under ``folder`` with a safe name (uploads never pick their path)."""
     if len(data) > MAX_INPUT_BYTES:
         raise fail(name, None, None, f"file is larger than the {MAX_INPUT_BYTES // 1024**2} MB limit")
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in PurePosixPath(name).name)
-    target = Path(folder) / (safe.lstrip(".") or "upload")
+    target = Path(folder) / safe_upload_name(name)
     target.write_bytes(data)
     return target
 

@@ -13,7 +13,9 @@ Two safety rules hold in every format:
   (access.pseudonym with a random salt per export, so they are stable within
   one export and unlinkable across exports), ages are bands instead of birth
   years, dates are days since intake, and free text (notes, unknown columns) is
-  dropped.
+  dropped. Diagnosis and site are free text too: a value fewer than
+  ``MIN_SHARED_TEXT`` patients of the cohort share (where a name or a story
+  would hide) is replaced by a placeholder; common categories stay.
 - **No formulas from user text**: any text cell starting with ``=``, ``+``,
   ``-``, ``@`` (or a tab or carriage return) is prefixed with a single quote,
   so a spreadsheet shows it instead of running it.
@@ -290,6 +292,18 @@ def _flagged_by_model(model: ModelSection, ids: dict[str, str], chosen: set[str]
                  "Prognostic support, not a diagnosis.", printed_rows=MAX_PRINTED_ROWS)
 
 
+#: De-identified exports keep a diagnosis or site only when this many patients share it.
+MIN_SHARED_TEXT = 5
+RARE_TEXT = f"(shared by fewer than {MIN_SHARED_TEXT} patients)"
+
+
+def shared_text_only(values: pd.Series, cohort_values: pd.Series) -> pd.Series:
+    """Free-text categories as a de-identified export shows them: rare ones replaced."""
+    counts = cohort_values.astype(object).value_counts(dropna=True)
+    common = set(counts[counts >= MIN_SHARED_TEXT].index)
+    return values.astype(object).where(values.isin(common) | values.isna(), RARE_TEXT)
+
+
 def _per_patient(all_patients: pd.DataFrame, patients: pd.DataFrame, domains: pd.DataFrame,
                  worse: pd.DataFrame, safety: pd.DataFrame, agenda: pd.DataFrame,
                  model: ModelSection | None, ids: dict[str, str], deidentify: bool) -> pd.DataFrame:
@@ -303,7 +317,10 @@ def _per_patient(all_patients: pd.DataFrame, patients: pd.DataFrame, domains: pd
         birth = all_patients.set_index(all_patients["patient_id"].astype(str))["birth_year"]
         out["birth year"] = pid.map(birth).astype("Float64")
     for column in ("diagnosis", "site"):
-        out[column] = patients[column].astype(object).to_numpy()
+        values = patients[column].astype(object)
+        if deidentify:
+            values = shared_text_only(values, all_patients[column])
+        out[column] = values.to_numpy()
     intake = pd.to_datetime(patients["intake_date"])
     if not deidentify:
         out["intake date"] = intake.dt.strftime("%Y-%m-%d")

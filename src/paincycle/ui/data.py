@@ -17,7 +17,7 @@ import streamlit as st
 
 from paincycle import config, database, team
 from paincycle.cohort import Cohort, read_cohort
-from paincycle.store import CohortStore, Version
+from paincycle.store import CohortStore, StoreIntegrityError, Version
 
 _SESSION_KEY = "cohort_version"
 _BAD_LINK_KEY = "_paincycle_unknown_version"
@@ -43,8 +43,15 @@ def _load(root: str, version_id: str) -> Cohort:
 
 
 def load_cohort(version_id: str) -> Cohort:
-    """One stored version, loaded once per server and shared by every session."""
-    return _load(str(store().root.resolve()), version_id)
+    """One stored version, loaded once per server and shared by every session.
+
+    A version whose files changed since it was stored is refused with the reason.
+    """
+    try:
+        return _load(str(store().root.resolve()), version_id)
+    except StoreIntegrityError as exc:
+        st.error(str(exc), icon=":material/gpp_bad:")
+        st.stop()
 
 
 def ensure_sample_cohort() -> Version | None:

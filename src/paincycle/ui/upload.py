@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import tempfile
+import shutil
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from paincycle import importers
+from paincycle import config, importers
 from paincycle.cohort import ValidationReport
 
 KIND_LABELS = {**importers.KINDS, importers.COHORT: "PainCycle cohort folder (.zip of patients, "
@@ -17,17 +19,72 @@ KIND_LABELS = {**importers.KINDS, importers.COHORT: "PainCycle cohort folder (.z
 UPLOAD_LIMIT_MB = importers.MAX_INPUT_BYTES // 1024**2
 
 
+#: Uploads left by sessions that never imported are removed after this long.
+STALE_UPLOAD_SECONDS = 24 * 3600
+
+
 def upload(key: str = "upload") -> Path | None:
-    """The upload box; the file is kept in a per-session temporary folder and its path returned."""
+    """The upload box; the file is kept in this session's folder under the data folder.
+
+    Not the system temp folder: an upload is patient data and stays where the
+    data folder's protection applies. The folder is emptied when the file is
+    removed or replaced, deleted after an import (``discard``), and folders of
+    sessions abandoned for a day are deleted by the next upload.
+    """
+    round_ = st.session_state.get(f"{key}_round", 0)
     file = st.file_uploader(
         f"Export file or .zip (up to {UPLOAD_LIMIT_MB} MB)",
-        type=["csv", "xlsx", "parquet", "json", "ndjson", "zip", "gz"], key=key,
+        type=["csv", "xlsx", "parquet", "json", "ndjson", "zip", "gz"],
         help="A FHIR Bundle or NDJSON, a Synthea CSV folder as .zip, a REDCap export, a wide "
-             "registry export (CSV, Excel or Parquet), or a PainCycle cohort .zip.")
+             "registry export (CSV, Excel or Parquet), or a PainCycle cohort .zip.",
+        key=f"{key}_{round_}")
+    folder = _session_folder(key)
     if file is None:
+        _empty(folder)
         return None
-    folder = Path(st.session_state.setdefault(f"{key}_dir", tempfile.mkdtemp(prefix="paincycle-")))
-    return importers.save_upload(file.name, file.getvalue(), folder)
+    target = folder / importers.safe_upload_name(file.name)
+    if not target.exists():
+        _empty(folder)
+        importers.save_upload(file.name, file.getvalue(), folder)
+    return target
+
+
+def discard(key: str = "upload") -> None:
+    """After an import: delete the session's upload and clear the box."""
+    shutil.rmtree(_session_folder(key), ignore_errors=True)
+    st.session_state[f"{key}_round"] = st.session_state.get(f"{key}_round", 0) + 1
+
+
+def _session_folder(key: str) -> Path:
+    root = config.data_dir() / "uploads"
+    name = st.session_state.setdefault(f"{key}_folder", uuid.uuid4().hex)
+    folder = root / name
+    if not folder.exists():
+        remove_stale_uploads(root)
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def remove_stale_uploads(root: Path, max_age: float = STALE_UPLOAD_SECONDS) -> int:
+    """Delete upload folders untouched for ``max_age`` seconds; returns how many."""
+    removed = 0
+    now = time.time()
+    for folder in root.glob("*") if root.exists() else []:
+        try:
+            if folder.is_dir() and now - folder.stat().st_mtime > max_age:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def _empty(folder: Path) -> None:
+    for item in folder.iterdir():
+        if item.is_dir():
+            shutil.rmtree(item, ignore_errors=True)
+        else:
+            item.unlink(missing_ok=True)
 
 
 def kind_picker(path: Path, key: str = "kind") -> str:
