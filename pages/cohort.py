@@ -5,6 +5,7 @@ import streamlit as st
 from paincycle import charts
 from paincycle.measures import CLINICAL_DOMAINS
 from paincycle.ui import data, filters, trajectories
+from paincycle.ui.audit import Action, audit_once
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
@@ -55,6 +56,8 @@ for i, code in enumerate(view.bands):
 st.subheader("Patients")
 st.caption(f"Most domains worse first; showing {len(view.table):,} of {head['patients']:,}. "
            "Open a patient from the link in the first column.")
+if principal.sees_identified_data:  # a list of identified patients is a view of their records
+    audit_once(Action.VIEW_PATIENT_LIST, detail="cohort table")
 st.dataframe(trajectories.table_for_display(view.table, version_id, principal), width="stretch",
              hide_index=True,
              column_config=trajectories.table_columns(view.primary.get("pain")))

@@ -8,6 +8,7 @@ from paincycle.features import DEFAULT_LANDMARK_DAYS
 from paincycle.model import DISCLAIMER
 from paincycle.outcomes import DEFAULT_PRIORITY, OutcomeDefinition
 from paincycle.ui import data, risk
+from paincycle.ui.audit import Action, audit_once
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
@@ -123,6 +124,7 @@ else:
             st.rerun()
     st.altair_chart(model_charts.risk_histogram(scores.table, threshold), width="stretch")
     if principal.sees_identified_data:
+        audit_once(Action.VIEW_PATIENT_LIST, detail="risk model flagged list")
         if len(flagged) > risk.EXPLAINED_ROWS:
             st.caption(f"The {risk.EXPLAINED_ROWS} highest-risk flagged patients, with why.")
         st.dataframe(risk.explained_flags(version_id, path, flagged), hide_index=True,

@@ -32,6 +32,7 @@ class Action(StrEnum):
     """What was done. Callers may pass these or their string values."""
 
     VIEW_PATIENT = "view_patient"
+    VIEW_PATIENT_LIST = "view_patient_list"
     EXPORT = "export"
     IMPORT = "import"
     IMPORT_FAILED = "import_failed"

@@ -117,3 +117,34 @@ def test_a_link_to_a_version_not_stored_opens_nobody(tiny_cohort_dir):
     picker = next(s for s in at.selectbox if s.key and s.key.startswith("patient_"))
     assert picker.value is None
     assert log("view_patient").empty
+
+
+def test_identified_patient_lists_are_audited_once_per_session():
+    """The Cohort table and the Risk page's flagged list show identified patients: both recorded."""
+    cohort_page = open_page("pages/cohort.py")
+    cohort_page.run()
+    risk_page = open_page("pages/risk_model.py")
+    listed = log("view_patient_list")
+    assert sorted(listed["detail"]) == ["cohort table", "risk model flagged list"]
+    assert set(listed["cohort_version"]) == {CohortStore().latest().id}
+    assert risk_page is not None
+
+
+def test_a_refused_page_visit_is_audited(monkeypatch, tmp_path):
+    """A researcher typing the patient page's URL is refused, and the refusal is recorded."""
+    roles = tmp_path / "roles.toml"
+    roles.write_text('[roles]\n"khan@uni.example" = "researcher"\n')
+    monkeypatch.setenv("PAINCYCLE_ROLES_FILE", str(roles))
+    monkeypatch.delenv("PAINCYCLE_ACCESS")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
+                           "cookie_secret": "x", "client_id": "x", "client_secret": "y",
+                           "server_metadata_url": "https://id.example/.well-known/openid-configuration"}}
+    at.user = {"is_logged_in": True, "email": "khan@uni.example", "email_verified": True}
+    at.run()
+    at.switch_page("pages/patient.py").run()
+    assert not at.exception
+    refused = log("access_denied")
+    assert list(refused["user"]) == ["khan@uni.example"]
+    assert list(refused["role"]) == ["researcher"]
+    assert "patient page" in refused["detail"].item()
