@@ -178,3 +178,24 @@ def test_only_admins_retrain(tiny_cohort_dir):
     with pytest.raises(AccessDenied, match="researcher role may not retrain"):
         risk_model.train(read_cohort(tiny_cohort_dir),
                          principal=Principal("r@uni", Role.RESEARCHER))
+
+
+def test_a_zip_bombed_model_file_is_refused_before_skops_unpacks_it(tmp_path, monkeypatch):
+    """A small file whose schema unpacks to gigabytes: refused from its declared sizes."""
+    bomb = tmp_path / "bomb.skops"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("schema.json", "w", force_zip64=True) as member:
+            block = b" " * (1 << 20)
+            for _ in range(300):  # 300 MB of spaces, about 300 KB packed
+                member.write(block)
+    assert bomb.stat().st_size < 2 * 1024**2
+
+    def never(*args, **kwargs):
+        raise AssertionError("skops must not be asked to read it")
+
+    monkeypatch.setattr("skops.io.get_untrusted_types", never)
+    with pytest.raises(risk_model.UntrustedModelError, match="would unpack to 300 MB"):
+        risk_model.load(bomb)
+    monkeypatch.setattr(risk_model, "MAX_MODEL_FILE_BYTES", 1024)
+    with pytest.raises(risk_model.UntrustedModelError, match="larger than any PainCycle model"):
+        risk_model.load(bomb)

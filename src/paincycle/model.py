@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -558,11 +559,37 @@ def _file_id(path: str, _mtime_ns: int, _size: int) -> str:
     return digest.hexdigest()[:16]
 
 
+#: A PainCycle model file is about 1 MB; these bound what a hostile file can make us unpack.
+MAX_MODEL_FILE_BYTES = 64 * 1024**2
+MAX_MODEL_UNPACKED_BYTES = 256 * 1024**2
+
+
+def check_model_archive(path: Path) -> None:
+    """Refuse a model file too big, or declaring members too big, before skops unpacks anything.
+
+    skops reads its schema.json in full; a small file holding a zip-bombed schema
+    would otherwise take gigabytes before the allow-list could refuse it.
+    """
+    if path.stat().st_size > MAX_MODEL_FILE_BYTES:
+        raise UntrustedModelError(f"{path.name} is larger than any PainCycle model "
+                                  f"({MAX_MODEL_FILE_BYTES // 1024**2} MB)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        raise UntrustedModelError(f"{path.name} is not a readable skops model file") from None
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > MAX_MODEL_UNPACKED_BYTES or len(members) > 10_000:
+        raise UntrustedModelError(f"refusing to load {path.name}: it would unpack to "
+                                  f"{unpacked / 1024**2:,.0f} MB (a PainCycle model is a few MB)")
+
+
 def load(path: str | Path) -> TrainedModel:
     """Load a model file, refusing any that holds a type outside ALLOWED_TYPES."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
+    check_model_archive(path)
     try:
         import skops.io as sio
 
