@@ -255,11 +255,17 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].*)?$")
 _MDY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}(?: .*)?$")
 
 
+#: What a bad date cell is told, in every converter (the bounds are the cohort format's).
+NOT_A_DATE = (f"not a date between {cohort_mod.MIN_DATE:%Y-%m-%d} and {cohort_mod.MAX_DATE:%Y-%m-%d} "
+              "(use YYYY-MM-DD or M/D/YYYY)")
+
+
 def parse_dates(text: pd.Series, formats: str = "auto") -> tuple[pd.Series, pd.Series]:
     """Text to calendar dates as written (an offset never moves the day); returns (dates, bad).
 
     ``formats``: 'auto' (YYYY-MM-DD, with or without a time, or M/D/YYYY), 'ymd', 'mdy', 'dmy';
-    YYYY-MM-DD is read under every one of them.
+    YYYY-MM-DD is read under every one of them. Dates outside the cohort format's
+    span (cohort.MIN_DATE to MAX_DATE) are bad, like text that is no date at all.
     Blank cells are NaT and not bad.
     """
     text = text.astype(str).str.strip()
@@ -267,14 +273,22 @@ def parse_dates(text: pd.Series, formats: str = "auto") -> tuple[pd.Series, pd.S
     # YYYY-MM-DD cannot be misread, so it is taken whatever the export's own format
     # (Excel and Parquet dates arrive in it even when the mapping says dmy or mdy)
     iso = text.str.match(_ISO)
-    out[iso] = pd.to_datetime(text[iso].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    out[iso] = _within_span(pd.to_datetime(text[iso].str.slice(0, 10), format="%Y-%m-%d",
+                                           errors="coerce"))
     if formats in ("auto", "mdy", "dmy"):
         slashed = text.str.match(_MDY)
         pattern = "%d/%m/%Y" if formats == "dmy" else "%m/%d/%Y"
-        out[slashed] = pd.to_datetime(text[slashed].str.split(" ").str[0], format=pattern,
-                                      errors="coerce")
+        out[slashed] = _within_span(pd.to_datetime(text[slashed].str.split(" ").str[0],
+                                                   format=pattern, errors="coerce"))
     bad = out.isna() & (text != "")
     return out, bad
+
+
+def _within_span(dates: pd.Series) -> pd.Series:
+    """Dates inside the accepted span as nanosecond datetimes; others NaT (pandas 3 may hand
+    back a coarser unit for year 2263 or year 1, which a nanosecond column cannot hold)."""
+    inside = dates.notna() & (dates >= cohort_mod.MIN_DATE) & (dates <= cohort_mod.MAX_DATE)
+    return dates.where(inside).astype("datetime64[ns]")
 
 
 def parse_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:

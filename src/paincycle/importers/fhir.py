@@ -18,6 +18,7 @@ Plain JSON parsing is enough for this subset; no FHIR model library is needed.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from datetime import date
 from pathlib import PurePosixPath
@@ -102,9 +103,9 @@ def _resources(name: str, data: bytes) -> list[tuple[dict[str, Any], str | None,
         return out
     document = _json(name, text, None)
     if document.get("resourceType") == "Bundle":
-        for index, entry in enumerate(document.get("entry") or []):
+        for index, entry in enumerate(_list(document.get("entry"))):
             if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-                out.append((entry["resource"], entry.get("fullUrl"), _Where(name, entry=index)))
+                out.append((entry["resource"], _text(entry.get("fullUrl")), _Where(name, entry=index)))
         return out
     return [(document, None, _Where(name))]
 
@@ -115,6 +116,10 @@ def _json(name: str, text: str, line: int | None) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         at = line if line is not None else exc.lineno
         raise fail(name, at, None, f"not valid JSON: {exc.msg} (line {at}, column {exc.colno})") from None
+    except (RecursionError, ValueError):  # nesting too deep, or an integer of thousands of digits
+        raise fail(name, line, None, "not a FHIR export PainCycle can read: the JSON is nested "
+                   "far deeper than FHIR resources are, or holds a number thousands of digits "
+                   "long") from None
     if not isinstance(value, dict) or "resourceType" not in value:
         raise fail(name, line, "resourceType",
                    "not a FHIR resource: expected a JSON object with a resourceType")
@@ -146,15 +151,35 @@ class _Options:
         return known.code if known else None
 
 
+# Exports are read defensively: a field of the wrong JSON type (a list where FHIR has a
+# string, a string where it has an object) reads as absent, never as a crash.
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    """A FHIR string (an integer id is taken as its digits); anything else is absent."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**30 else None
+    return value if isinstance(value, str) else None
+
+
 def _codes(concept: Any, system: str | None = None) -> list[tuple[str, str]]:
     """(code, display) pairs of a CodeableConcept, optionally of one code system."""
-    if not isinstance(concept, dict):
-        return []
+    concept = _obj(concept)
     out = []
-    for coding in concept.get("coding") or []:
-        if isinstance(coding, dict) and coding.get("code") and (
-                system is None or coding.get("system") in (system, None)):
-            out.append((str(coding["code"]), str(coding.get("display") or concept.get("text") or "")))
+    for coding in _list(concept.get("coding")):
+        coding = _obj(coding)
+        code, coding_system = _text(coding.get("code")), coding.get("system")
+        if code and (system is None or coding_system in (system, None)):
+            out.append((code, _text(coding.get("display")) or _text(concept.get("text")) or ""))
     return out
 
 
@@ -196,14 +221,14 @@ class _Builder:
         obs_rows, cond_rows, event_rows = [], [], []
         unknown, unknown_labels, skipped = [], [], Counter()
         for resource, _url, where in resources:
-            kind = resource.get("resourceType")
+            kind = _text(resource.get("resourceType")) or "(no resourceType)"
             if kind == "Patient":
                 continue
             if kind not in ("Observation", "Condition", "Encounter", "MedicationRequest"):
-                skipped[kind] += 1
+                skipped[kind[:40]] += 1
                 continue
-            subject = resource.get("subject") or resource.get("patient") or {}
-            ref = subject.get("reference") if isinstance(subject, dict) else None
+            subject = _obj(resource.get("subject")) or _obj(resource.get("patient"))
+            ref = _text(subject.get("reference"))
             pid = refs.get(ref) or (refs.get(ref.rsplit("/", 2)[-2] + "/" + ref.rsplit("/", 1)[-1])
                                    if isinstance(ref, str) and ref.count("/") >= 2 else None)
             if pid is None:
@@ -247,9 +272,9 @@ class _Builder:
         for resource, url, where in resources:
             if resource.get("resourceType") != "Patient":
                 continue
-            ids = [i.get("value") for i in resource.get("identifier") or []
-                   if isinstance(i, dict) and i.get("value")]
-            pid = str(ids[0] if ids else resource.get("id") or "").strip()
+            ids = [_text(i.get("value")) for i in _list(resource.get("identifier"))
+                   if isinstance(i, dict) and _text(i.get("value"))]
+            pid = str(ids[0] if ids else _text(resource.get("id")) or "").strip()
             if not pid:
                 self.problem(where, "identifier", "Patient has neither an identifier nor an id",
                              "no patient id")
@@ -259,12 +284,13 @@ class _Builder:
                              f"{origins[pid]})", "duplicate patient")
                 continue
             origins[pid] = where.file
-            for key in (url, f"Patient/{resource.get('id')}", resource.get("id")):
+            resource_id = _text(resource.get("id"))
+            for key in (url, f"Patient/{resource_id}" if resource_id else None, resource_id):
                 if key:
                     refs[str(key)] = pid
-            birth = _day(resource.get("birthDate")) or (
-                str(resource.get("birthDate"))[:4] + "-01-01" if resource.get("birthDate") else None)
-            gender = str(resource.get("gender") or "").lower() or None
+            born = _text(resource.get("birthDate"))
+            birth = _day(born) or (born[:4] + "-01-01" if born else None)
+            gender = (_text(resource.get("gender")) or "").lower() or None
             rows.append({"patient_id": pid, "sex": gender if gender in ("female", "male", "other",
                                                                         "unknown") else None,
                          "birth_year": int(birth[:4]) if birth and birth[:4].isdigit() else None,
@@ -275,7 +301,7 @@ class _Builder:
         return pd.DataFrame(rows), refs
 
     def _observation(self, resource, where, pid, unknown, unknown_labels) -> dict | None:
-        if resource.get("status") in ("entered-in-error", "cancelled"):
+        if _text(resource.get("status")) in ("entered-in-error", "cancelled"):
             return None
         codes = _codes(resource.get("code"), LOINC)
         measure = next((m for m in (self.options.measure_of(c) for c, _ in codes) if m), None)
@@ -321,10 +347,13 @@ class _Builder:
             self.problem(where, path, f"'{value}' is not a number", "bad value")
             return None
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            number = float(value) if isinstance(value, (int, float, str)) else None
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if number is None or not math.isfinite(number):
             self.problem(where, path, f"'{str(value)[:40]}' is not a number", "bad value")
             return None
+        return number
 
     def _condition(self, resource, pid) -> dict | None:
         for code, label in _codes(resource.get("code"), SNOMED):
@@ -335,20 +364,20 @@ class _Builder:
         return None
 
     def _encounter(self, resource, pid) -> dict | None:
-        status = str(resource.get("status") or "")
+        status = _text(resource.get("status")) or ""
         day = _first_day(resource, "period")
         if day is None or (status not in ATTENDED and status not in MISSED):
             return None
-        reasons = [c for c, _ in _codes({"coding": [c for rc in resource.get("reasonCode") or []
-                                                    for c in (rc.get("coding") or [])]})]
+        reasons = [c for c, _ in _codes({"coding": [c for rc in _list(resource.get("reasonCode"))
+                                                    for c in _list(_obj(rc).get("coding"))]})]
         pain = any(c in self.options.diagnoses for c in reasons)
         return {"patient_id": pid, "date": day,
                 "event": "appointment_attended" if status in ATTENDED else "appointment_missed",
                 "detail": None, "_pain": pain}
 
     def _medication(self, resource, pid) -> dict | None:
-        concept = resource.get("medicationCodeableConcept") or {}
-        names = " ".join([str(concept.get("text") or "")] + [d for _, d in _codes(concept)]).lower()
+        concept = _obj(resource.get("medicationCodeableConcept"))
+        names = " ".join([_text(concept.get("text")) or ""] + [d for _, d in _codes(concept)]).lower()
         day = _first_day(resource, "authoredOn")
         for detail, words in self.options.treatments.items():
             if day and any(w in names for w in words):

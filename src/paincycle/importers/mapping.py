@@ -10,6 +10,7 @@ extract) live beside this module as package data.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from datetime import date
@@ -19,7 +20,7 @@ from typing import Any
 import yaml
 
 from paincycle import measures
-from paincycle.cohort import Problem
+from paincycle.cohort import MAX_DATE, MIN_DATE, Problem
 from paincycle.importers.common import ConversionError, fail
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "mappings"
@@ -106,12 +107,18 @@ class MappingReader:
         if value is None:
             return None
         if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value).strip())
-        except ValueError:
-            self.error(key, f"'{value}' is not a date; use ISO 8601 such as 2020-01-01")
+            found = value
+        else:
+            try:
+                found = date.fromisoformat(str(value).strip()[:40])
+            except ValueError:
+                self.error(key, f"'{str(value)[:40]}' is not a date; use ISO 8601 such as 2020-01-01")
+                return None
+        if not MIN_DATE.date() <= found <= MAX_DATE.date():
+            self.error(key, f"'{found}' is outside the accepted dates ({MIN_DATE:%Y-%m-%d} to "
+                            f"{MAX_DATE:%Y-%m-%d})")
             return None
+        return found
 
     def table(self, key: str) -> dict[str, Any]:
         value = self.data.get(key) or {}
@@ -141,24 +148,59 @@ class MappingReader:
         return code
 
     def day(self, key: str, value: Any) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-            self.error(key, f"'{value}' is not a whole number of days since intake")
+        """Days since intake, within 100 years either side (rows too early are left out later)."""
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not math.isfinite(value) or value != int(value)):
+            self.error(key, f"'{str(value)[:40]}' is not a whole number of days since intake")
+            return None
+        if not -MAX_MAPPED_DAY <= value <= MAX_MAPPED_DAY:
+            self.error(key, f"{int(value):,} days is outside what a record can have "
+                            f"({MAX_MAPPED_DAY:,} days, 100 years, either side of intake)")
             return None
         return int(value)
+
+    def columns(self, key: str, patterns: Any) -> list[str]:
+        """Column names and ranges ('X101..X136') of a mapping key, checked and capped."""
+        if isinstance(patterns, str | int) and not isinstance(patterns, bool):
+            patterns = [patterns]
+        if not isinstance(patterns, list) or not all(
+                isinstance(p, str | int) and not isinstance(p, bool) for p in patterns):
+            self.error(key, "give column names or ranges such as [X101..X136]")
+            return []
+        try:
+            return expand_columns([str(p) for p in patterns])
+        except ValueError as exc:
+            self.error(key, str(exc))
+            return []
 
 
 _RANGE = re.compile(r"^(?P<prefix>.*?)(?P<start>\d+)\.\.(?P=prefix)?(?P<end>\d+)$")
 
 
+#: Most columns one mapping may name through ranges (a body map has ~70; exports a few thousand).
+MAX_MAPPED_COLUMNS = 10_000
+#: The furthest day from intake a mapping may name (100 years), either side.
+MAX_MAPPED_DAY = 36_525
+
+
 def expand_columns(patterns: list[str] | str) -> list[str]:
-    """'X101..X136' to X101, X102, ... X136 (the body-map style of numbered columns)."""
+    """'X101..X136' to X101, X102, ... X136 (the body-map style of numbered columns).
+
+    Raises ValueError for a range running backwards or naming more than
+    MAX_MAPPED_COLUMNS columns, before building any of it.
+    """
     out: list[str] = []
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
-        match = _RANGE.match(str(pattern).strip())
+        match = _RANGE.match(str(pattern).strip()[:200])
         if not match:
             out.append(str(pattern).strip())
             continue
         start, end = match["start"], match["end"]
+        count = int(end[:12]) - int(start[:12]) + 1 if len(end) <= 12 and len(start) <= 12 else -1
+        if count < 1 or len(out) + count > MAX_MAPPED_COLUMNS:
+            raise ValueError(f"the range '{str(pattern)[:40]}' names "
+                             + ("no columns" if count == 0 or int(end[:12]) < int(start[:12])
+                                else f"more than {MAX_MAPPED_COLUMNS:,} columns"))
         width = len(start)
         out += [f"{match['prefix']}{n:0{width}d}" for n in range(int(start), int(end) + 1)]
     return out

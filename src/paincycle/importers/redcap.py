@@ -20,6 +20,7 @@ import pandas as pd
 
 from paincycle.cohort import TREATMENTS, Problem, ValidationReport
 from paincycle.importers.common import (
+    NOT_A_DATE,
     Conversion,
     ConversionError,
     Notice,
@@ -105,7 +106,7 @@ def convert_frame(frame: pd.DataFrame, file: str, mapping: dict[str, Any],
     if spec.date_field:
         col = spec.date_field
         dates, bad = parse_dates(frame[col], spec.date_format)
-        _bad(report, file, bad, rows, col, frame[col], "not a date (use YYYY-MM-DD or M/D/Y)")
+        _bad(report, file, bad, rows, col, frame[col], NOT_A_DATE)
         obs_date = dates.fillna(obs_date)
     obs_date = spec.repeat_dates(frame, rows, intake, obs_date, report)
 
@@ -238,7 +239,11 @@ class _Spec:
             self.reader.error(key, "use a field name, {field: F, values: {...}}, {checkbox: F, "
                                    "values: {...}} or {value: TEXT}")
             return {}
-        values = {str(k).strip().lower(): v for k, v in (entry.get("values") or {}).items()}
+        raw_values = entry.get("values") or {}
+        if not isinstance(raw_values, dict):
+            self.reader.error(key + ".values", "give values as {code: text, ...}")
+            raw_values = {}
+        values = {str(k).strip().lower(): v for k, v in raw_values.items()}
         if "value" in entry:
             return {"value": entry["value"]}
         if "checkbox" in entry:
@@ -292,7 +297,7 @@ class _Spec:
             return pd.Series(pd.Timestamp(self.intake_date), index=frame.index)
         col = self.intake_field
         dates, bad = parse_dates(frame[col], self.date_format)
-        _bad(report, self.file, bad, rows, col, frame[col], "not a date (use YYYY-MM-DD or M/D/Y)")
+        _bad(report, self.file, bad, rows, col, frame[col], NOT_A_DATE)
         first = dates.groupby(ids.to_numpy()).min()
         intake = ids.map(first)
         missing = intake.isna() & (ids != "")
@@ -316,7 +321,7 @@ class _Spec:
             mine = instrument == name
             if how == "date":
                 dates, bad = parse_dates(frame[field].where(mine, ""), self.date_format)
-                _bad(report, self.file, bad, rows, field, frame[field], "not a date")
+                _bad(report, self.file, bad, rows, field, frame[field], NOT_A_DATE)
                 obs_date = obs_date.mask(mine & dates.notna(), dates)
             else:
                 days, bad = parse_numbers(frame[field].where(mine, ""))

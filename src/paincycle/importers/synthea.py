@@ -20,6 +20,7 @@ from paincycle import measures
 from paincycle.cohort import MAX_DAYS_BEFORE_INTAKE, ValidationReport
 from paincycle.importers.common import (
     CHRONIC_PAIN_SNOMED,
+    NOT_A_DATE,
     Conversion,
     ConversionError,
     Notice,
@@ -63,10 +64,14 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
     notices: list[Notice] = []
 
     pfile, praw = tables["patients"]
+    ofile, oraw = tables["observations"]
+    for file, raw, what in ((pfile, praw, "patients"), (ofile, oraw, "observations")):
+        if raw.empty:
+            raise fail(file, None, None, f"the file has a header but no {what}")
     pid_col = column(praw, "Id", pfile)
     birth, bad_birth = parse_dates(praw[column(praw, "BIRTHDATE", pfile)])
     report_bad(report, pfile, bad_birth, "BIRTHDATE", praw[column(praw, "BIRTHDATE", pfile)],
-               "not a date", "bad date")
+               NOT_A_DATE, "bad date")
     gender_col = column(praw, "GENDER", pfile, required=False)
     sex = (praw[gender_col].str.strip().str.upper().map({"F": "female", "M": "male"})
            if gender_col else pd.Series(None, index=praw.index))
@@ -74,7 +79,6 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
                              "birth_year": birth.dt.year.astype("Int64")})
 
     progress(0.3, "Scores")
-    ofile, oraw = tables["observations"]
     obs_pid = oraw[column(oraw, "PATIENT", ofile)].str.strip()
     code = oraw[column(oraw, "CODE", ofile)].str.strip()
     date_col = column(oraw, "DATE", ofile)
@@ -92,10 +96,13 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
     report_bad(report, ofile, bad_value, value_col, oraw[value_col],
                "not a number (text in a numeric field)", "bad value")
     dates, bad_date = parse_dates(oraw[date_col].where(known, ""))
-    report_bad(report, ofile, bad_date, date_col, oraw[date_col], "not a date", "bad date")
+    report_bad(report, ofile, bad_date, date_col, oraw[date_col], NOT_A_DATE, "bad date")
     obs = pd.DataFrame({"patient_id": obs_pid, "date": dates, "measure": measure, "value": values,
                         "_row": np.arange(len(oraw)) + 2})[known & values.notna()]
 
+    if report.ok and obs.empty:
+        raise fail(ofile, None, "CODE", "no score PainCycle reads: none of the observations' LOINC "
+                   "codes is in the measure registry (add them under 'loinc' in a mapping)")
     diagnoses, onset = _conditions(tables.get("conditions"), report)
     events = _events(tables, report)
     if not report.ok:
@@ -146,7 +153,7 @@ def _conditions(table, report: ValidationReport) -> tuple[dict[str, str], dict[s
     start_col = column(craw, "START", cfile)
     pain = code.isin(list(CHRONIC_PAIN_SNOMED))
     start, bad = parse_dates(craw[start_col].where(pain, ""))
-    report_bad(report, cfile, bad, start_col, craw[start_col], "not a date", "bad date")
+    report_bad(report, cfile, bad, start_col, craw[start_col], NOT_A_DATE, "bad date")
     desc_col = column(craw, "DESCRIPTION", cfile, required=False)
     label = (craw[desc_col].str.replace(r"\s*\((finding|disorder)\)$", "", regex=True)
              if desc_col else code.map(CHRONIC_PAIN_SNOMED))
@@ -169,7 +176,7 @@ def _events(tables: dict, report: ValidationReport) -> pd.DataFrame:
                 if name is None:
                     continue
                 dates, bad = parse_dates(mraw[name].where(hit, ""))
-                report_bad(report, mfile, bad, name, mraw[name], "not a date", "bad date")
+                report_bad(report, mfile, bad, name, mraw[name], NOT_A_DATE, "bad date")
                 parts.append(pd.DataFrame({"patient_id": mraw[column(mraw, "PATIENT", mfile)].str.strip(),
                                            "date": dates, "event": event, "detail": detail})[
                     hit & dates.notna()])
@@ -177,7 +184,7 @@ def _events(tables: dict, report: ValidationReport) -> pd.DataFrame:
         efile, eraw = tables["encounters"]
         start_col = column(eraw, "START", efile)
         dates, bad = parse_dates(eraw[start_col])
-        report_bad(report, efile, bad, start_col, eraw[start_col], "not a date", "bad date")
+        report_bad(report, efile, bad, start_col, eraw[start_col], NOT_A_DATE, "bad date")
         parts.append(pd.DataFrame({"patient_id": eraw[column(eraw, "PATIENT", efile)].str.strip(),
                                    "date": dates, "event": "appointment_attended", "detail": None})[
             dates.notna()])

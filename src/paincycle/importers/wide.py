@@ -16,6 +16,7 @@ import pandas as pd
 
 from paincycle.cohort import ValidationReport
 from paincycle.importers.common import (
+    NOT_A_DATE,
     Conversion,
     ConversionError,
     Notice,
@@ -33,7 +34,7 @@ from paincycle.importers.common import (
     read_table,
     sheet_rows,
 )
-from paincycle.importers.mapping import MappingReader, expand_columns
+from paincycle.importers.mapping import MappingReader
 
 KIND = "wide"
 NEEDS_MAPPING = True
@@ -152,7 +153,7 @@ class _Spec:
             if not isinstance(entry, dict) or "columns" not in entry:
                 reader.error(key, "a count needs 'columns' (e.g. [X101..X136])")
                 continue
-            cols = [self._col(key, c) for c in expand_columns(entry["columns"])]
+            cols = [self._col(key, c) for c in reader.columns(key + ".columns", entry["columns"])]
             code = reader.measure(key + ".measure", entry["measure"]) if entry.get("measure") else None
             day = reader.day(key + ".day", entry.get("day", 0))
             self.counts[target] = ([c for c in cols if c], code, day or 0)
@@ -164,7 +165,8 @@ class _Spec:
             day = reader.day(key + ".day", entry.get("day"))
             if code and col and day is not None:
                 self.measures.append((code, col, day))
-        self.ignore = {self._col("ignore", c, quiet=True) for c in expand_columns(reader.get("ignore") or [])}
+        self.ignore = {self._col("ignore", c, quiet=True)
+                       for c in reader.columns("ignore", reader.get("ignore") or [])}
 
     def _col(self, key: str, name: Any, quiet: bool = False) -> str:
         if not name:
@@ -185,6 +187,9 @@ class _Spec:
             return {"value": entry["value"]}
         if isinstance(entry, dict) and "column" in entry:
             values = entry.get("values") or {}
+            if not isinstance(values, dict):
+                self.reader.error(key + ".values", "give values as {code: text, ...}")
+                values = {}
             return {"column": self._col(key, entry["column"]),
                     "values": {str(k).strip().lower(): v for k, v in values.items()}}
         self.reader.error(key, "use a column name, {column: NAME, values: {...}} or {value: TEXT}")
@@ -197,7 +202,7 @@ class _Spec:
         if self.intake_column:
             dates, bad = parse_dates(frame[self.intake_column], self.date_format)
             _bad(report, self.file, bad, self.intake_column, frame[self.intake_column], rows,
-                 "not a date (use YYYY-MM-DD or M/D/YYYY)", "bad intake date")
+                 NOT_A_DATE, "bad intake date")
             if self.fixed_intake is not None:
                 dates = dates.fillna(pd.Timestamp(self.fixed_intake))
             return dates
