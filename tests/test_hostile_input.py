@@ -481,3 +481,42 @@ def test_free_text_never_renders_as_html_on_any_page(tiny_cohort_dir, monkeypatc
                 assert "<script" not in element.value and "onerror" not in element.value, page.name
 
 
+
+
+def _parquet_patients(tmp_path: Path, extra=None, corrupt_id: bool = False) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    (folder / "observations.csv").write_text(OBSERVATIONS)
+    (folder / "events.csv").write_text(EVENTS)
+    frame = pd.read_csv(io.StringIO(PATIENTS), dtype=str, keep_default_na=False)
+    table = pa.table({c: pa.array(frame[c].tolist()) for c in frame.columns})
+    if extra is not None:
+        table = table.append_column("extra", extra(len(frame)))
+    pq.write_table(table, folder / "patients.parquet", compression="none")
+    if corrupt_id:
+        data = (folder / "patients.parquet").read_bytes()
+        at = data.find(b"P001")
+        (folder / "patients.parquet").write_bytes(data[:at] + b"\xff\xfe01" + data[at + 4:])
+    return folder
+
+
+def test_a_parquet_column_of_nested_values_is_refused_naming_it(tmp_path):
+    """A map-typed extra column once passed validation and then failed while storing."""
+    import pyarrow as pa
+
+    folder = _parquet_patients(tmp_path, extra=lambda n: pa.array(
+        [[("a", 1)]] * n, type=pa.map_(pa.string(), pa.int64())))
+    cohort, report = load_and_validate(folder)
+    assert cohort is None
+    problem = report.problems[0]
+    assert problem.file == "patients.parquet" and "'extra' holds nested values" in problem.message
+
+
+def test_invalid_utf8_in_parquet_text_is_refused_naming_the_file(tmp_path):
+    cohort, report = load_and_validate(_parquet_patients(tmp_path, corrupt_id=True))
+    assert cohort is None
+    problem = report.problems[0]
+    assert problem.file == "patients.parquet" and "not valid UTF-8" in problem.message

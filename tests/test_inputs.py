@@ -55,3 +55,31 @@ def test_a_cohort_folder_reads_no_deeper_than_one_wrapping_folder(tiny_cohort_di
     events.unlink()
     cohort, report = load_and_validate(tiny_cohort_dir)
     assert report.ok and cohort.events.empty  # the old copy two folders down is not read
+
+
+def test_an_import_needing_more_memory_than_allowed_is_refused_before_parsing(tmp_path,
+                                                                             monkeypatch):
+    """A 300 MB CSV once peaked at 2.8 GB; the estimate refuses before pandas sees a byte."""
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    (folder / "observations.csv").write_bytes(b"patient_id,date,measure,value\n" * 40_000)
+    monkeypatch.setenv("PAINCYCLE_IMPORT_MEMORY_GB", "0.01")  # 10 MB; the CSV needs ~12 MB
+    report = ValidationReport()
+    assert inputs.read_files(folder, report) == {}
+    problem = report.problems[0]
+    assert problem.file == "observations.csv"
+    assert "PAINCYCLE_IMPORT_MEMORY_GB" in problem.message and "GB of memory" in problem.message
+    monkeypatch.setenv("PAINCYCLE_IMPORT_MEMORY_GB", "1")
+    assert list(inputs.read_files(folder, ValidationReport())) == ["observations.csv"]
+
+
+def test_parquet_memory_is_estimated_from_its_cells_not_its_packed_size(tmp_path):
+    import io
+
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    pd.DataFrame({"a": [1] * 100_000, "b": ["x"] * 100_000}).to_parquet(buffer)
+    packed = buffer.getvalue()
+    assert len(packed) < 10_000
+    assert inputs.memory_estimate("t.parquet", packed) == 200_000 * inputs.MEMORY_PER_PARQUET_CELL

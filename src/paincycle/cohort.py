@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from paincycle import inputs, measures
-from paincycle.inputs import parquet_problem, workbook_problem
+from paincycle.inputs import read_parquet, workbook_problem
 from paincycle.problems import MAX_PROBLEMS_PER_CHECK, CohortError, Problem, ValidationReport
 from paincycle.rules import MAX_DAYS_BEFORE_INTAKE, days_since_intake
 
@@ -208,12 +208,12 @@ def _parse_table(name: str, data: bytes, report: ValidationReport,
     suffix = PurePosixPath(name).suffix.lower()
     try:
         if suffix == ".parquet":
-            refused = parquet_problem(data)
+            table, refused = read_parquet(data)
             if refused:
                 report.add(Problem(name, None, None, f"could not read the file: {refused}"),
                            "unreadable")
                 return None
-            frame = pd.read_parquet(io.BytesIO(data))
+            frame = table.to_pandas()
         elif suffix == ".xlsx":
             refused = workbook_problem(data)
             if refused:

@@ -11,6 +11,7 @@ pydantic: a value that is not understood refuses with the variable's name
 | ``PAINCYCLE_ROLES_FILE`` | email -> role, for sign-in mode |
 | ``PAINCYCLE_ACCESS`` | ``local`` (one user on this computer) or ``sign-in``; see ``paincycle.gate`` |
 | ``PAINCYCLE_ALLOWED_HOSTS`` | comma-separated host names the app answers to behind a proxy |
+| ``PAINCYCLE_IMPORT_MEMORY_GB`` | the memory one import may need (estimated from the files before reading; default 12) |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ _VARIABLES = {
     "roles_file": "PAINCYCLE_ROLES_FILE",
     "access": "PAINCYCLE_ACCESS",
     "allowed_hosts": "PAINCYCLE_ALLOWED_HOSTS",
+    "import_memory_gb": "PAINCYCLE_IMPORT_MEMORY_GB",
 }
 
 
@@ -57,6 +59,7 @@ class Settings(BaseModel):
     roles_file: Path | None = None
     access: AccessMode | None = None
     allowed_hosts: tuple[str, ...] = Field(default=())
+    import_memory_gb: float = Field(default=12.0, gt=0, le=1024)
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -25,14 +25,53 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from paincycle import config
 from paincycle.problems import Problem, ValidationReport
 
 #: Largest file, zip member or unpacked .gz read (the Data page's upload limit is lower).
 MAX_FILE_BYTES = 2 * 1024**3
 #: A member bigger than 50 MB that unpacks to more than this many times its packed size is refused.
 MAX_ZIP_RATIO = 200
+
+
+#: Memory an import needs per byte of input, by kind (measured: a CSV cohort peaks at about 9x
+#: its text, parsed JSON at about 12x); Parquet is estimated from its cells instead.
+MEMORY_PER_BYTE = {".csv": 10, ".json": 12, ".ndjson": 12, ".xlsx": 10}
+MEMORY_PER_PARQUET_CELL = 80
+
+
+def memory_estimate(name: str, data: bytes) -> int:
+    """Bytes of memory reading ``name`` will take, from its size (or Parquet footer), unread."""
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix == ".parquet":
+        try:
+            meta = pq.ParquetFile(io.BytesIO(data)).metadata
+            return meta.num_rows * meta.num_columns * MEMORY_PER_PARQUET_CELL
+        except Exception:  # noqa: BLE001 - unreadable: the reader names the problem later
+            return len(data)
+    return len(data) * MEMORY_PER_BYTE.get(suffix, 1)
+
+
+def check_memory(files: dict[str, bytes], report: ValidationReport) -> bool:
+    """Refuse, before any parsing, an import whose files would need more memory than allowed.
+
+    The limit is a setting (PAINCYCLE_IMPORT_MEMORY_GB): on a shared server one
+    import must not take the memory every other session needs.
+    """
+    budget = config.settings().import_memory_gb * 1024**3
+    needed = sum(memory_estimate(name, data) for name, data in files.items())
+    if needed <= budget:
+        return True
+    biggest = max(files, key=lambda n: memory_estimate(n, files[n]))
+    report.add(Problem(PurePosixPath(biggest).name, None, None,
+                       f"these files would need about {needed / 1024**3:.1f} GB of memory to "
+                       f"import, more than this server allows ({budget / 1024**3:g} GB, "
+                       "PAINCYCLE_IMPORT_MEMORY_GB); split the export or import it as Parquet"),
+               "too large")
+    return False
 
 
 def too_large() -> str:
@@ -68,6 +107,8 @@ def read_files(path: str | Path, report: ValidationReport,
             report.add(Problem(path.name, None, None, too_large()), "too large")
         else:
             _add(files, path.name, path.read_bytes(), report)
+    if files and not check_memory(files, report):
+        return {}
     return files
 
 
@@ -156,6 +197,33 @@ def workbook_problem(data: bytes) -> str | None:
     if unpacked > MAX_FILE_BYTES or (unpacked > 50 * 1024**2 and unpacked / packed > MAX_ZIP_RATIO):
         return "it unpacks far beyond a plausible export (possible zip bomb), so it was not opened"
     return None
+
+
+def read_parquet(data: bytes) -> tuple[pa.Table | None, str | None]:
+    """A Parquet file's table, or why it cannot be used: checked sizes, flat columns, valid text.
+
+    Nested columns (maps, lists, structs) have no place in a cohort table and
+    would fail later when stored; invalid UTF-8 in a text column would fail on
+    first use. Both are refused here, naming the column.
+    """
+    refused = parquet_problem(data)
+    if refused:
+        return None, refused
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - the reader raises many types; all mean unreadable
+        return None, short(exc)
+    for field in table.schema:
+        if pa.types.is_nested(field.type) or pa.types.is_dictionary(field.type) and \
+                pa.types.is_nested(field.type.value_type):
+            return None, (f"column '{str(field.name)[:40]}' holds nested values ({field.type}); "
+                          "cohort tables hold text, numbers and dates only")
+    for name, values in zip(table.column_names, table.columns, strict=True):
+        try:
+            values.validate(full=True)
+        except pa.ArrowInvalid:
+            return None, f"column '{str(name)[:40]}' holds text that is not valid UTF-8"
+    return table, None
 
 
 def parquet_problem(data: bytes) -> str | None:

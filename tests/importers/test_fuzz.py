@@ -241,3 +241,12 @@ def test_a_mapping_range_of_billions_of_columns_is_refused_at_once(tmp_path):
     mapping = {**WIDE_MAPPING,
                "counts": {"regions": {"columns": ["BM1..BM3000000000"], "measure": "x_regions"}}}
     assert outcome("wide", target, mapping) == "refused"
+
+
+def test_a_header_of_a_hundred_thousand_columns_is_refused_from_the_header(tmp_path):
+    target = tmp_path / "registry.csv"
+    target.write_text(",".join(f"C{i}" for i in range(100_000)) + "\n" + "1," * 99_999 + "1\n")
+    mapping = {**WIDE_MAPPING, "id_column": "C0"}
+    with pytest.raises(CohortError) as caught:
+        importers.convert("wide", target, mapping)
+    assert "100,000 columns" in caught.value.report.problems[0].message

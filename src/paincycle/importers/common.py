@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from paincycle import cohort as cohort_mod
 from paincycle import inputs
@@ -126,11 +125,24 @@ def decode(name: str, data: bytes) -> str:
                                      f"first bad byte at position {exc.start}") from None
 
 
+#: Most columns an export may have (a wide registry export has a few hundred; a header of
+#: hundreds of thousands would take pandas minutes and gigabytes before any check).
+MAX_EXPORT_COLUMNS = 5_000
+
+
+def _check_columns(name: str, count: int) -> None:
+    if count > MAX_EXPORT_COLUMNS:
+        raise fail(name, 1, None, f"the table has {count:,} columns; at most "
+                                  f"{MAX_EXPORT_COLUMNS:,} are read")
+
+
 def read_csv(name: str, data: bytes) -> pd.DataFrame:
     """A CSV export as text cells, header names stripped, fully blank rows kept (row numbers hold)."""
     text = decode(name, data)
     if not text.strip():
         raise fail(name, None, None, "file is empty")
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    _check_columns(name, header.count(",") + 1)  # an upper bound: quoted commas count too
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                             skip_blank_lines=False)
@@ -166,8 +178,8 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
         raise fail(name, None, None, "file is empty")
     kind = "Excel" if suffix == ".xlsx" else "Parquet"
     try:
-        refused = (inputs.workbook_problem(data) if suffix == ".xlsx"
-                   else inputs.parquet_problem(data))
+        table, refused = (None, inputs.workbook_problem(data)) if suffix == ".xlsx" \
+            else inputs.read_parquet(data)
         if refused:
             raise fail(name, None, None, f"could not read the {kind} file: {refused}")
         if suffix == ".xlsx":
@@ -175,12 +187,14 @@ def read_table(name: str, data: bytes) -> pd.DataFrame:
             frame = _as_text(pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl",
                                            keep_default_na=False, na_values=[]))
         else:
-            frame = _arrow_as_text(pq.read_table(io.BytesIO(data)))
+            _check_columns(name, table.num_columns)
+            frame = _arrow_as_text(table)
     except ConversionError:
         raise
     except Exception as exc:  # the readers raise many types; all mean an unreadable file
         message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise fail(name, None, None, f"could not read the {kind} file: {message}") from None
+    _check_columns(name, len(frame.columns))
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
