@@ -65,6 +65,12 @@ if st.button("Import", type="primary"):
         bar.empty()
         upload.problem_report(exc.report)
         st.stop()
+    except OSError as exc:  # a full disk or a read-only data folder: say so, store nothing
+        bar.empty()
+        st.error(f"The server could not write the new version ({plain(exc.strerror or exc)}). "
+                 "Nothing was stored. Tell the administrator: the data folder may be full or "
+                 "read-only.")
+        st.stop()
     version = imported.version
     upload.discard()  # the upload is patient data: kept no longer than the import needs it
     data.set_current_version(version.id)

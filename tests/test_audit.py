@@ -72,3 +72,20 @@ def test_audit_once_records_a_view_once_per_session(engine):
     log = audit.entries(engine, LOCAL_USER)
     assert sorted(log["patient_id"]) == ["P001", "P002"]
     assert set(log["user"]) == {LOCAL_USER.user}
+
+
+def test_a_read_only_database_error_carries_no_patient_id(tmp_path):
+    """A read-only data folder once put the audit row, patient id included, into the log."""
+    import sqlalchemy as sa
+
+    from paincycle import audit as audit_module
+    from paincycle import database
+    from paincycle.access import Principal, Role
+
+    database.get_engine(f"sqlite:///{tmp_path / 'ro.db'}")  # created and migrated
+    read_only = database.get_engine(f"sqlite:///file:{tmp_path / 'ro.db'}?mode=ro&uri=true")
+    with pytest.raises(sa.exc.OperationalError) as caught:
+        audit_module.record(read_only, Principal("lee", Role.CLINICIAN), "view_patient",
+                            "P-SECRET-77", "v1")
+    assert "readonly" in str(caught.value) and "P-SECRET-77" not in str(caught.value)
+    database.dispose_all()
