@@ -18,6 +18,7 @@ mode, a Host header that is not this computer's or not in
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -63,9 +64,10 @@ def read_secrets(paths: Iterable[str | Path]) -> SecretsState:
         try:
             parsed = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            where = getattr(exc, "lineno", None)
-            at = f" (line {where})" if where else ""
-            return SecretsState(has_auth, f"the secrets file {path} cannot be read{at}")
+            # only the file's name and the line: a visitor learns neither the path nor a secret
+            line = re.search(r"at line (\d+)", str(exc)) if isinstance(exc, ValueError) else None
+            at = f" (line {line.group(1)})" if line else ""
+            return SecretsState(has_auth, f"the secrets file {path.name} cannot be read{at}")
         if parsed.get("auth"):
             has_auth = True
     return SecretsState(has_auth)

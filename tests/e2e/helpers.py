@@ -36,8 +36,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data_dir: Path, log_path: Path, extra_env: dict | None = None
-                 ) -> tuple[subprocess.Popen, str]:
+def start_server(data_dir: Path, log_path: Path, extra_env: dict | None = None,
+                 extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` on 127.0.0.1:<free port>; returns the process and its base URL."""
     port = free_port()
     env = {**os.environ, "PAINCYCLE_DATA_DIR": str(data_dir), "PAINCYCLE_ACCESS": "local",
@@ -48,7 +48,7 @@ def start_server(data_dir: Path, log_path: Path, extra_env: dict | None = None
     process = subprocess.Popen(
         [str(streamlit), "run", "app.py", "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *extra_args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S

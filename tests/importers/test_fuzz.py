@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import tracemalloc
 from pathlib import Path
 
 import pandas as pd
@@ -235,12 +236,36 @@ def test_wide_mapping_days_out_of_any_range_are_named(tmp_path, entry):
     assert outcome("wide", target, mapping) == "refused"
 
 
+def _peak_mb(action) -> float:
+    tracemalloc.start()
+    try:
+        action()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak / 1024**2
+
+
+#: What refusing a bomb may cost (a mapping range once took 6.6 GB before it was refused).
+BOMB_MEMORY_MB = 100
+
+
 def test_a_mapping_range_of_billions_of_columns_is_refused_at_once(tmp_path):
     target = tmp_path / "registry.csv"
     target.write_text(WIDE)
     mapping = {**WIDE_MAPPING,
                "counts": {"regions": {"columns": ["BM1..BM3000000000"], "measure": "x_regions"}}}
-    assert outcome("wide", target, mapping) == "refused"
+    results = []
+    assert _peak_mb(lambda: results.append(outcome("wide", target, mapping))) < BOMB_MEMORY_MB
+    assert results == ["refused"]
+
+
+def test_json_nested_a_hundred_thousand_deep_is_refused_in_bounded_memory(tmp_path):
+    target = tmp_path / "export.json"
+    target.write_text("[" * 100_000 + "]" * 100_000)
+    results = []
+    assert _peak_mb(lambda: results.append(outcome("fhir", target))) < BOMB_MEMORY_MB
+    assert results == ["refused"]
 
 
 def test_a_header_of_a_hundred_thousand_columns_is_refused_from_the_header(tmp_path):
