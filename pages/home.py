@@ -28,7 +28,7 @@ cols[0].metric("Patients", f"{headline.patients:,}")
 cols[1].metric("Observations", f"{headline.observations:,}")
 cols[2].metric("First record", headline.first_date)
 cols[3].metric("Last record", headline.last_date)
-names = [measures.MEASURES[c].instrument if c in measures.MEASURES else c for c in headline.measures]
+names = sorted(measures.MEASURES[c].instrument if c in measures.MEASURES else c for c in headline.measures)
 st.caption(f"Measures recorded: {plain(', '.join(names)) or 'none'}")
 if version and "synthetic" in version.source:
     st.info("This is the bundled **synthetic** demo cohort: no real patient is described.")

@@ -117,9 +117,8 @@ def _json(name: str, text: str, line: int | None) -> dict[str, Any]:
         at = line if line is not None else exc.lineno
         raise fail(name, at, None, f"not valid JSON: {exc.msg} (line {at}, column {exc.colno})") from None
     except (RecursionError, ValueError):  # nesting too deep, or an integer of thousands of digits
-        raise fail(name, line, None, "not a FHIR export PainCycle can read: the JSON is nested "
-                   "far deeper than FHIR resources are, or holds a number thousands of digits "
-                   "long") from None
+        raise fail(name, line, None, "JSON nested too deep for FHIR, or a number thousands of "
+                   "digits long") from None
     if not isinstance(value, dict) or "resourceType" not in value:
         raise fail(name, line, "resourceType",
                    "not a FHIR resource: expected a JSON object with a resourceType")

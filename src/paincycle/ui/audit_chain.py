@@ -20,8 +20,9 @@ def check_panel(principal: Principal, engine: Engine) -> None:
                                                                         record=False)
     report = st.session_state[_REPORT_KEY]
     if report.intact:
-        st.success(f"The chain is intact: {report.entries:,} entries, each linked to the one "
-                   "before.", icon=":material/verified:")
+        entries = f"{report.entries:,} " + ("entry" if report.entries == 1 else "entries")
+        st.success(f"The chain is intact: {entries}, each linked to the one before.",
+                   icon=":material/verified:")
         st.text(f"Head: {report.head_hash}")
         st.caption("Note the head down outside PainCycle now and then: `paincycle audit verify "
                    "--expect HEAD` then also detects a rewrite of the whole chain.")
