@@ -34,25 +34,25 @@ CHOIR = ROOT.parent / "shared" / "data" / "choir-pittsburgh" / "pain.csv.gz"
 
 
 def metrics_table(trained: risk_model.TrainedModel) -> str:
-    m = trained.metadata["metrics"]
+    m = trained.metadata.metrics
     rows = [
-        ("labelled patients (of all)", f"{m['n_train']:,} of {m['n_patients']:,}"),
-        ("poor outcomes (prevalence)", f"{m['n_poor']:,} ({m['prevalence']:.1%})"),
-        ("models compared (5-fold CV AUC)", ", ".join(f"{k} {v:.3f}" for k, v in m["candidates"].items())),
-        ("model kept", m["model_kind"]),
+        ("labelled patients (of all)", f"{m.n_train:,} of {m.n_patients:,}"),
+        ("poor outcomes (prevalence)", f"{m.n_poor:,} ({m.prevalence:.1%})"),
+        ("models compared (5-fold CV AUC)", ", ".join(f"{k} {v:.3f}" for k, v in m.candidates.items())),
+        ("model kept", m.model_kind),
         ("cross-validated AUC, calibrated (95% bootstrap CI)",
-         f"{m['auc']:.3f} ({m['auc_ci'][0]:.3f}-{m['auc_ci'][1]:.3f})"),
-        ("AUC range over the 5 folds", f"{min(m['auc_folds']):.3f}-{max(m['auc_folds']):.3f}"),
-        ("Brier score", f"{m['brier']:.3f}"),
+         f"{m.auc:.3f} ({m.auc_ci[0]:.3f}-{m.auc_ci[1]:.3f})"),
+        ("AUC range over the 5 folds", f"{min(m.auc_folds):.3f}-{max(m.auc_folds):.3f}"),
+        ("Brier score", f"{m.brier:.3f}"),
         ("calibration intercept / slope",
-         f"{m['calibration_intercept']:+.2f} / {m['calibration_slope']:.2f}"),
+         f"{m.calibration_intercept:+.2f} / {m.calibration_slope:.2f}"),
     ]
     lines = ["| | |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
     lines += ["", "Ablation (cross-validated AUC):", "", "| features | n | AUC |", "|---|---|---|"]
-    for a in trained.metadata["ablation"]:
+    for a in trained.metadata.ablation:
         auc = f"{a['auc']:.3f}" if a["auc"] is not None else f"n/a ({a.get('note', '')})"
         lines.append(f"| {a['features']} | {a['n_features']} | {auc} |")
-    nb = {round(r["threshold"], 2): r for r in trained.metadata["curves"]["decision"]}
+    nb = {round(r["threshold"], 2): r for r in trained.metadata.curves.decision}
     lines += ["", "Net benefit (model vs review everyone) at thresholds 10/20/30/40/50%: "
               + ", ".join(f"{t:.0%}: {nb[t]['model']:.3f} vs {nb[t]['treat_all']:.3f}"
                           for t in (0.1, 0.2, 0.3, 0.4, 0.5))]

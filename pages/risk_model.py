@@ -72,21 +72,21 @@ try:
 except ValueError as exc:
     st.error(f"The risk model could not be loaded: {exc}")
     st.stop()
-meta, m = trained.metadata, trained.metadata["metrics"]
+meta, m = trained.metadata, trained.metadata.metrics
 source = ("retrained on this cohort" if path == risk.retrained_path(version_id)
-          else "the shipped demo model, trained on synthetic data" if meta.get("synthetic")
-          else f"trained on '{meta.get('cohort_name') or 'another cohort'}'")
+          else "the shipped demo model, trained on synthetic data" if meta.synthetic
+          else f"trained on '{meta.cohort_name or 'another cohort'}'")
 st.subheader("What it predicts")
-st.write(f"Model: {m['model_kind']} ({source}). **Predicted at day {meta['landmark_days']}** "
+st.write(f"Model: {m.model_kind} ({source}). **Predicted at day {meta.landmark_days}** "
          f"after intake, from data recorded up to then.")
-st.write(meta["outcome_words"])
+st.write(meta.outcome_words)
 
 cols = st.columns(4)
-cols[0].metric("AUC (cross-validated)", f"{m['auc']:.2f}",
-               help=f"95% CI {m['auc_ci'][0]:.2f}-{m['auc_ci'][1]:.2f}")
-cols[1].metric("Brier score", f"{m['brier']:.3f}")
-cols[2].metric("Calibration slope", f"{m['calibration_slope']:.2f}")
-cols[3].metric("Labelled patients", f"{m['n_train']:,}", help=f"{m['prevalence']:.0%} poor outcomes")
+cols[0].metric("AUC (cross-validated)", f"{m.auc:.2f}",
+               help=f"95% CI {m.auc_ci[0]:.2f}-{m.auc_ci[1]:.2f}")
+cols[1].metric("Brier score", f"{m.brier:.3f}")
+cols[2].metric("Calibration slope", f"{m.calibration_slope:.2f}")
+cols[3].metric("Labelled patients", f"{m.n_train:,}", help=f"{m.prevalence:.0%} poor outcomes")
 
 left, right = st.columns(2)
 left.altair_chart(model_charts.roc_chart(meta), width="stretch")
@@ -95,7 +95,7 @@ left.altair_chart(model_charts.decision_curve_chart(meta), width="stretch")
 right.altair_chart(model_charts.ablation_chart(meta), width="stretch")
 st.caption("All numbers are out-of-fold: each patient was predicted by a model that never saw them.")
 st.markdown("**By subgroup**")
-st.dataframe(meta["subgroups"], hide_index=True, width="stretch")
+st.dataframe(meta.subgroups, hide_index=True, width="stretch")
 
 st.subheader("Flags in this cohort")
 scores = risk.scores(version_id, path)

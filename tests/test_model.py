@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -38,24 +39,24 @@ def trained_hgb(cohort):
 
 
 def test_metrics_are_complete_and_plausible(trained):
-    m = trained.metadata["metrics"]
-    assert 0.5 < m["auc"] <= 1
-    assert m["auc_ci"][0] <= m["auc"] <= m["auc_ci"][1]
-    assert m["n_train"] + m["n_unlabelled"] == m["n_patients"] == 300
-    assert 0 < m["prevalence"] < 1 and 0 < m["brier"] < 0.25
-    assert m["model_kind"] in m["candidates"]
-    decision = trained.metadata["curves"]["decision"]
+    m = trained.metadata.metrics
+    assert 0.5 < m.auc <= 1
+    assert m.auc_ci[0] <= m.auc <= m.auc_ci[1]
+    assert m.n_train + m.n_unlabelled == m.n_patients == 300
+    assert 0 < m.prevalence < 1 and 0 < m.brier < 0.25
+    assert m.model_kind in m.candidates
+    decision = trained.metadata.curves.decision
     assert decision[0]["threshold"] == 0.10 and decision[-1]["threshold"] == 0.50
-    assert [a["features"] for a in trained.metadata["ablation"]] == [
+    assert [a["features"] for a in trained.metadata.ablation] == [
         "full model", "baseline pain alone", "withdrawal features alone"]
-    assert {s["group"] for s in trained.metadata["subgroups"]} == {"sex", "age band", "site"}
-    assert trained.metadata["features"] and set(trained.metadata["features"]) <= set(feat.FEATURES)
+    assert {s["group"] for s in trained.metadata.subgroups} == {"sex", "age band", "site"}
+    assert trained.metadata.features and set(trained.metadata.features) <= set(feat.FEATURES)
 
 
 def test_simpler_model_is_kept_unless_boosting_clearly_wins(trained):
-    c = trained.metadata["metrics"]["candidates"]
+    c = trained.metadata.metrics.candidates
     expected = "hgb" if c["hgb"] > c["logistic"] + risk_model.SIMPLER_MARGIN else "logistic"
-    assert trained.metadata["metrics"]["model_kind"] == expected
+    assert trained.metadata.metrics.model_kind == expected
 
 
 @pytest.mark.parametrize("which", ["trained", "trained_hgb"])
@@ -124,7 +125,7 @@ def test_patients_without_data_or_not_yet_at_landmark_are_skipped(trained, cohor
 
 
 def test_logistic_contributions_are_coefficient_times_standardised_value(trained, cohort):
-    if trained.metadata["metrics"]["model_kind"] != "logistic":
+    if trained.metadata.metrics.model_kind != "logistic":
         pytest.skip("boosting was kept on this cohort")
     X = feat.landmark_features(cohort)[trained.feature_names].head(20)
     contrib = risk_model.contributions(trained, X)
@@ -199,3 +200,17 @@ def test_a_zip_bombed_model_file_is_refused_before_skops_unpacks_it(tmp_path, mo
     monkeypatch.setattr(risk_model, "MAX_MODEL_FILE_BYTES", 1024)
     with pytest.raises(risk_model.UntrustedModelError, match="larger than any PainCycle model"):
         risk_model.load(bomb)
+
+
+def test_a_model_whose_metadata_was_edited_out_of_range_is_refused(trained, tmp_path):
+    """An AUC rewritten to 3.5 (or any field of the wrong type) is refused, never shown."""
+    good = risk_model.save(trained, tmp_path / "good.skops")
+    bad = tmp_path / "bad.skops"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "schema.json":
+                data = re.sub(rb'(auc\\*":\s*)0\.', rb"\g<1>3.", data, count=1)  # AUC 3.x
+            dst.writestr(item, data)
+    with pytest.raises(risk_model.UntrustedModelError, match="metadata PainCycle does not accept"):
+        risk_model.load(bad)

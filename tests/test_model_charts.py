@@ -5,11 +5,12 @@ import json
 import pytest
 
 from paincycle import config, model_charts
+from paincycle.model_metadata import ModelMetadata
 
 
 @pytest.fixture(scope="module")
-def metadata() -> dict:
-    return json.loads(config.DEMO_MODEL.with_suffix(".json").read_text())
+def metadata() -> ModelMetadata:
+    return ModelMetadata.model_validate(json.loads(config.DEMO_MODEL.with_suffix(".json").read_text()))
 
 
 def _data(chart) -> list[dict]:
@@ -20,16 +21,16 @@ def _data(chart) -> list[dict]:
 
 def test_roc_title_carries_the_stored_auc(metadata):
     chart = model_charts.roc_chart(metadata)
-    assert f"{metadata['metrics']['auc']:.2f}" in chart.to_dict()["title"]
+    assert f"{metadata.metrics.auc:.2f}" in chart.to_dict()["title"]
     fprs = [row["fpr"] for row in _data(chart) if "fpr" in row]
     assert min(fprs) == 0 and max(fprs) == 1
 
 
 def test_calibration_title_and_points(metadata):
     chart = model_charts.calibration_chart(metadata)
-    assert f"slope {metadata['metrics']['calibration_slope']:.2f}" in chart.to_dict()["title"]
+    assert f"slope {metadata.metrics.calibration_slope:.2f}" in chart.to_dict()["title"]
     observed = [row["observed"] for row in _data(chart) if "n" in row]
-    assert len(observed) == len(metadata["curves"]["calibration"])
+    assert len(observed) == len(metadata.curves.calibration)
 
 
 def test_decision_curve_has_three_strategies(metadata):
@@ -38,11 +39,10 @@ def test_decision_curve_has_three_strategies(metadata):
 
 
 def test_ablation_bars_start_at_chance_and_skip_missing(metadata):
-    meta = dict(metadata)
-    meta["ablation"] = [*metadata["ablation"],
-                        {"features": "nothing available", "n_features": 0, "auc": None}]
+    meta = metadata.model_copy(update={"ablation": [
+        *metadata.ablation, {"features": "nothing available", "n_features": 0, "auc": None}]})
     chart = model_charts.ablation_chart(meta)
     rows = _data(chart)
-    assert {r["features"] for r in rows} == {a["features"] for a in metadata["ablation"]}
+    assert {r["features"] for r in rows} == {a["features"] for a in metadata.ablation}
     bars = chart.to_dict()["layer"][0]
     assert bars["encoding"]["x2"] == {"datum": 0.5}

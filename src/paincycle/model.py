@@ -18,13 +18,14 @@ import json
 import platform
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache, wraps
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -40,6 +41,7 @@ from threadpoolctl import threadpool_limits
 from paincycle import features as feat
 from paincycle.access import Permission, Principal, require
 from paincycle.cohort import Cohort
+from paincycle.model_metadata import ModelMetadata
 from paincycle.outcomes import OutcomeDefinition, label_outcomes
 from paincycle.outcomes import summary as outcome_summary
 
@@ -244,19 +246,19 @@ class TrainedModel:
     """A calibrated model plus everything needed to score, explain and describe it."""
 
     estimator: CalibratedClassifierCV
-    metadata: dict = field(default_factory=dict)
+    metadata: ModelMetadata
 
     @property
     def feature_names(self) -> list[str]:
-        return list(self.metadata["features"])
+        return list(self.metadata.features)
 
     @property
     def landmark_days(self) -> int:
-        return int(self.metadata["landmark_days"])
+        return int(self.metadata.landmark_days)
 
     @property
     def outcome(self) -> OutcomeDefinition:
-        return OutcomeDefinition.from_dict(self.metadata["outcome"])
+        return OutcomeDefinition.from_dict(self.metadata.outcome)
 
     @property
     def pipeline(self) -> Pipeline:
@@ -375,7 +377,7 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
         "synthetic": bool(synthetic), "versions": library_versions(), "seed": int(seed),
     }
     report(1.0, "Done")
-    return TrainedModel(estimator, _jsonable(metadata))
+    return TrainedModel(estimator, ModelMetadata.model_validate(_jsonable(metadata)))
 
 
 def _reference(estimator: CalibratedClassifierCV, X: pd.DataFrame) -> dict:
@@ -493,7 +495,7 @@ def contributions(model: TrainedModel, X: pd.DataFrame) -> pd.DataFrame:
     base = log_odds(X)
     out = {}
     for column in model.feature_names:
-        ref = model.metadata["reference"].get(column)
+        ref = model.metadata.reference.get(column)
         occluded = X.copy()
         occluded[column] = ref if ref is not None else np.nan
         if column in feat.CATEGORICAL:
@@ -536,9 +538,9 @@ def save(model: TrainedModel, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    sio.dump({"estimator": model.estimator, "metadata": json.dumps(model.metadata)}, tmp)
+    sio.dump({"estimator": model.estimator, "metadata": model.metadata.model_dump_json()}, tmp)
     tmp.replace(path)
-    path.with_suffix(".json").write_text(json.dumps(model.metadata, indent=2) + "\n")
+    path.with_suffix(".json").write_text(model.metadata.model_dump_json(indent=2) + "\n")
     write_model_card(model, path.with_suffix(".md"))
     return path
 
@@ -608,7 +610,13 @@ def load(path: str | Path) -> TrainedModel:
     estimator = content["estimator"]
     if not isinstance(estimator, CalibratedClassifierCV):
         raise UntrustedModelError(f"{path.name} does not hold a calibrated PainCycle model")
-    return TrainedModel(estimator, json.loads(content["metadata"]))
+    try:
+        metadata = ModelMetadata.model_validate_json(str(content["metadata"]))
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:3])
+        raise UntrustedModelError(f"{path.name} describes itself with metadata PainCycle does not "
+                                  f"accept ({fields}); it is not loaded") from None
+    return TrainedModel(estimator, metadata)
 
 
 def write_model_card(model: TrainedModel, path: str | Path) -> Path:
@@ -616,34 +624,34 @@ def write_model_card(model: TrainedModel, path: str | Path) -> Path:
     from skops import card
 
     meta = model.metadata
-    metrics = meta["metrics"]
+    metrics = meta.metrics
     model_card = card.Card(model.estimator, model_diagram=False, trusted=None)
     model_card.add(**{
         "Model description": (
-            f"Calibrated {metrics['model_kind']} model predicting a poor outcome at "
-            f"{meta['outcome']['horizon_days']} days from features available "
-            f"{meta['landmark_days']} days after intake."),
-        "Model description/Intended uses & limitations": meta["intended_use"],
+            f"Calibrated {metrics.model_kind} model predicting a poor outcome at "
+            f"{meta.outcome['horizon_days']} days from features available "
+            f"{meta.landmark_days} days after intake."),
+        "Model description/Intended uses & limitations": meta.intended_use,
         "Model description/Training Procedure": (
             "Logistic regression and histogram gradient boosting compared by stratified 5-fold "
             "cross-validated AUC (the simpler kept unless boosting wins by more than "
             f"{SIMPLER_MARGIN}); the chosen pipeline is fitted on 75% of the labelled patients and "
             "calibrated (sigmoid) on the other 25%. Metrics are out-of-fold."),
         "Training data": (
-            f"Cohort '{meta['cohort_name']}': {metrics['n_patients']} patients, "
-            f"{metrics['n_train']} with an outcome label (prevalence of poor outcome "
-            f"{metrics['prevalence']:.1%}). Data hash (SHA-256): {meta['training_data_hash']}."),
-        "Outcome": meta["outcome_words"],
+            f"Cohort '{meta.cohort_name}': {metrics.n_patients} patients, "
+            f"{metrics.n_train} with an outcome label (prevalence of poor outcome "
+            f"{metrics.prevalence:.1%}). Data hash (SHA-256): {meta.training_data_hash}."),
+        "Outcome": meta.outcome_words,
         "Landmark": (f"Features use only rows dated on or before intake + "
-                     f"{meta['landmark_days']} days."),
-        "Features": "\n".join(f"- `{n}`: {feat.FEATURES[n].meaning}" for n in meta["features"]),
+                     f"{meta.landmark_days} days."),
+        "Features": "\n".join(f"- `{n}`: {feat.FEATURES[n].meaning}" for n in meta.features),
         "Evaluation": (
-            f"Cross-validated AUC {metrics['auc']:.3f} (95% bootstrap CI {metrics['auc_ci'][0]:.3f}"
-            f"-{metrics['auc_ci'][1]:.3f}); Brier {metrics['brier']:.3f}; calibration intercept "
-            f"{metrics['calibration_intercept']:+.2f}, slope {metrics['calibration_slope']:.2f}.\n\n"
+            f"Cross-validated AUC {metrics.auc:.3f} (95% bootstrap CI {metrics.auc_ci[0]:.3f}"
+            f"-{metrics.auc_ci[1]:.3f}); Brier {metrics.brier:.3f}; calibration intercept "
+            f"{metrics.calibration_intercept:+.2f}, slope {metrics.calibration_slope:.2f}.\n\n"
             + "\n".join(f"- {a['features']}: AUC {a['auc'] if a['auc'] is not None else 'n/a'}"
-                        for a in meta["ablation"])),
-        "Library versions": ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+                        for a in meta.ablation)),
+        "Library versions": ", ".join(f"{k} {v}" for k, v in meta.versions.items()),
     })
     path = Path(path)
     model_card.save(path)

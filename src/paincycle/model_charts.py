@@ -9,13 +9,15 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from paincycle.model_metadata import ModelMetadata
+
 WIDTH, HEIGHT = 320, 280
 
 
-def roc_chart(metadata: dict) -> alt.Chart:
+def roc_chart(metadata: ModelMetadata) -> alt.Chart:
     """ROC curve with the chance diagonal; AUC in the title."""
-    points = pd.DataFrame(metadata["curves"]["roc"])
-    auc = metadata["metrics"]["auc"]
+    points = pd.DataFrame(metadata.curves.roc)
+    auc = metadata.metrics.auc
     curve = alt.Chart(points).mark_line(point=False).encode(
         x=alt.X("fpr:Q", title="False positive rate (1 - specificity)", scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("tpr:Q", title="True positive rate (sensitivity)", scale=alt.Scale(domain=[0, 1])),
@@ -27,10 +29,10 @@ def roc_chart(metadata: dict) -> alt.Chart:
                                          width=WIDTH, height=HEIGHT)
 
 
-def calibration_chart(metadata: dict) -> alt.Chart:
+def calibration_chart(metadata: ModelMetadata) -> alt.Chart:
     """Observed share of poor outcomes against predicted risk, per risk decile."""
-    table = pd.DataFrame(metadata["curves"]["calibration"])
-    m = metadata["metrics"]
+    table = pd.DataFrame(metadata.curves.calibration)
+    m = metadata.metrics
     points = alt.Chart(table).mark_line(point=True).encode(
         x=alt.X("predicted:Q", title="Predicted risk", scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format="%")),
@@ -41,14 +43,14 @@ def calibration_chart(metadata: dict) -> alt.Chart:
     )
     ideal = alt.Chart(pd.DataFrame({"predicted": [0, 1], "observed": [0, 1]})).mark_line(
         strokeDash=[4, 4], color="gray").encode(x="predicted:Q", y="observed:Q")
-    title = (f"Calibration (intercept {m['calibration_intercept']:+.2f}, "
-             f"slope {m['calibration_slope']:.2f})")
+    title = (f"Calibration (intercept {m.calibration_intercept:+.2f}, "
+             f"slope {m.calibration_slope:.2f})")
     return (ideal + points).properties(title=title, width=WIDTH, height=HEIGHT)
 
 
-def decision_curve_chart(metadata: dict) -> alt.Chart:
+def decision_curve_chart(metadata: ModelMetadata) -> alt.Chart:
     """Net benefit of reviewing by the model vs reviewing everyone or no one, thresholds 10-50%."""
-    table = pd.DataFrame(metadata["curves"]["decision"]).rename(columns={
+    table = pd.DataFrame(metadata.curves.decision).rename(columns={
         "model": "review flagged patients", "treat_all": "review everyone",
         "treat_none": "review no one"})
     long = table.melt("threshold", var_name="strategy", value_name="net_benefit")
@@ -64,12 +66,12 @@ def decision_curve_chart(metadata: dict) -> alt.Chart:
     ).properties(title="Decision curve", width=WIDTH, height=HEIGHT + 80)  # + its legend
 
 
-def ablation_chart(metadata: dict) -> alt.LayerChart:
+def ablation_chart(metadata: ModelMetadata) -> alt.LayerChart:
     """Cross-validated AUC of baseline pain alone, withdrawal features alone and the full model.
 
     Bars start at 0.5 (a coin toss), so their length is the skill above chance.
     """
-    table = pd.DataFrame(metadata["ablation"])
+    table = pd.DataFrame(metadata.ablation)
     table = table[table["auc"].notna()].astype({"auc": float})
     base = alt.Chart(table).encode(
         y=alt.Y("features:N", title=None, sort=None, axis=alt.Axis(labelLimit=220)),

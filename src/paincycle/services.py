@@ -124,10 +124,10 @@ def retrain(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int, out:
     trained = risk_model.train(cohort, outcome, landmark_days, seed=seed, progress=progress,
                                synthetic=synthetic, principal=who)
     path = risk_model.save(trained, out)
-    metrics = trained.metadata["metrics"]
+    metrics = trained.metadata.metrics
     audit.record(_engine(engine), who, audit.Action.RETRAIN, cohort_version=cohort_version,
                  detail=f"landmark {landmark_days} days; outcome {', '.join(outcome.measures)}; "
-                        f"{metrics['n_train']} labelled; CV AUC {metrics['auc']:.3f}")
+                        f"{metrics.n_train} labelled; CV AUC {metrics.auc:.3f}")
     return trained, path
 
 

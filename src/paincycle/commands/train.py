@@ -80,32 +80,31 @@ def run(args: argparse.Namespace) -> int:
     print(report(trained))
     print(f"Model written to {out} (metadata {out.with_suffix('.json').name}, "
           f"model card {out.with_suffix('.md').name})")
-    m = trained.metadata["metrics"]
-    print(json.dumps({k: m[k] for k in ("auc", "auc_ci", "brier", "calibration_intercept",
-                                        "calibration_slope", "n_train", "prevalence",
-                                        "model_kind")}
-                     | {"landmark_days": trained.landmark_days}))
+    shown = trained.metadata.metrics.model_dump(
+        mode="json", include={"auc", "auc_ci", "brier", "calibration_intercept",
+                              "calibration_slope", "n_train", "prevalence", "model_kind"})
+    print(json.dumps(shown | {"landmark_days": trained.landmark_days}))
     return 0
 
 
 def report(trained: risk_model.TrainedModel) -> str:
     """The training report in words: outcome, data, discrimination, calibration, ablation."""
-    meta, m = trained.metadata, trained.metadata["metrics"]
+    meta, m = trained.metadata, trained.metadata.metrics
     lines = [
-        f"Outcome: {meta['outcome_words']}",
-        f"Landmark: features from rows up to day {meta['landmark_days']} after intake.",
-        f"Patients: {m['n_patients']} in the cohort, {m['n_train']} labelled "
-        f"({m['n_poor']} poor outcomes, prevalence {m['prevalence']:.1%}); "
-        f"{m['n_unlabelled']} without both points are not used.",
+        f"Outcome: {meta.outcome_words}",
+        f"Landmark: features from rows up to day {meta.landmark_days} after intake.",
+        f"Patients: {m.n_patients} in the cohort, {m.n_train} labelled "
+        f"({m.n_poor} poor outcomes, prevalence {m.prevalence:.1%}); "
+        f"{m.n_unlabelled} without both points are not used.",
         "Model comparison (5-fold CV AUC): " + ", ".join(
-            f"{k} {v:.3f}" for k, v in m["candidates"].items()) + f"; kept: {m['model_kind']}.",
-        f"Cross-validated AUC {m['auc']:.3f} (95% CI {m['auc_ci'][0]:.3f}-{m['auc_ci'][1]:.3f}; "
-        f"folds {min(m['auc_folds']):.3f}-{max(m['auc_folds']):.3f}).",
-        f"Calibration: intercept {m['calibration_intercept']:+.2f}, slope "
-        f"{m['calibration_slope']:.2f}; Brier score {m['brier']:.3f}.",
+            f"{k} {v:.3f}" for k, v in m.candidates.items()) + f"; kept: {m.model_kind}.",
+        f"Cross-validated AUC {m.auc:.3f} (95% CI {m.auc_ci[0]:.3f}-{m.auc_ci[1]:.3f}; "
+        f"folds {min(m.auc_folds):.3f}-{max(m.auc_folds):.3f}).",
+        f"Calibration: intercept {m.calibration_intercept:+.2f}, slope "
+        f"{m.calibration_slope:.2f}; Brier score {m.brier:.3f}.",
         "Ablation (CV AUC): " + "; ".join(
             f"{a['features']} {a['auc']:.3f}" if a["auc"] is not None else
-            f"{a['features']} n/a" for a in meta["ablation"]),
+            f"{a['features']} n/a" for a in meta.ablation),
         risk_model.DISCLAIMER,
     ]
     return "\n".join(lines)

@@ -369,21 +369,21 @@ def model_section(cohort: Cohort, path: str | Path | None = None, explain: bool 
     trained = risk_model.load(path)
     if scores is None:  # the app passes the scores it already holds for this version and model
         scores = risk_model.score(trained, cohort, explain=explain, threshold=threshold)
-    metrics = trained.metadata.get("metrics", {})
-    rows = [("AUC (out-of-fold)", metrics.get("auc")),
-            ("AUC 95% CI, lower", (metrics.get("auc_ci") or [None, None])[0]),
-            ("AUC 95% CI, upper", (metrics.get("auc_ci") or [None, None])[1]),
-            ("Brier score", metrics.get("brier")),
-            ("Calibration intercept", metrics.get("calibration_intercept")),
-            ("Calibration slope", metrics.get("calibration_slope")),
-            ("Patients with an outcome label (training)", metrics.get("n_train")),
-            ("Share with a poor outcome (training)", metrics.get("prevalence")),
+    metrics = trained.metadata.metrics
+    rows = [("AUC (out-of-fold)", metrics.auc),
+            ("AUC 95% CI, lower", metrics.auc_ci[0]),
+            ("AUC 95% CI, upper", metrics.auc_ci[1]),
+            ("Brier score", metrics.brier),
+            ("Calibration intercept", metrics.calibration_intercept),
+            ("Calibration slope", metrics.calibration_slope),
+            ("Patients with an outcome label (training)", metrics.n_train),
+            ("Share with a poor outcome (training)", metrics.prevalence),
             ("Risk threshold for a flag", scores.threshold)]
     performance = pd.DataFrame(rows, columns=["metric", "value"])
-    description = (f"{str(metrics.get('model_kind', 'risk')).capitalize()} model scored "
+    description = (f"{metrics.model_kind.capitalize()} model scored "
                    f"{trained.landmark_days} days after intake; "
                    f"{len(scores.skipped):,} patients could not be scored yet.")
-    return ModelSection(scores.table, performance, str(trained.metadata.get("outcome_words", "")),
+    return ModelSection(scores.table, performance, trained.metadata.outcome_words,
                         description, scores.threshold)
 
 

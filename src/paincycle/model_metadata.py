@@ -1,0 +1,72 @@
+"""What a trained model says about itself, typed and validated when the file is loaded.
+
+The metadata travels inside the skops file (and a copy beside it for people to
+read). It is parsed into these pydantic models on load, so a file whose
+metadata is missing a field, has a field of the wrong type or values outside
+their range (an AUC of 3, a negative landmark) is refused instead of shown.
+Every reader (the model, its charts, the Risk page, the summary, the CLI) uses
+these attributes; none reads the raw dictionary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+Probability = Field(ge=0.0, le=1.0)
+
+
+class Metrics(BaseModel):
+    """Out-of-fold performance of the training run."""
+
+    model_config = _FROZEN
+
+    auc: float = Probability
+    auc_ci: tuple[float, float]
+    auc_folds: list[float]
+    candidates: dict[str, float]
+    model_kind: str
+    brier: float = Probability
+    calibration_intercept: float
+    calibration_slope: float
+    n_train: int = Field(ge=0)
+    n_poor: int = Field(ge=0)
+    prevalence: float = Probability
+    n_patients: int = Field(ge=0)
+    n_unlabelled: int = Field(ge=0)
+    outcome_measures_used: dict[str, int]
+
+
+class Curves(BaseModel):
+    """Points of the ROC, calibration and decision curves, as drawn on the Risk page."""
+
+    model_config = _FROZEN
+
+    roc: list[dict[str, float]]
+    calibration: list[dict[str, float]]
+    decision: list[dict[str, float]]
+
+
+class ModelMetadata(BaseModel):
+    """Everything a model file says about how it was made and how well it did."""
+
+    model_config = _FROZEN
+
+    created_at: str
+    cohort_name: str
+    training_data_hash: str
+    landmark_days: int = Field(ge=0, le=3650)
+    outcome: dict[str, Any]
+    outcome_words: str
+    features: list[str] = Field(min_length=1)
+    reference: dict[str, Any]
+    metrics: Metrics
+    curves: Curves
+    ablation: list[dict[str, Any]]
+    subgroups: list[dict[str, Any]]
+    intended_use: str
+    synthetic: bool
+    versions: dict[str, str]
+    seed: int
