@@ -137,7 +137,10 @@ def test_real_synthea_bundle(shared_data: Path):
     cohort = result.cohort
     assert cohort.n_patients == 1
     assert {"pain_nrs", "phq9", "gad7"} <= set(cohort.measures_present())
-    assert "chronic low back pain" in cohort.patients["diagnosis"][0].lower()
+    # its chronic low back pain is diagnosed after its first pain score (the intake): not known
+    # at intake, so not the intake diagnosis, and said so
+    assert cohort.patients["diagnosis"].isna().all()
+    assert any("after the patient's intake" in n.message for n in result.notices)
     assert any("not in the measure registry" in n.message for n in result.notices)
 
 
@@ -147,3 +150,18 @@ def test_an_export_with_no_pain_data_is_refused_with_the_reason(tmp_path: Path):
         importers.convert("fhir", path)
     assert "no pain-related encounter, condition or score" in str(refused.value.report.summary())
     assert "set `intake:` in a mapping" in str(refused.value.report.summary())
+
+
+def test_a_condition_after_intake_does_not_become_the_diagnosis(tmp_path: Path):
+    early = {"resourceType": "Condition", "subject": {"reference": "Patient/p1"},
+             "code": {"coding": [{"system": "http://snomed.info/sct", "code": "278860009",
+                                  "display": "Chronic low back pain"}]},
+             "onsetDateTime": "2024-01-10"}
+    later = {**early, "code": {"coding": [{"system": "http://snomed.info/sct",
+                                          "code": "203082005", "display": "Fibromyalgia"}]},
+             "onsetDateTime": "2030-05-01"}
+    path = bundle(patient(), early, later, observation("72514-3", "valueInteger", 6),
+                  path=tmp_path / "b.json")
+    result = importers.convert("fhir", path, {"intake": "condition"})
+    assert result.cohort.patients["diagnosis"].tolist() == ["Chronic low back pain"]
+    assert any("after the patient's intake" in n.message for n in result.notices)

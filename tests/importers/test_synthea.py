@@ -80,3 +80,18 @@ def test_real_synthea_sample(shared_data: Path):
     assert not cohort.observations["measure"].isin(["8302-2"]).any()
     unknown = next(n for n in result.notices if "LOINC codes not in the measure registry" in n.message)
     assert "8302-2" in unknown.message and unknown.rows > 1000
+
+
+def test_a_diagnosis_made_after_intake_is_not_the_intake_diagnosis(tmp_path: Path):
+    """One Synthea record carried a chronic-pain diagnosis dated 8,734 days after intake."""
+    folder = write_export(
+        tmp_path / "s", OBS_HEADER
+        + "2020-03-01T03:00:00Z,a1,e1,vital-signs,72514-3,Pain,6.0,{score},numeric\n"
+        + "2021-01-01T03:00:00Z,b2,e2,vital-signs,72514-3,Pain,3.0,{score},numeric\n",
+        conditions="START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION\n"
+                   "2020-03-01,,a1,e1,278860009,Chronic low back pain (finding)\n"
+                   "2044-01-01,,a1,e9,203082005,Fibromyalgia (disorder)\n")
+    result = importers.convert("synthea", folder)
+    patients = result.cohort.patients.set_index("patient_id")
+    assert patients.loc["a1", "diagnosis"] == "Chronic low back pain"
+    assert any("after the patient's intake" in n.message and n.rows == 1 for n in result.notices)

@@ -369,6 +369,23 @@ def _translate(report: ValidationReport, source: str,
     return out
 
 
+def known_at_intake(conditions: pd.DataFrame, intake: pd.Series) -> tuple[pd.Series, int]:
+    """Each patient's diagnoses with an onset on or before their intake, joined in onset order,
+    and how many later (or undated) diagnoses were not taken.
+
+    ``conditions`` has patient_id, start (onset) and label; ``intake`` is indexed by patient.
+    The cohort format's diagnosis is the one known at intake: a diagnosis made
+    later would carry the patient's future into the model's features.
+    """
+    if conditions.empty:
+        return pd.Series(dtype=object), 0
+    starts = pd.to_datetime(conditions["patient_id"].map(intake))
+    known = conditions["start"].notna() & (conditions["start"] <= starts)
+    taken = conditions[known]
+    joined = taken.groupby("patient_id")["label"].agg(lambda s: "; ".join(dict.fromkeys(s)))
+    return joined, int((~known & starts.notna()).sum())
+
+
 def empty_events() -> pd.DataFrame:
     return pd.DataFrame({"patient_id": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]"),
                          "event": pd.Series(dtype=str), "detail": pd.Series(dtype=object)})

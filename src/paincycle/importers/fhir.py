@@ -38,6 +38,7 @@ from paincycle.importers.common import (
     empty_events,
     fail,
     finish,
+    known_at_intake,
     no_progress,
     read_inputs,
     unknown_codes_notice,
@@ -397,10 +398,15 @@ class _Builder:
                        "no pain-related encounter, condition or score, so no patient has an "
                        "intake date: set `intake:` in a mapping (see docs/importers.md)")
         patients = patients.assign(intake_date=patients["patient_id"].map(intake))
-        conds = conds.sort_values("date")
-        first_dx = conds.groupby("patient_id")["diagnosis"].agg(
-            lambda s: "; ".join(dict.fromkeys(s)))
+        conds = conds.sort_values("date", kind="stable")
+        first_dx, later = known_at_intake(
+            conds.rename(columns={"date": "start", "diagnosis": "label"}), intake)
         patients["diagnosis"] = patients["patient_id"].map(first_dx)
+        if later:
+            self.notices.append(Notice(source, "Condition.onset[x]", later,
+                                       "chronic-pain diagnoses made after the patient's intake "
+                                       "(or undated) are not the intake diagnosis (the cohort "
+                                       "format's diagnosis is the one known at intake)"))
         no_intake = patients["intake_date"].isna()
         if no_intake.any():
             self.notices.append(Notice(source, None, int(no_intake.sum()),

@@ -29,6 +29,7 @@ from paincycle.importers.common import (
     fail,
     find_file,
     finish,
+    known_at_intake,
     no_progress,
     parse_dates,
     parse_numbers,
@@ -103,7 +104,8 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
     if report.ok and obs.empty:
         raise fail(ofile, None, "CODE", "no score PainCycle reads: none of the observations' LOINC "
                    "codes is in the measure registry (add them under 'loinc' in a mapping)")
-    diagnoses, onset = _conditions(tables.get("conditions"), report)
+    conditions = _conditions(tables.get("conditions"), report)
+    onset = conditions.groupby("patient_id")["start"].min()
     events = _events(tables, report)
     if not report.ok:
         raise ConversionError(report)
@@ -114,7 +116,13 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
     intake = pd.to_datetime(patients["patient_id"].map(onset)).fillna(
         patients["patient_id"].map(first_pain))
     patients["intake_date"] = intake
+    diagnoses, later = known_at_intake(conditions, patients.set_index("patient_id")["intake_date"])
     patients["diagnosis"] = patients["patient_id"].map(diagnoses)
+    if later:
+        notices.append(Notice(tables["conditions"][0], "START", later,
+                              "chronic-pain diagnoses made after the patient's intake are not the "
+                              "intake diagnosis (the cohort format's diagnosis is the one known "
+                              "at intake, so a model cannot learn from a later one)"))
     fallback = patients["diagnosis"].isna() & intake.notna()
     if fallback.any():
         notices.append(Notice(pfile, None, int(fallback.sum()),
@@ -144,10 +152,12 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
     return result
 
 
-def _conditions(table, report: ValidationReport) -> tuple[dict[str, str], dict[str, pd.Timestamp]]:
-    """Each patient's chronic-pain diagnoses (in onset order) and the first onset."""
+def _conditions(table, report: ValidationReport) -> pd.DataFrame:
+    """Each patient's chronic-pain conditions with their onset, in onset order."""
     if table is None:
-        return {}, {}
+        return pd.DataFrame({"patient_id": pd.Series(dtype=str),
+                             "start": pd.Series(dtype="datetime64[ns]"),
+                             "label": pd.Series(dtype=str)})
     cfile, craw = table
     code = craw[column(craw, "CODE", cfile)].str.strip()
     start_col = column(craw, "START", cfile)
@@ -158,9 +168,8 @@ def _conditions(table, report: ValidationReport) -> tuple[dict[str, str], dict[s
     label = (craw[desc_col].str.replace(r"\s*\((finding|disorder)\)$", "", regex=True)
              if desc_col else code.map(CHRONIC_PAIN_SNOMED))
     found = pd.DataFrame({"patient_id": craw[column(craw, "PATIENT", cfile)].str.strip(),
-                          "start": start, "label": label})[pain & start.notna()].sort_values("start")
-    diagnoses = found.groupby("patient_id")["label"].agg(lambda s: "; ".join(dict.fromkeys(s)))
-    return diagnoses.to_dict(), found.groupby("patient_id")["start"].min().to_dict()
+                          "start": start, "label": label})[pain & start.notna()]
+    return found.sort_values("start", kind="stable")
 
 
 def _events(tables: dict, report: ValidationReport) -> pd.DataFrame:
