@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from importlib import resources
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+#: The checkout the app runs from (its .streamlit/ folder); not used to find bundled files.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_COHORT = PROJECT_ROOT / "sample_data" / "demo"
-DEMO_MODEL = PROJECT_ROOT / "models" / "demo.skops"
+#: Files that ship inside the package (bundled/ links to the top-level sample_data/ and
+#: models/ in a checkout; a wheel holds copies), found the same way installed or not.
+_BUNDLED = Path(str(resources.files("paincycle") / "bundled"))
+SAMPLE_COHORT = _BUNDLED / "demo"
+DEMO_MODEL = _BUNDLED / "models" / "demo.skops"
 
 
 class AccessMode(StrEnum):
