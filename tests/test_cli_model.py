@@ -82,3 +82,21 @@ def test_clear_errors(cohort_dir, tmp_path, capsys):
     assert cli.main(["train", str(cohort_dir), "--out", str(tmp_path / "m.skops"),
                      "--min-improvement", "lots"]) == 1
     assert "not a threshold" in capsys.readouterr().err
+
+
+def test_score_writes_ids_that_look_like_formulas_inert(cohort_dir, model_path, tmp_path):
+    """`paincycle score` once wrote ids to CSV unescaped: a spreadsheet would run them."""
+    from paincycle.cohort import read_cohort
+
+    cohort = read_cohort(cohort_dir)
+    first = cohort.patients["patient_id"].iloc[0]
+    hostile = "=HYPERLINK(\"http://evil.example\")"
+    renamed = tmp_path / "hostile"
+    write_cohort(type(cohort)(
+        cohort.patients.replace({"patient_id": {first: hostile}}),
+        cohort.observations.replace({"patient_id": {first: hostile}}),
+        cohort.events.replace({"patient_id": {first: hostile}}), cohort.name), renamed, fmt="csv")
+    out = tmp_path / "scores.csv"
+    assert cli.main(["score", str(renamed), "--model", str(model_path), "--out", str(out)]) == 0
+    ids = pd.read_csv(out, dtype=str)["patient_id"]
+    assert "'" + hostile in set(ids) and hostile not in set(ids)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from paincycle import inputs, measures
+from paincycle.cells import MAX_DATE, MIN_DATE, outside_span, parse_dates, parse_numbers
 from paincycle.inputs import read_parquet, workbook_problem
 from paincycle.problems import MAX_PROBLEMS_PER_CHECK, CohortError, Problem, ValidationReport
 from paincycle.rules import MAX_DAYS_BEFORE_INTAKE, days_since_intake
@@ -46,15 +47,11 @@ TREATMENTS = (
 )
 SEXES = ("female", "male", "other", "unknown")
 MAX_ID_LENGTH = 64
-_ISO_DATE = r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
 
 #: Limits that keep a hostile upload from exhausting the machine.
 #: More columns than any real export has; a header of 100,000 names is an attack or an accident.
 MAX_COLUMNS = 1000
-#: Dates outside this span are refused: no clinic record predates 1900, and outside
-#: 1677-2262 dates cannot even be represented.
-MIN_DATE = pd.Timestamp("1900-01-01")
-MAX_DATE = pd.Timestamp("2199-12-31")
+# The accepted span of dates (MIN_DATE, MAX_DATE) is the cell parser's (paincycle.cells).
 
 @dataclass(frozen=True)
 class Cohort:
@@ -351,30 +348,31 @@ def _dates(file: str, series: pd.Series, column: str, report: ValidationReport,
         values = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) else series
         return _within_span(file, values.dt.normalize(), column, report)
     text = _text(series)
-    is_iso = text.str.match(_ISO_DATE)
-    parsed = pd.to_datetime(text.where(is_iso).str.slice(0, 10), format="%Y-%m-%d",
-                            errors="coerce")
-    unparsed = parsed.isna() & ~blank
-    parsed = _within_span(file, parsed, column, report)
-    bad = unparsed
+    cells = parse_dates(text)
+    _report_outside(file, text, cells.outside, column, report)
+    bad = cells.unparsed & ~blank
     if bad.any():
         shown = text[bad].str.slice(0, 40)
         report.add_many(file, _rows(bad), column,
                         [f"'{v}' is not a date; use ISO 8601 such as 2025-03-14" for v in shown],
                         f"bad {column}")
-    return parsed
+    return cells.dates
 
 
 def _within_span(file: str, parsed: pd.Series, column: str,
                  report: ValidationReport) -> pd.Series:
-    """Dates between MIN_DATE and MAX_DATE as datetime64[ns]; others reported and left empty."""
-    outside = parsed.notna() & ((parsed < MIN_DATE) | (parsed > MAX_DATE))
-    if outside.any():
-        shown = parsed[outside].dt.strftime("%Y-%m-%d")
-        report.add_many(file, _rows(outside), column,
-                        [f"'{v}' is outside the accepted dates ({MIN_DATE:%Y-%m-%d} to "
-                         f"{MAX_DATE:%Y-%m-%d})" for v in shown], f"bad {column}")
+    """Typed dates between MIN_DATE and MAX_DATE as datetime64[ns]; others reported and left empty."""
+    outside = outside_span(parsed)
+    _report_outside(file, parsed.dt.strftime("%Y-%m-%d"), outside, column, report)
     return parsed.where(~outside).astype("datetime64[ns]")
+
+
+def _report_outside(file: str, shown: pd.Series, outside: pd.Series, column: str,
+                    report: ValidationReport) -> None:
+    if outside.any():
+        report.add_many(file, _rows(outside), column,
+                        [f"'{str(v)[:40]}' is outside the accepted dates ({MIN_DATE:%Y-%m-%d} to "
+                         f"{MAX_DATE:%Y-%m-%d})" for v in shown[outside]], f"bad {column}")
 
 
 def _validate_patients(file: str, raw: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
@@ -506,10 +504,8 @@ def _values(file: str, series: pd.Series, report: ValidationReport) -> pd.Series
         text = None
     else:
         text = _text(series)
-        values = pd.to_numeric(text.replace("", None), errors="coerce").astype("float64")
-        values = values.where(np.isfinite(values))
-        not_number = (text != "") & values.isna()
-        if text is not None and not_number.any():
+        values, not_number = parse_numbers(text)
+        if not_number.any():
             shown = text[not_number].str.slice(0, 30)
             non_finite = shown.str.lower().str.lstrip("+-").isin(["nan", "inf", "infinity"])
             report.add_many(file, _rows(not_number), "value",

@@ -11,7 +11,6 @@ is ever dropped silently.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -21,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from paincycle import cells, inputs
 from paincycle import cohort as cohort_mod
-from paincycle import inputs
 from paincycle.cohort import Cohort, CohortError, Problem, ValidationReport
 
 #: SNOMED CT codes of chronic pain conditions: their onset is the intake date
@@ -265,53 +264,24 @@ def sheet_rows(mask: pd.Series | np.ndarray) -> list[int]:
 
 # --------------------------------------------------------------------------- parsing cells
 
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].*)?$")
-_MDY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}(?: .*)?$")
-
-
-#: What a bad date cell is told, in every converter (the bounds are the cohort format's).
-NOT_A_DATE = (f"not a date between {cohort_mod.MIN_DATE:%Y-%m-%d} and {cohort_mod.MAX_DATE:%Y-%m-%d} "
+#: What a bad date cell is told, in every converter (the bounds are the cell parser's).
+NOT_A_DATE = (f"not a date between {cells.MIN_DATE:%Y-%m-%d} and {cells.MAX_DATE:%Y-%m-%d} "
               "(use YYYY-MM-DD or M/D/YYYY)")
 
 
 def parse_dates(text: pd.Series, formats: str = "auto") -> tuple[pd.Series, pd.Series]:
-    """Text to calendar dates as written (an offset never moves the day); returns (dates, bad).
+    """Text to calendar dates by the one cell parser (paincycle.cells); returns (dates, bad).
 
-    ``formats``: 'auto' (YYYY-MM-DD, with or without a time, or M/D/YYYY), 'ymd', 'mdy', 'dmy';
-    YYYY-MM-DD is read under every one of them. Dates outside the cohort format's
-    span (cohort.MIN_DATE to MAX_DATE) are bad, like text that is no date at all.
-    Blank cells are NaT and not bad.
+    ``formats``: 'auto' (YYYY-MM-DD, with or without a time, or M/D/YYYY), 'ymd', 'mdy',
+    'dmy'; dates outside the cohort format's span are bad like text that is no date.
     """
-    text = text.astype(str).str.strip()
-    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    # YYYY-MM-DD cannot be misread, so it is taken whatever the export's own format
-    # (Excel and Parquet dates arrive in it even when the mapping says dmy or mdy)
-    iso = text.str.match(_ISO)
-    out[iso] = _within_span(pd.to_datetime(text[iso].str.slice(0, 10), format="%Y-%m-%d",
-                                           errors="coerce"))
-    if formats in ("auto", "mdy", "dmy"):
-        slashed = text.str.match(_MDY)
-        pattern = "%d/%m/%Y" if formats == "dmy" else "%m/%d/%Y"
-        out[slashed] = _within_span(pd.to_datetime(text[slashed].str.split(" ").str[0],
-                                                   format=pattern, errors="coerce"))
-    bad = out.isna() & (text != "")
-    return out, bad
-
-
-def _within_span(dates: pd.Series) -> pd.Series:
-    """Dates inside the accepted span as nanosecond datetimes; others NaT (pandas 3 may hand
-    back a coarser unit for year 2263 or year 1, which a nanosecond column cannot hold)."""
-    inside = dates.notna() & (dates >= cohort_mod.MIN_DATE) & (dates <= cohort_mod.MAX_DATE)
-    return dates.where(inside).astype("datetime64[ns]")
+    parsed = cells.parse_dates(text, formats)
+    return parsed.dates, parsed.bad
 
 
 def parse_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Text to finite floats; returns (values, bad) where bad marks non-blank non-numbers."""
-    text = text.astype(str).str.strip()
-    values = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
-    values = values.where(np.isfinite(values))
-    bad = values.isna() & (text != "")
-    return values, bad
+    """Text to finite floats by the one cell parser; returns (values, bad)."""
+    return cells.parse_numbers(text)
 
 
 def clean_ids(ids: pd.Series) -> pd.Series:

@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 
 from paincycle import measures
-from paincycle.cohort import MAX_DATE, MIN_DATE, Problem
+from paincycle.cells import MAX_DATE, MIN_DATE
+from paincycle.cohort import Problem
 from paincycle.importers.common import ConversionError, fail
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "mappings"
