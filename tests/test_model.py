@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -79,16 +80,20 @@ def test_foreign_type_is_refused(trained, tmp_path):
         risk_model.load(path)
 
 
-def test_tampered_file_is_refused(trained, tmp_path):
+def _edited_copy(trained, tmp_path, edit) -> Path:
+    """The saved model with its schema.json passed through ``edit`` (bytes -> bytes)."""
     good = risk_model.save(trained, tmp_path / "good.skops")
     bad = tmp_path / "bad.skops"
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
         for item in src.infolist():
             data = src.read(item.filename)
-            if item.filename == "schema.json":
-                data = data.replace(b'"_SigmoidCalibration"', b'"Popen"').replace(
-                    b'"sklearn.calibration"', b'"subprocess"', 1)
-            dst.writestr(item, data)
+            dst.writestr(item, edit(data) if item.filename == "schema.json" else data)
+    return bad
+
+
+def test_tampered_file_is_refused(trained, tmp_path):
+    bad = _edited_copy(trained, tmp_path, lambda data: data.replace(
+        b'"_SigmoidCalibration"', b'"Popen"').replace(b'"sklearn.calibration"', b'"subprocess"', 1))
     with pytest.raises(risk_model.UntrustedModelError, match="refusing"):
         risk_model.load(bad)
     junk = tmp_path / "junk.skops"
@@ -204,13 +209,7 @@ def test_a_zip_bombed_model_file_is_refused_before_skops_unpacks_it(tmp_path, mo
 
 def test_a_model_whose_metadata_was_edited_out_of_range_is_refused(trained, tmp_path):
     """An AUC rewritten to 3.5 (or any field of the wrong type) is refused, never shown."""
-    good = risk_model.save(trained, tmp_path / "good.skops")
-    bad = tmp_path / "bad.skops"
-    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item.filename)
-            if item.filename == "schema.json":
-                data = re.sub(rb'(auc\\*":\s*)0\.', rb"\g<1>3.", data, count=1)  # AUC 3.x
-            dst.writestr(item, data)
+    bad = _edited_copy(trained, tmp_path, lambda data: re.sub(  # the AUC becomes 3.x
+        rb'(auc\\*":\s*)0\.', rb"\g<1>3.", data, count=1))
     with pytest.raises(risk_model.UntrustedModelError, match="metadata PainCycle does not accept"):
         risk_model.load(bad)

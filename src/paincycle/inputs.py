@@ -38,9 +38,10 @@ MAX_ZIP_RATIO = 200
 
 
 #: Memory an import needs per byte of input, by kind (measured: a CSV cohort peaks at about 9x
-#: its text, parsed JSON at about 12x); Parquet is estimated from its cells instead.
+#: its text, parsed JSON at about 12x); Parquet is estimated from its cells instead (measured:
+#: 45 bytes a cell at 100,000 patients, docs/benchmarks.md "foundation"; 64 at 3,000).
 MEMORY_PER_BYTE = {".csv": 10, ".json": 12, ".ndjson": 12, ".xlsx": 10}
-MEMORY_PER_PARQUET_CELL = 80
+MEMORY_PER_PARQUET_CELL = 48
 
 
 def memory_estimate(name: str, data: bytes) -> int:

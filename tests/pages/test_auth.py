@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,19 @@ def _app(user: dict | None, script: str = APP) -> AppTest:
     if user is not None:
         at.user = user
     return at.run()
+
+
+@contextmanager
+def streamlit_option(name: str, value):
+    """A Streamlit config option set for one test (AppTest runs in this process)."""
+    from streamlit import config as st_config
+
+    before = st_config.get_option(name)
+    st_config.set_option(name, value)
+    try:
+        yield
+    finally:
+        st_config.set_option(name, before)
 
 
 def _signed_in(email: str) -> dict:
@@ -170,19 +184,13 @@ def test_admin_sees_the_audit_log(roles_file):
 
 def test_local_mode_refuses_to_serve_the_network(local_door):
     """No sign-in but listening beyond 127.0.0.1: the app shows nothing but the reason."""
-    from streamlit import config as st_config
-
-    before = st_config.get_option("server.address")
-    st_config.set_option("server.address", "0.0.0.0")
-    try:
+    with streamlit_option("server.address", "0.0.0.0"):
         at = AppTest.from_file(APP, default_timeout=60).run()
         assert not at.exception
         assert "only serves this computer" in _texts(at)
         assert not at.metric
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page("pages/home.py")
-    finally:
-        st_config.set_option("server.address", before)
 
 
 def test_patient_drill_down_is_audited_once_and_refused_to_researchers(roles_file):
@@ -229,13 +237,9 @@ def test_no_door_chosen_lets_nobody_in():
 
 def test_a_broken_secrets_file_refuses_everyone_even_in_local_mode(local_door, tmp_path):
     """One missing quote in secrets.toml must not turn sign-in off (it once opened the app)."""
-    from streamlit import config as st_config
-
     broken = tmp_path / "secrets.toml"
     broken.write_text('[auth]\ncookie_secret = "abc\nclient_id = "x"\n')
-    before = st_config.get_option("secrets.files")
-    st_config.set_option("secrets.files", [str(broken)])
-    try:
+    with streamlit_option("secrets.files", [str(broken)]):
         at = AppTest.from_file(APP, default_timeout=60).run()
         assert not at.exception
         text = _texts(at)
@@ -244,8 +248,6 @@ def test_a_broken_secrets_file_refuses_everyone_even_in_local_mode(local_door, t
         assert not at.metric
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page("pages/audit.py")
-    finally:
-        st_config.set_option("secrets.files", before)
 
 
 def test_local_mode_with_sign_in_configured_refuses(local_door):
@@ -257,13 +259,7 @@ def test_local_mode_with_sign_in_configured_refuses(local_door):
 @pytest.mark.parametrize("address", ["", "0.0.0.0", "::"])
 def test_local_mode_refuses_every_address_off_this_computer(local_door, address):
     """The empty address listens on every interface, so it is not "local"."""
-    from streamlit import config as st_config
-
-    before = st_config.get_option("server.address")
-    st_config.set_option("server.address", address)
-    try:
+    with streamlit_option("server.address", address):
         at = AppTest.from_file(APP, default_timeout=60).run()
         assert "only serves this computer" in _texts(at)
         assert not at.metric
-    finally:
-        st_config.set_option("server.address", before)
