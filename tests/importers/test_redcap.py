@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from paincycle import importers
@@ -128,3 +129,13 @@ def test_unmapped_fields_are_reported(tmp_path: Path):
     result = convert(tmp_path, export)
     notice = next(n for n in result.notices if "not in the mapping" in n.message)
     assert notice.column == "bmi" and notice.rows == 3
+
+
+def test_a_reading_long_before_intake_is_left_out_with_a_notice_not_refused(tmp_path: Path):
+    """One reading more than 60 days before intake once refused the whole export."""
+    export = EXPORT + "101,baseline_arm_1,pain_diary,3,,,,,,,,,2023-10-01,8,\n"
+    result = convert(tmp_path, export)
+    diary = result.cohort.observations
+    assert not (diary["date"] == pd.Timestamp("2023-10-01")).any()
+    notice = next(n for n in result.notices if "before the patient's intake" in n.message)
+    assert notice.rows == 1

@@ -245,3 +245,12 @@ def test_malformed_workbook_is_a_clear_error_not_a_crash(tmp_path: Path):
     assert importers.detect_kind(path) == "wide"
     with pytest.raises(ConversionError):
         importers.preview(path, "wide")
+
+
+def test_a_mapped_day_long_before_intake_is_left_out_with_a_notice(tmp_path: Path):
+    mapping = MAPPING + "  - {measure: pain_nrs, column: PAIN_90, day: -90}\n"
+    result = convert(tmp_path, mapping=mapping)
+    days = (result.cohort.observations["date"] - pd.Timestamp("2021-06-01")).dt.days
+    assert days.min() >= -60
+    notice = next(n for n in result.notices if "before the patient's intake" in n.message)
+    assert notice.rows == 1  # patient 8 has no PAIN_90

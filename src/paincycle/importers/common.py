@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from paincycle import cells, inputs
 from paincycle import cohort as cohort_mod
 from paincycle.cohort import Cohort, CohortError, Problem, ValidationReport
+from paincycle.rules import MAX_DAYS_BEFORE_INTAKE
 
 #: SNOMED CT codes of chronic pain conditions: their onset is the intake date
 #: where no pain clinic encounter says otherwise, and their name the diagnosis.
@@ -354,6 +355,26 @@ def known_at_intake(conditions: pd.DataFrame, intake: pd.Series) -> tuple[pd.Ser
     taken = conditions[known]
     joined = taken.groupby("patient_id")["label"].agg(lambda s: "; ".join(dict.fromkeys(s)))
     return joined, int((~known & starts.notna()).sum())
+
+
+def early_rows(frame: pd.DataFrame, intake: pd.Series) -> pd.Series:
+    """Rows dated more than rules.MAX_DAYS_BEFORE_INTAKE days before their patient's intake.
+
+    The one policy of every converter for such rows: they are left out and
+    counted in a notice (:func:`early_rows_notice`), never a reason to refuse
+    the export, which the cohort validator would do for a cohort folder.
+    """
+    start = pd.to_datetime(frame["patient_id"].map(intake))
+    return ((start - pd.to_datetime(frame["date"])).dt.days > MAX_DAYS_BEFORE_INTAKE
+            ).fillna(False).astype(bool)
+
+
+def early_rows_notice(file: str, column: str | None, count: int) -> Notice | None:
+    if not count:
+        return None
+    return Notice(file, column, int(count),
+                  f"scores and care events dated more than {MAX_DAYS_BEFORE_INTAKE} days before "
+                  "the patient's intake were left out (the cohort format's window)")
 
 
 def empty_events() -> pd.DataFrame:

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from paincycle import measures
-from paincycle.cohort import MAX_DAYS_BEFORE_INTAKE, Problem, ValidationReport
+from paincycle.cohort import Problem, ValidationReport
 from paincycle.importers.common import (
     CHRONIC_PAIN_SNOMED,
     Conversion,
@@ -35,6 +35,8 @@ from paincycle.importers.common import (
     Notice,
     Progress,
     decode,
+    early_rows,
+    early_rows_notice,
     empty_events,
     fail,
     finish,
@@ -415,13 +417,10 @@ class _Builder:
             patients = patients[~no_intake]
         keep_ids = set(patients["patient_id"])
         obs, events = obs[obs["patient_id"].isin(keep_ids)], events[events["patient_id"].isin(keep_ids)]
-        early_obs = self._too_early(obs, intake)
-        early_events = self._too_early(events, intake)
-        if early_obs.any() or early_events.any():
-            self.notices.append(Notice(
-                source, "date", int(early_obs.sum() + early_events.sum()),
-                f"scores and care events dated more than {MAX_DAYS_BEFORE_INTAKE} days before the "
-                "patient's intake were left out (the cohort format's window)"))
+        early_obs, early_events = early_rows(obs, intake), early_rows(events, intake)
+        notice = early_rows_notice(source, "date", int(early_obs.sum() + early_events.sum()))
+        if notice:
+            self.notices.append(notice)
         obs, events = obs[~early_obs].reset_index(drop=True), events[~early_events]
         progress(0.85, "Validating")
         provenance = {
@@ -450,8 +449,3 @@ class _Builder:
             candidates.append(obs.loc[obs["measure"].isin(pain_codes), ["patient_id", "date"]])
         found = pd.concat(candidates)
         return found.groupby("patient_id")["date"].min()
-
-    @staticmethod
-    def _too_early(frame: pd.DataFrame, intake: pd.Series) -> pd.Series:
-        start = pd.to_datetime(frame["patient_id"].map(intake))
-        return ((start - frame["date"]).dt.days > MAX_DAYS_BEFORE_INTAKE).fillna(False)

@@ -28,6 +28,8 @@ from paincycle.importers.common import (
     blank_rows,
     clean_ids,
     column,
+    early_rows,
+    early_rows_notice,
     fail,
     finish,
     no_progress,
@@ -131,7 +133,20 @@ def convert_frame(frame: pd.DataFrame, file: str, mapping: dict[str, Any],
                                       "(list them under 'ignore' to silence this)"))
     observations = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["patient_id", "date", "measure", "value"])
-    provenance = {"observations": pd.concat(origin, ignore_index=True) if origin else None,
+    origins = pd.concat(origin, ignore_index=True) if origin else None
+    starts = patients.set_index("patient_id")["intake_date"] if len(patients) else pd.Series(
+        dtype="datetime64[ns]")
+    early = early_rows(observations, starts)
+    early_events = early_rows(events, starts) if events is not None and len(events) else None
+    notice = early_rows_notice(file, "event", int(early.sum()) + (
+        int(early_events.sum()) if early_events is not None else 0))
+    if notice:
+        notices.append(notice)
+        observations = observations[~early.to_numpy()].reset_index(drop=True)
+        origins = origins[~early.to_numpy()].reset_index(drop=True) if origins is not None else None
+        if early_events is not None:
+            events = events[~early_events.to_numpy()].reset_index(drop=True)
+    provenance = {"observations": origins,
                   "patients": patients.pop("_row").to_frame("row").assign(file=file, column=None)}
     progress(0.85, "Validating")
     result = finish(patients, observations, events, name=spec.name, source=file, notices=notices,

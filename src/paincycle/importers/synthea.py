@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from paincycle import measures
-from paincycle.cohort import MAX_DAYS_BEFORE_INTAKE, ValidationReport
+from paincycle.cohort import ValidationReport
 from paincycle.importers.common import (
     CHRONIC_PAIN_SNOMED,
     NOT_A_DATE,
@@ -26,6 +26,8 @@ from paincycle.importers.common import (
     Notice,
     Progress,
     column,
+    early_rows,
+    early_rows_notice,
     fail,
     find_file,
     finish,
@@ -136,12 +138,10 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
     starts = patients.set_index("patient_id")["intake_date"]
     obs = obs[obs["patient_id"].isin(starts.index)]
     events = events[events["patient_id"].isin(starts.index)].astype({"date": "datetime64[ns]"})
-    early_obs = (obs["patient_id"].map(starts) - obs["date"]).dt.days > MAX_DAYS_BEFORE_INTAKE
-    early_events = (events["patient_id"].map(starts) - events["date"]).dt.days > MAX_DAYS_BEFORE_INTAKE
-    if early_obs.any() or early_events.any():
-        notices.append(Notice(source, "DATE/START", int(early_obs.sum() + early_events.sum()),
-                              f"scores and care events dated more than {MAX_DAYS_BEFORE_INTAKE} days "
-                              "before the patient's intake were left out (the cohort format's window)"))
+    early_obs, early_events = early_rows(obs, starts), early_rows(events, starts)
+    notice = early_rows_notice(source, "DATE/START", int(early_obs.sum() + early_events.sum()))
+    if notice:
+        notices.append(notice)
     obs = obs[~early_obs].reset_index(drop=True)
     events = events[~early_events].sort_values(["patient_id", "date"]).reset_index(drop=True)
     provenance = {"observations": pd.DataFrame({"file": ofile, "row": obs["_row"], "column": value_col})}

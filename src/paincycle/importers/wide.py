@@ -24,6 +24,8 @@ from paincycle.importers.common import (
     blank_rows,
     clean_ids,
     column,
+    early_rows,
+    early_rows_notice,
     fail,
     finish,
     is_table_file,
@@ -110,11 +112,19 @@ def convert_frame(frame: pd.DataFrame, file: str, mapping: dict[str, Any],
                                       "(list them under 'ignore' to silence this)"))
     observations = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["patient_id", "date", "measure", "value"])
+    origins = pd.concat(origin, ignore_index=True) if origin else pd.DataFrame(
+        columns=["file", "row", "column"])
+    early = early_rows(observations, patients.drop_duplicates("patient_id")
+                       .set_index("patient_id")["intake_date"]).to_numpy()
+    notice = early_rows_notice(file, "day", int(early.sum()))
+    if notice:
+        notices.append(notice)
+        observations = observations[~early].reset_index(drop=True)
+        origins = origins[~early].reset_index(drop=True)
     progress(0.8, "Validating")
     provenance = {
         "patients": pd.DataFrame({"file": file, "row": source_rows, "column": None}),
-        "observations": pd.concat(origin, ignore_index=True) if origin else pd.DataFrame(
-            columns=["file", "row", "column"]),
+        "observations": origins,
     }
     result = finish(patients, observations, None, name=spec.name, source=file,
                     notices=notices, provenance=provenance)
