@@ -66,14 +66,18 @@ def _child_app(data_dir: str, first_only: bool = False) -> dict:
     session.run()
     timed("cohort_warm", lambda: session.switch_page("pages/cohort.py").run())
     out["patients_shown"] = session.metric[0].value
-    site = session.multiselect(key="cohort_site").options[0]
-    timed("filter", lambda: session.multiselect(key="cohort_site").select(site).run())
-    diagnosis = session.multiselect(key="cohort_diagnosis").options[0]
-    timed("filter2", lambda: session.multiselect(key="cohort_diagnosis").select(diagnosis).run())
+    from paincycle.store import CohortStore
+
+    version = CohortStore().latest().id  # widget keys carry the version (ui.filters)
+    site_key, diagnosis_key = f"cohort_{version}_site", f"cohort_{version}_diagnosis"
+    site = session.multiselect(key=site_key).options[0]
+    timed("filter", lambda: session.multiselect(key=site_key).select(site).run())
+    diagnosis = session.multiselect(key=diagnosis_key).options[0]
+    timed("filter2", lambda: session.multiselect(key=diagnosis_key).select(diagnosis).run())
     timed("patient", lambda: session.switch_page("pages/patient.py").run())
-    picker = session.selectbox(key="patient_select")
-    other = picker.options[1]
-    timed("patient2", lambda: session.selectbox(key="patient_select").select(other).run())
+    picker_key = f"patient_{version}_select"
+    other = session.selectbox(key=picker_key).options[1]
+    timed("patient2", lambda: session.selectbox(key=picker_key).select(other).run())
     return out
 
 

@@ -47,3 +47,16 @@ def test_numbers_are_finite_decimals():
                                                  "1,5"]))
     assert values[:2].tolist() == [7.0, 3.5]
     assert bad.tolist() == [False, False, False, True, True, True, True, True]
+
+
+def test_dotted_dates_are_day_first_and_only_when_declared():
+    assert f"{_dates(['02.04.2015'], 'dmy').dates[0]:%Y-%m-%d}" == "2015-04-02"
+    for formats in ("auto", "mdy", "ymd"):
+        assert _dates(["02.04.2015"], formats).unparsed.tolist() == [True], formats
+
+
+def test_a_declared_decimal_comma():
+    values, bad = cells.parse_numbers(pd.Series(["52,3", "12.345", "7", "1,2,3"]), decimal=",")
+    assert values[:3].tolist() == [52.3, 12345.0, 7.0] and bad.tolist() == [False] * 3 + [True]
+    with pytest.raises(ValueError, match="decimal mark"):
+        cells.parse_numbers(pd.Series(["1"]), decimal=";")

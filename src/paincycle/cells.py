@@ -27,6 +27,8 @@ MAX_DATE = pd.Timestamp("2199-12-31")
 ISO_DATE = re.compile(
     r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*$")
 SLASHED_DATE = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}(?: .*)?$")
+#: 02.04.2015: day first wherever it is written, so read only when an export declares 'dmy'.
+DOTTED_DATE = re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}(?: .*)?$")
 #: ``formats`` a converter may choose; YYYY-MM-DD is read under every one of them.
 DATE_FORMATS = ("ymd", "auto", "mdy", "dmy")
 
@@ -47,7 +49,7 @@ def parse_dates(text: pd.Series, formats: str = "ymd") -> DateCells:
     """Text cells to calendar days. Blank cells are NaT and neither unparsed nor outside.
 
     ``formats``: 'ymd' (ISO 8601 only: the cohort format), 'auto' (ISO or M/D/YYYY),
-    'mdy', 'dmy'.
+    'mdy', 'dmy' (D/M/YYYY and DD.MM.YYYY).
     """
     if formats not in DATE_FORMATS:
         raise ValueError(f"unknown date format {formats!r}; use one of {', '.join(DATE_FORMATS)}")
@@ -61,6 +63,10 @@ def parse_dates(text: pd.Series, formats: str = "ymd") -> DateCells:
         pattern = "%d/%m/%Y" if formats == "dmy" else "%m/%d/%Y"
         raw[slashed] = pd.to_datetime(text[slashed].str.split(" ").str[0], format=pattern,
                                       errors="coerce").astype("datetime64[s]")
+    if formats == "dmy":
+        dotted = text.str.match(DOTTED_DATE)
+        raw[dotted] = pd.to_datetime(text[dotted].str.split(" ").str[0], format="%d.%m.%Y",
+                                     errors="coerce").astype("datetime64[s]")
     outside = outside_span(raw)
     parsed = raw.where(~outside).astype("datetime64[ns]")
     unparsed = raw.isna() & (text != "")
@@ -72,9 +78,20 @@ def outside_span(dates: pd.Series) -> pd.Series:
     return dates.notna() & ((dates < MIN_DATE) | (dates > MAX_DATE))
 
 
-def parse_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Text cells to finite floats; returns (values, bad) where bad marks non-blank non-numbers."""
+#: Decimal marks an export may declare: a point, or a comma (then a point groups thousands).
+DECIMAL_MARKS = (".", ",")
+
+
+def parse_numbers(text: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
+    """Text cells to finite floats; returns (values, bad) where bad marks non-blank non-numbers.
+
+    ``decimal=","`` reads a European export's "52,3" (and "12.345" as twelve thousand).
+    """
+    if decimal not in DECIMAL_MARKS:
+        raise ValueError(f"unknown decimal mark {decimal!r}; use '.' or ','")
     text = text.astype(str).str.strip()
+    if decimal == ",":
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     values = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
     values = values.where(np.isfinite(values))
     bad = values.isna() & (text != "")

@@ -139,3 +139,17 @@ def test_a_reading_long_before_intake_is_left_out_with_a_notice_not_refused(tmp_
     assert not (diary["date"] == pd.Timestamp("2023-10-01")).any()
     notice = next(n for n in result.notices if "before the patient's intake" in n.message)
     assert notice.rows == 1
+
+
+def test_number_comma_decimal_fields_read_as_the_dictionary_declares(tmp_path: Path):
+    """REDCap fields validated as number_comma_decimal ("52,3") were refused as not numbers."""
+    export = ("record_id,redcap_event_name,intake_dt,pf_t\n"
+              '101,baseline_arm_1,2024-03-14,"52,3"\n')
+    mapping = ('format = "redcap"\nintake = { field = "intake_dt" }\n[events]\nbaseline_arm_1 = 0\n'
+               '[measures]\npf_t = "promis_physical_function"\n')
+    dictionary = ('"Variable / Field Name","Form Name","Field Type","Field Label",'
+                  '"Text Validation Type OR Show Slider Number"\n'
+                  'record_id,baseline,text,ID,\nintake_dt,baseline,text,Intake,date_ymd\n'
+                  'pf_t,baseline,text,"PF T-score",number_comma_decimal\n')
+    cohort = convert(tmp_path, export, mapping, dictionary).cohort
+    assert cohort.observations["value"].tolist() == [52.3]

@@ -254,3 +254,33 @@ def test_a_mapped_day_long_before_intake_is_left_out_with_a_notice(tmp_path: Pat
     assert days.min() >= -60
     notice = next(n for n in result.notices if "before the patient's intake" in n.message)
     assert notice.rows == 1  # patient 8 has no PAIN_90
+
+
+def test_a_european_excel_csv_converts_when_the_mapping_says_so(tmp_path: Path):
+    """Semicolons, a BOM, CRLF, 02.04.2015 dates and decimal commas: once 'Error tokenizing data'."""
+    export = ("\ufeffID;PAIN_0;PF_0;INTAKE\r\n"
+              "7;8;33,5;02.04.2015\r\n"
+              "8;6;40;15.04.2015\r\n")
+    path = tmp_path / "registry.csv"
+    path.write_bytes(export.encode("utf-8"))
+    mapping = importers.parse_mapping(
+        "format: wide\nid_column: ID\nintake_date_column: INTAKE\ndate_format: dmy\n"
+        "decimal: ','\nmeasures:\n  - {measure: pain_nrs, column: PAIN_0, day: 0}\n"
+        "  - {measure: promis_physical_function, column: PF_0, day: 0}\n", "m.yaml")
+    cohort = importers.convert("wide", path, mapping).cohort
+    patients = cohort.patients.set_index("patient_id")
+    assert f"{patients.loc['7', 'intake_date']:%Y-%m-%d}" == "2015-04-02"  # day first, as declared
+    pf = cohort.observations[cohort.observations["measure"] == "promis_physical_function"]
+    assert sorted(pf["value"]) == [33.5, 40.0]
+
+
+def test_day_first_dates_without_the_declaration_are_named_not_guessed(tmp_path: Path):
+    path = tmp_path / "registry.csv"
+    path.write_text("ID;PAIN_0;INTAKE\n7;8;02.04.2015\n")
+    mapping = importers.parse_mapping(
+        "format: wide\nid_column: ID\nintake_date_column: INTAKE\n"
+        "measures:\n  - {measure: pain_nrs, column: PAIN_0, day: 0}\n", "m.yaml")
+    with pytest.raises(ConversionError) as caught:
+        importers.convert("wide", path, mapping)
+    problem = caught.value.report.problems[0]
+    assert (problem.row, problem.column) == (2, "INTAKE") and "02.04.2015" in problem.message

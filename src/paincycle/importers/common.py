@@ -136,19 +136,32 @@ def _check_columns(name: str, count: int) -> None:
                                   f"{MAX_EXPORT_COLUMNS:,} are read")
 
 
+#: Column separators an export may use: Excel writes ';' where the decimal mark is a comma.
+DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
+
+
+def sniff_delimiter(header: str) -> str:
+    """The separator the header line uses most (commas when tied): ',', ';' or a tab."""
+    counts = {d: header.count(d) for d in DELIMITER_NAMES}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
 def read_csv(name: str, data: bytes) -> pd.DataFrame:
     """A CSV export as text cells, header names stripped, fully blank rows kept (row numbers hold)."""
     text = decode(name, data)
     if not text.strip():
         raise fail(name, None, None, "file is empty")
     header = text.lstrip("\ufeff").split("\n", 1)[0]
-    _check_columns(name, header.count(",") + 1)  # an upper bound: quoted commas count too
+    delimiter = sniff_delimiter(header)
+    _check_columns(name, header.count(delimiter) + 1)  # an upper bound: quoted ones count too
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                            skip_blank_lines=False)
+                            skip_blank_lines=False, sep=delimiter)
     except Exception as exc:  # pandas raises several types; all mean unreadable CSV
         message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise fail(name, None, None, f"could not read the CSV file: {message}") from None
+        raise fail(name, None, None, f"could not read the CSV file (columns separated by "
+                   f"{DELIMITER_NAMES[delimiter]}): {message}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -280,9 +293,9 @@ def parse_dates(text: pd.Series, formats: str = "auto") -> tuple[pd.Series, pd.S
     return parsed.dates, parsed.bad
 
 
-def parse_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_numbers(text: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
     """Text to finite floats by the one cell parser; returns (values, bad)."""
-    return cells.parse_numbers(text)
+    return cells.parse_numbers(text, decimal)
 
 
 def clean_ids(ids: pd.Series) -> pd.Series:

@@ -160,6 +160,14 @@ class MappingReader:
             return None
         return int(value)
 
+    def decimal(self) -> str:
+        """The export's decimal mark (``decimal: ","`` for a European export); '.' by default."""
+        mark = self.text("decimal", ".") or "."
+        if mark not in (".", ","):
+            self.error("decimal", "use '.' or ','")
+            return "."
+        return mark
+
     def columns(self, key: str, patterns: Any) -> list[str]:
         """Column names and ranges ('X101..X136') of a mapping key, checked and capped."""
         if isinstance(patterns, str | int) and not isinstance(patterns, bool):

@@ -115,8 +115,10 @@ def convert_frame(frame: pd.DataFrame, file: str, mapping: dict[str, Any],
     progress(0.5, "Scores")
     parts, origin = [], []
     for field, code in spec.measures.items():
-        values, bad = parse_numbers(frame[field])
-        _bad(report, file, bad, rows, field, frame[field], "not a number (text in a numeric field)")
+        mark = "," if field in spec.comma_decimal else spec.decimal
+        values, bad = parse_numbers(frame[field], mark)
+        _bad(report, file, bad, rows, field, frame[field], "not a number (text in a numeric field)"
+             + (" with a decimal comma" if mark == "," else ""))
         present = (values.notna() & ~blank_id).to_numpy()
         parts.append(pd.DataFrame({"patient_id": ids[present], "date": obs_date[present],
                                    "measure": code, "value": values[present]}))
@@ -176,6 +178,8 @@ class _Spec:
         self.used: set[str] = set()
         self.name = reader.text("name", "") or ""
         self.record_id = self._col("record_id", reader.text("record_id", "record_id"), frame)
+        self.decimal = reader.decimal()
+        self.comma_decimal: set[str] = set()  # fields the data dictionary validates with a comma
         self.date_format = reader.text("date_format", "auto") or "auto"
         if self.date_format not in ("auto", "ymd", "mdy", "dmy"):
             reader.error("date_format", "use auto, ymd, mdy or dmy")
@@ -286,6 +290,8 @@ class _Spec:
             entry = entry.iloc[0] if isinstance(entry, pd.DataFrame) else entry
             kind = str(entry[ftype]).strip().lower()
             validation = str(entry[valid]).strip().lower() if valid else ""
+            if validation.endswith("comma_decimal"):
+                self.comma_decimal.add(field)
             if kind not in NUMERIC_TYPES and not (kind == "text" and validation in NUMERIC_VALIDATIONS):
                 row = int(np.flatnonzero(dictionary[var].str.strip().str.lower() == key)[0]) + 2
                 self.reader.problems.append(Problem(

@@ -87,7 +87,7 @@ def convert_frame(frame: pd.DataFrame, file: str, mapping: dict[str, Any],
     progress(0.5, "Scores")
     parts, origin = [], []
     for code, col, day in spec.measure_columns():
-        values, bad = parse_numbers(frame[col])
+        values, bad = parse_numbers(frame[col], spec.decimal)
         _bad(report, file, bad, col, frame[col], source_rows, "not a number", "bad value")
         present = values.notna().to_numpy()
         parts.append(pd.DataFrame({"patient_id": ids[present], "date": intake[present] + timedelta(days=day),
@@ -145,6 +145,10 @@ class _Spec:
         intake_col = reader.text("intake_date_column")
         self.intake_column = self._col("intake_date_column", intake_col) if intake_col else None
         self.date_format = reader.text("date_format", "auto") or "auto"
+        if self.date_format not in ("auto", "ymd", "mdy", "dmy"):
+            reader.error("date_format", "use auto, ymd, mdy or dmy")
+            self.date_format = "auto"
+        self.decimal = reader.decimal()
         if self.fixed_intake is None and intake_col is None:
             reader.error("intake_date", "give 'intake_date' (one date for everyone) or "
                                         "'intake_date_column'")
