@@ -277,6 +277,12 @@ def validate_tables(raw: Mapping[str, tuple[str, pd.DataFrame]],
     ]
     if not all(columns_ok):
         return None, report
+    for file, frame, what in ((patients_file, patients_raw, "patients"),
+                              (obs_file, obs_raw, "scores")):
+        if frame.empty:  # a cohort folder's empty file is caught on reading; built tables here
+            report.add(Problem(file, None, None, f"the table has no {what}"), "empty file")
+    if not report.ok:
+        return None, report
 
     patients = _validate_patients(patients_file, patients_raw, report)
     observations = _validate_observations(obs_file, obs_raw, patients, report)

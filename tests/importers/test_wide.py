@@ -284,3 +284,15 @@ def test_day_first_dates_without_the_declaration_are_named_not_guessed(tmp_path:
         importers.convert("wide", path, mapping)
     problem = caught.value.report.problems[0]
     assert (problem.row, problem.column) == (2, "INTAKE") and "02.04.2015" in problem.message
+
+
+def test_an_export_whose_scores_are_all_empty_is_refused_with_the_reason(tmp_path: Path):
+    """It once crashed the validator ("Invalid comparison between dtype=str and ndarray")."""
+    path = tmp_path / "registry.csv"
+    path.write_text("ID,PAIN_0\n7,\n8,\n")
+    mapping = importers.parse_mapping("format: wide\nid_column: ID\nintake_date: 2021-06-01\n"
+                                      "measures:\n  - {measure: pain_nrs, column: PAIN_0, day: 0}\n",
+                                      "m.yaml")
+    with pytest.raises(ConversionError) as caught:
+        importers.convert("wide", path, mapping)
+    assert "no score PainCycle can use" in caught.value.report.problems[0].message

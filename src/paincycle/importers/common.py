@@ -325,6 +325,10 @@ def finish(patients: pd.DataFrame, observations: pd.DataFrame, events: pd.DataFr
     ``provenance`` maps 'patients'/'observations'/'events' to a frame aligned with
     that table, with columns file, row, column: where each built row came from.
     """
+    if observations.empty:  # convert never hands on what validate would refuse, and says why
+        raise fail(source or "input", None, None, "no score PainCycle can use: every mapped score "
+                   "is empty or was left out (see the notices); check the mapping's columns "
+                   "and codes")
     try:
         built = cohort_mod.from_frames(patients, observations, events, name=name, source=source)
     except CohortError as exc:
