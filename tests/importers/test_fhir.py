@@ -165,3 +165,27 @@ def test_a_condition_after_intake_does_not_become_the_diagnosis(tmp_path: Path):
     result = importers.convert("fhir", path, {"intake": "condition"})
     assert result.cohort.patients["diagnosis"].tolist() == ["Chronic low back pain"]
     assert any("after the patient's intake" in n.message for n in result.notices)
+
+
+def test_a_score_coded_only_in_snomed_is_named_with_its_code_and_system(tmp_path: Path):
+    snomed_only = {"resourceType": "Observation", "status": "final",
+                   "code": {"coding": [{"system": "http://snomed.info/sct", "code": "225908003"}],
+                            "text": "Pain score"},
+                   "subject": {"reference": "Patient/p1"},
+                   "effectiveDateTime": "2024-01-10", "valueInteger": 6}
+    path = bundle(patient(), observation("72514-3", "valueInteger", 5), snomed_only,
+                  path=tmp_path / "b.json")
+    result = importers.convert("fhir", path)
+    notice = next(n for n in result.notices if "not in the measure registry" in n.message)
+    assert "225908003 (SNOMED CT, no LOINC code)" in notice.message
+
+
+def test_medication_orders_that_match_no_treatment_are_counted(tmp_path: Path):
+    order = {"resourceType": "MedicationRequest", "subject": {"reference": "Patient/p1"},
+             "authoredOn": "2024-01-12",
+             "medicationCodeableConcept": {"text": "Oxycodone 5 MG Oral Tablet"}}
+    path = bundle(patient(), observation("72514-3", "valueInteger", 5), order,
+                  path=tmp_path / "b.json")
+    result = importers.convert("fhir", path)
+    notice = next(n for n in result.notices if "match no treatment" in n.message)
+    assert notice.rows == 1 and "Oxycodone" in notice.message

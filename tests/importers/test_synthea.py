@@ -95,3 +95,15 @@ def test_a_diagnosis_made_after_intake_is_not_the_intake_diagnosis(tmp_path: Pat
     patients = result.cohort.patients.set_index("patient_id")
     assert patients.loc["a1", "diagnosis"] == "Chronic low back pain"
     assert any("after the patient's intake" in n.message and n.rows == 1 for n in result.notices)
+
+
+def test_medications_that_match_no_treatment_are_counted_not_dropped_silently(tmp_path: Path):
+    folder = write_export(tmp_path / "s", OBS_HEADER
+                          + "2020-03-01T03:00:00Z,a1,e1,vital-signs,72514-3,Pain,6.0,{score},numeric\n")
+    (folder / "medications.csv").write_text(
+        "START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION\n"
+        "2020-03-05,,a1,e1,1049221,Acetaminophen 325 MG / Oxycodone Hydrochloride 5 MG\n"
+        "2020-03-05,,a1,e1,313782,Acetaminophen 325 MG Oral Tablet\n")
+    result = importers.convert("synthea", folder)
+    notice = next(n for n in result.notices if "match no treatment" in n.message)
+    assert notice.rows >= 1 and "Acetaminophen" in notice.message

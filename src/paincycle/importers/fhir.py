@@ -173,6 +173,15 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _system_name(system: Any) -> str:
+    """A code system as a clinician's data team says it: SNOMED CT, LOINC, or its URL."""
+    known = {SNOMED: "SNOMED CT", LOINC: "LOINC", "http://www.nlm.nih.gov/research/umls/rxnorm":
+             "RxNorm"}
+    if not isinstance(system, str) or not system:
+        return "no system"
+    return known.get(system, system[:60])
+
+
 def _codes(concept: Any, system: str | None = None) -> list[tuple[str, str]]:
     """(code, display) pairs of a CodeableConcept, optionally of one code system."""
     concept = _obj(concept)
@@ -221,7 +230,7 @@ class _Builder:
               progress: Progress) -> Conversion:
         patients, refs = self._patients(resources)
         obs_rows, cond_rows, event_rows = [], [], []
-        unknown, unknown_labels, skipped = [], [], Counter()
+        unknown, unknown_labels, skipped, unmatched_drugs = [], [], Counter(), Counter()
         for resource, _url, where in resources:
             kind = _text(resource.get("resourceType")) or "(no resourceType)"
             if kind == "Patient":
@@ -254,8 +263,16 @@ class _Builder:
                 row = self._medication(resource, pid)
                 if row:
                     event_rows.append(row)
+                else:
+                    unmatched_drugs[self._drug_name(resource)] += 1
         if not self.report.ok:
             raise ConversionError(self.report)
+        if unmatched_drugs:
+            listed = ", ".join(f"{name} ({n})" for name, n in unmatched_drugs.most_common(6))
+            self.notices.append(Notice(
+                source, "MedicationRequest", sum(unmatched_drugs.values()),
+                "medication orders that match no treatment PainCycle tracks were left out "
+                f"(add words under 'treatments' in a mapping to keep them): {listed}"))
         progress(0.7, "Intake dates")
         if unknown:
             notice = unknown_codes_notice(source, "Observation.code", pd.Series(unknown),
@@ -308,7 +325,15 @@ class _Builder:
         codes = _codes(resource.get("code"), LOINC)
         measure = next((m for m in (self.options.measure_of(c) for c, _ in codes) if m), None)
         if measure is None:
-            code, label = codes[0] if codes else ("(no LOINC code)", "")
+            if codes:
+                code, label = codes[0]
+            else:  # name the code it does have, with its system, not just "no LOINC code"
+                any_code = [(c, _obj(co).get("system")) for co in
+                            _list(_obj(resource.get("code")).get("coding"))
+                            if (c := _text(_obj(co).get("code")))]
+                code = (f"{any_code[0][0]} ({_system_name(any_code[0][1])}, no LOINC code)"
+                        if any_code else "(no code)")
+                label = _text(_obj(resource.get("code")).get("text")) or ""
             unknown.append(code)
             unknown_labels.append(label)
             return None
@@ -376,6 +401,12 @@ class _Builder:
         return {"patient_id": pid, "date": day,
                 "event": "appointment_attended" if status in ATTENDED else "appointment_missed",
                 "detail": None, "_pain": pain}
+
+    @staticmethod
+    def _drug_name(resource) -> str:
+        concept = _obj(resource.get("medicationCodeableConcept"))
+        names = [_text(concept.get("text"))] + [d for _, d in _codes(concept)]
+        return next((n for n in names if n), "(unnamed medication)")[:50]
 
     def _medication(self, resource, pid) -> dict | None:
         concept = _obj(resource.get("medicationCodeableConcept"))

@@ -108,7 +108,7 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
                    "codes is in the measure registry (add them under 'loinc' in a mapping)")
     conditions = _conditions(tables.get("conditions"), report)
     onset = conditions.groupby("patient_id")["start"].min()
-    events = _events(tables, report)
+    events = _events(tables, report, notices)
     if not report.ok:
         raise ConversionError(report)
 
@@ -172,14 +172,17 @@ def _conditions(table, report: ValidationReport) -> pd.DataFrame:
     return found.sort_values("start", kind="stable")
 
 
-def _events(tables: dict, report: ValidationReport) -> pd.DataFrame:
+def _events(tables: dict, report: ValidationReport, notices: list[Notice]) -> pd.DataFrame:
     """Treatments from medications.csv (by drug name) and attended encounters."""
     parts = []
     if "medications" in tables:
         mfile, mraw = tables["medications"]
-        desc = mraw[column(mraw, "DESCRIPTION", mfile)].str.lower()
+        desc_col = column(mraw, "DESCRIPTION", mfile)
+        desc = mraw[desc_col].str.lower()
+        matched = pd.Series(False, index=mraw.index)
         for detail, words in TREATMENT_MEDICATIONS.items():
             hit = desc.str.contains("|".join(words), regex=True)
+            matched |= hit
             for col, event in (("START", "treatment_start"), ("STOP", "treatment_stop")):
                 name = column(mraw, col, mfile, required=col == "START")
                 if name is None:
@@ -189,6 +192,12 @@ def _events(tables: dict, report: ValidationReport) -> pd.DataFrame:
                 parts.append(pd.DataFrame({"patient_id": mraw[column(mraw, "PATIENT", mfile)].str.strip(),
                                            "date": dates, "event": event, "detail": detail})[
                     hit & dates.notna()])
+        if (~matched).any():
+            names = mraw.loc[~matched, desc_col].str.slice(0, 50).value_counts().head(6)
+            listed = ", ".join(f"{name} ({n})" for name, n in names.items())
+            notices.append(Notice(mfile, desc_col, int((~matched).sum()),
+                                  "medication orders that match no treatment PainCycle tracks "
+                                  f"were left out: {listed}"))
     if "encounters" in tables:
         efile, eraw = tables["encounters"]
         start_col = column(eraw, "START", efile)
