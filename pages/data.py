@@ -4,7 +4,7 @@ import streamlit as st
 
 from paincycle import importers, services
 from paincycle.access import AccessDenied, Permission
-from paincycle.cohort import CohortError
+from paincycle.cohort import CohortError, ValidationReport
 from paincycle.ui import data, trajectories, upload
 from paincycle.ui.audit import refuse
 from paincycle.ui.auth import current_principal
@@ -53,14 +53,32 @@ except CohortError as exc:
     upload.problem_report(exc.report)
     st.stop()
 
+# Checked before anything is stored: what would come in, what would be left out, or why not.
+checked = upload.checked(path, kind, mapping)
+if checked is None:
+    bar = st.progress(0.0, text="Checking the file")
+    try:
+        checked = services.check_import(path, kind=kind, mapping=mapping, principal=principal,
+                                        progress=lambda done, text: bar.progress(done, text=text))
+    except CohortError as exc:
+        checked = exc.report
+    upload.remember_check(path, kind, mapping, checked)
+    bar.empty()
+if isinstance(checked, ValidationReport):  # refused: the report says why
+    upload.problem_report(checked)
+    st.stop()
+cohort = checked.cohort
+st.success(f"Ready to import {cohort.n_patients:,} patients, {len(cohort.observations):,} scores "
+           f"and {len(cohort.events):,} care events. Nothing is stored until you import.")
+upload.notices(checked.notices_frame())
+
 name = st.text_input("Version name", value=path.stem.split(".")[0][:60])
 if st.button("Import", type="primary"):
-    bar = st.progress(0.0, text="Starting")
+    bar = st.progress(0.0, text="Storing the version")
     try:
         imported = services.import_cohort(
             data.store(), path, kind=kind, mapping=mapping, name=name,
-            source=f"{kind} upload: {path.name}", principal=principal,
-            progress=lambda done, text: bar.progress(done, text=text))
+            source=f"{kind} upload: {path.name}", principal=principal, checked=checked)
     except CohortError as exc:
         bar.empty()
         upload.problem_report(exc.report)
@@ -79,4 +97,3 @@ if st.button("Import", type="primary"):
     bar.progress(1.0, text="Imported")
     st.success(f"Imported {plain(version.label)}. You are looking at it now; colleagues keep the "
                "team's version until an admin makes this one the team's (above).")
-    upload.notices(imported.notices)

@@ -25,6 +25,7 @@ from paincycle import audit, database, review, team
 from paincycle import model as risk_model
 from paincycle.access import Permission, Principal, Role, require
 from paincycle.cohort import Cohort, CohortError
+from paincycle.importers.common import Conversion
 from paincycle.outcomes import OutcomeDefinition
 from paincycle.reports import meeting
 from paincycle.reports import summary as export
@@ -71,21 +72,40 @@ class Imported:
     notices: pd.DataFrame  # what was left out and why (reason, count)
 
 
+def check_import(path: str | Path, *, kind: str = "cohort", mapping: dict[str, Any] | None = None,
+                 principal: Principal | None = None, engine: Engine | None = None,
+                 progress: Progress = _noop) -> Conversion:
+    """Convert and validate without storing, so the importer sees what would come in and what
+    would be left out before anything is kept. A refusal is audited as a failed import."""
+    from paincycle import importers
+
+    who = require(principal, Permission.IMPORT_DATA)
+    try:
+        return importers.convert(kind, path, mapping, progress=progress)
+    except CohortError as exc:
+        audit.record(_engine(engine), who, audit.Action.IMPORT_FAILED,
+                     detail=f"{kind}: refused when checked, {exc.report.total} problem(s); "
+                            "nothing stored")
+        raise
+
+
 def import_cohort(store: CohortStore, path: str | Path, *, kind: str = "cohort",
                   mapping: dict[str, Any] | None = None, name: str = "", source: str = "",
                   principal: Principal | None = None, engine: Engine | None = None,
-                  progress: Progress = _noop) -> Imported:
+                  progress: Progress = _noop, checked: Conversion | None = None) -> Imported:
     """Convert and validate ``path``, store it as a new version and audit it (or its failure).
 
     The version becomes current only for the person importing it: making it
     the team's is a separate, deliberate act (:func:`set_team_version`).
+    ``checked`` is the result of :func:`check_import` on the same file, kept by the
+    page so the file is not converted twice.
     """
     from paincycle import importers
 
     who = require(principal, Permission.IMPORT_DATA)
     engine = _engine(engine)
     try:
-        result = importers.convert(kind, path, mapping, progress=progress)
+        result = checked or importers.convert(kind, path, mapping, progress=progress)
         version = store.save(result.cohort, name=name, source=source or f"{kind} import",
                              principal=who)
     except CohortError as exc:

@@ -60,9 +60,9 @@ def test_bad_upload_shows_the_report_table(monkeypatch, tmp_path: Path):
         "subject": {"reference": "urn:uuid:1"}, "effectiveDateTime": "2024-02-01",
         "valueString": "a lot"}}]
     at.get("file_uploader")[0].set_value(("bad.json", json.dumps(bad).encode(), "application/json"))
-    at.run()
-    at.button[0].click().run()
+    at.run()  # checked on upload: refused before any Import button is offered
     assert not at.exception
+    assert "Import" not in [b.label for b in at.button]
     assert any("1 problem(s)" in e.value for e in at.error)
     table = at.dataframe[-1].value
     assert list(table.columns) == ["file", "row", "column", "problem"]
@@ -100,13 +100,16 @@ def test_excel_registry_export_is_detected_previewed_mapped_and_imported(monkeyp
         "format: wide\nid_column: ID\nintake_date: 2021-06-01\nmeasures:\n"
         "  - {measure: pain_nrs, column: PAIN_0, day: 0}\n"
         "  - {measure: pain_nrs, column: PAIN_90, day: 90}\n").run()
+    # before anything is stored: what would come in and what would be left out
+    assert any("Ready to import 2 patients, 3 scores" in s.value for s in at.success)
+    assert any("Left out on purpose" in c.value for c in at.caption)
+    left_out = at.dataframe[-1].value
+    assert left_out.loc[0, "column"] == "NOTE" and "not in the mapping" in left_out.loc[0, "notice"]
+    assert CohortStore().versions() == []
     next(b for b in at.button if b.label == "Import").click().run()
     assert not at.exception
     stored = CohortStore().versions()
     assert len(stored) == 1 and stored[0].rows == {"patients": 2, "observations": 3, "events": 0}
-    assert any("Left out on purpose" in c.value for c in at.caption)
-    left_out = at.dataframe[-1].value
-    assert left_out.loc[0, "column"] == "NOTE" and "not in the mapping" in left_out.loc[0, "notice"]
 
 
 def test_streamlit_accepts_uploads_as_large_as_the_importers_do():

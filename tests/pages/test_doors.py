@@ -39,7 +39,7 @@ def test_a_page_import_and_a_failed_one_are_audited(monkeypatch, tmp_path):
     at = open_page("pages/data.py")
     at.get("file_uploader")[0].set_value(("export.json", json.dumps(BROKEN).encode(),
                                           "application/json")).run()
-    next(b for b in at.button if b.label == "Import").click().run()
+    at.run()  # a rerun does not check (or audit) the same file again
     assert not at.exception
     assert any("nothing was imported" in e.value for e in at.error)
     problems = at.dataframe[-1].value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import uuid
@@ -49,8 +50,31 @@ def upload(key: str = "upload") -> Path | None:
     return target
 
 
+_CHECK_KEY = "_paincycle_import_check"
+
+
+def _check_signature(path: Path, kind: str, mapping: dict[str, Any] | None) -> tuple:
+    stat = path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns, kind,
+            json.dumps(mapping, sort_keys=True, default=str))
+
+
+def checked(path: Path, kind: str, mapping: dict[str, Any] | None):
+    """This session's check of exactly this file, kind and mapping (a Conversion or a report)."""
+    kept = st.session_state.get(_CHECK_KEY)
+    if kept is not None and kept[0] == _check_signature(path, kind, mapping):
+        return kept[1]
+    return None
+
+
+def remember_check(path: Path, kind: str, mapping: dict[str, Any] | None, result) -> None:
+    """Keep one check per session: another file, kind or mapping replaces it."""
+    st.session_state[_CHECK_KEY] = (_check_signature(path, kind, mapping), result)
+
+
 def discard(key: str = "upload") -> None:
-    """After an import: delete the session's upload and clear the box."""
+    """After an import: delete the session's upload and its check, and clear the box."""
+    st.session_state.pop(_CHECK_KEY, None)
     shutil.rmtree(_session_folder(key), ignore_errors=True)
     st.session_state[f"{key}_round"] = st.session_state.get(f"{key}_round", 0) + 1
 
@@ -137,7 +161,7 @@ def problem_report(report: ValidationReport) -> None:
 
 
 def notices(left_out: pd.DataFrame) -> None:
-    """What the converter left out on purpose (``Conversion.notices_frame()``), if anything."""
+    """What the converter leaves out on purpose (``Conversion.notices_frame()``), if anything."""
     if len(left_out):
         st.caption("Left out on purpose (nothing is dropped silently):")
         st.dataframe(left_out, width="stretch", hide_index=True)
