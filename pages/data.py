@@ -8,7 +8,7 @@ from paincycle.cohort import CohortError, ValidationReport
 from paincycle.ui import data, trajectories, upload
 from paincycle.ui.audit import refuse
 from paincycle.ui.auth import current_principal
-from paincycle.ui.text import plain
+from paincycle.ui.text import counted, plain
 
 principal = current_principal()
 st.title("📥 Data")
@@ -68,8 +68,9 @@ if isinstance(checked, ValidationReport):  # refused: the report says why
     upload.problem_report(checked)
     st.stop()
 cohort = checked.cohort
-st.success(f"Ready to import {cohort.n_patients:,} patients, {len(cohort.observations):,} scores "
-           f"and {len(cohort.events):,} care events. Nothing is stored until you import.")
+st.success(f"Ready to import {counted(cohort.n_patients, 'patient')}, "
+           f"{counted(len(cohort.observations), 'score')} and "
+           f"{counted(len(cohort.events), 'care event')}. Nothing is stored until you import.")
 upload.notices(checked.notices_frame())
 
 name = st.text_input("Version name", value=path.stem.split(".")[0][:60])

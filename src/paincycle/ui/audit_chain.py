@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 
 from paincycle import services
 from paincycle.access import Principal
+from paincycle.ui.text import counted
 
 _REPORT_KEY = "_paincycle_chain_report"
 
@@ -20,8 +21,8 @@ def check_panel(principal: Principal, engine: Engine) -> None:
                                                                         record=False)
     report = st.session_state[_REPORT_KEY]
     if report.intact:
-        entries = f"{report.entries:,} " + ("entry" if report.entries == 1 else "entries")
-        st.success(f"The chain is intact: {entries}, each linked to the one before.",
+        st.success(f"The chain is intact: {counted(report.entries, 'entry', 'entries')}, each "
+                   "linked to the one before.",
                    icon=":material/verified:")
         st.text(f"Head: {report.head_hash}")
         st.caption("Note the head down outside PainCycle now and then: `paincycle audit verify "
