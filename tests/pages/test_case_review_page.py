@@ -83,6 +83,10 @@ def test_a_whole_meeting_on_the_sample_cohort():
     shown = histories[0].sort_values("revision")
     assert list(shown["revision"]) == [1, 2]
     assert list(shown["action"]) == ["phone weekly", "phone twice a week"]
+    # the edit box now offers the current revision, with its text
+    edit = _widget(at.selectbox, "Edit a decision")
+    assert edit.format_func(edit.value) == "nursing: phone twice a week (revision 2)"
+    assert _widget(at.text_input, "New action").value == "phone twice a week"
 
     # back to the first patient: its decision is in its history, note shown as plain text
     _widget(at.button, "◀ Previous").click()
