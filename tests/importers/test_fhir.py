@@ -189,3 +189,15 @@ def test_medication_orders_that_match_no_treatment_are_counted(tmp_path: Path):
     result = importers.convert("fhir", path)
     notice = next(n for n in result.notices if "match no treatment" in n.message)
     assert notice.rows == 1 and "Oxycodone" in notice.message
+
+
+def test_a_child_is_not_entered_unless_the_mapping_says_so(tmp_path: Path):
+    child = patient(pid="p2", identifier="MRN-8", birthDate="2015-06-01")
+    path = bundle(patient(), child, observation("72514-3", "valueInteger", 5),
+                  observation("72514-3", "valueInteger", 3, subject="Patient/p2"),
+                  path=tmp_path / "b.json")
+    result = importers.convert("fhir", path)
+    assert result.cohort.patients["patient_id"].tolist() == ["MRN-7"]
+    assert any("younger than 18 at intake" in n.message for n in result.notices)
+    both = importers.convert("fhir", path, {"min_age_at_intake": 0})
+    assert set(both.cohort.patients["patient_id"]) == {"MRN-7", "MRN-8"}

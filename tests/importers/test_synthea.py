@@ -36,7 +36,7 @@ def test_codes_not_descriptions_and_chronic_pain_intake(tmp_path: Path):
                           + "2020-03-01T03:00:00Z,a1,e1,vital-signs,8302-2,Pain severity,170,cm,numeric\n"
                           + "2015-01-01T03:00:00Z,a1,e1,vital-signs,72514-3,Pain,2.0,{score},numeric\n"
                           + "2021-01-01T03:00:00Z,b2,e2,vital-signs,72514-3,Pain,3.0,{score},numeric\n")
-    result = importers.convert("synthea", folder)
+    result = importers.convert("synthea", folder, {"entry": "pain_score"})  # b2 has no condition
     cohort = result.cohort
     patients = cohort.patients.set_index("patient_id")
     assert f"{patients.loc['a1', 'intake_date']:%Y-%m-%d}" == "2020-03-01"
@@ -73,9 +73,18 @@ def test_real_synthea_sample(shared_data: Path):
     result = importers.convert("synthea", shared_data / "synthea-sample")
     cohort = result.cohort
     raw = pd.read_csv(shared_data / "synthea-sample" / "conditions.csv.gz", dtype=str)
-    chronic = set(raw.loc[raw["CODE"].isin(["82423001", "278860009", "1121000119107"]), "PATIENT"])
+    births = pd.read_csv(shared_data / "synthea-sample" / "patients.csv.gz", dtype=str
+                         ).set_index("Id")["BIRTHDATE"].str.slice(0, 4).astype(int)
+    chronic = raw[raw["CODE"].isin(["82423001", "278860009", "1121000119107"])]
+    onset_age = chronic.groupby("PATIENT")["START"].min().str.slice(0, 4).astype(int) \
+        - births.reindex(chronic.groupby("PATIENT")["START"].min().index)
+    adults = set(onset_age[onset_age >= 18].index)
     diagnosed = set(cohort.patients.dropna(subset=["diagnosis"])["patient_id"])
-    assert chronic and chronic <= diagnosed
+    # who enters: a chronic-pain condition, at 18 or older (one patient's began at 14)
+    assert adults and set(cohort.patients["patient_id"]) == adults <= diagnosed
+    messages = " | ".join(n.message for n in result.notices)
+    assert "without a chronic-pain condition did not enter" in messages
+    assert "younger than 18 at intake" in messages
     assert {"pain_nrs", "phq9", "gad7"} <= set(cohort.measures_present())
     assert not cohort.observations["measure"].isin(["8302-2"]).any()
     unknown = next(n for n in result.notices if "LOINC codes not in the measure registry" in n.message)
@@ -107,3 +116,24 @@ def test_medications_that_match_no_treatment_are_counted_not_dropped_silently(tm
     result = importers.convert("synthea", folder)
     notice = next(n for n in result.notices if "match no treatment" in n.message)
     assert notice.rows >= 1 and "Acetaminophen" in notice.message
+
+
+def test_by_default_only_adults_with_a_chronic_pain_condition_enter(tmp_path: Path):
+    """Pain scores alone once enrolled newborns and a patient who died in 1981 (44 of 59)."""
+    folder = write_export(
+        tmp_path / "s", OBS_HEADER
+        + "2020-03-01T03:00:00Z,a1,e1,vital-signs,72514-3,Pain,6.0,{score},numeric\n"
+        + "2021-01-01T03:00:00Z,b2,e2,vital-signs,72514-3,Pain,3.0,{score},numeric\n"
+        + "2019-05-01T03:00:00Z,c3,e3,vital-signs,72514-3,Pain,1.0,{score},numeric\n",
+        patients="Id,BIRTHDATE,DEATHDATE,GENDER,FIRST\n"
+                 "a1,1970-05-01,,F,Ann\nb2,1980-01-01,,M,Bob\nc3,2019-04-20,,F,Cat\n",
+        conditions="START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION\n"
+                   "2020-03-01,,a1,e1,278860009,Chronic low back pain (finding)\n"
+                   "2019-05-01,,c3,e3,82423001,Chronic pain (finding)\n")
+    result = importers.convert("synthea", folder)
+    assert result.cohort.patients["patient_id"].tolist() == ["a1"]
+    messages = " | ".join(n.message for n in result.notices)
+    assert "without a chronic-pain condition did not enter" in messages  # b2
+    assert "younger than 18 at intake" in messages  # c3, a newborn
+    young = importers.convert("synthea", folder, {"min_age_at_intake": 0})
+    assert set(young.cohort.patients["patient_id"]) == {"a1", "c3"}

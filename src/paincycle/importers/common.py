@@ -374,6 +374,21 @@ def known_at_intake(conditions: pd.DataFrame, intake: pd.Series) -> tuple[pd.Ser
     return joined, int((~known & starts.notna()).sum())
 
 
+def too_young(patients: pd.DataFrame, min_age: int) -> pd.Series:
+    """Patients whose age at intake (from birth_year) is under ``min_age``; unknown age is kept."""
+    age = pd.to_datetime(patients["intake_date"]).dt.year - pd.to_numeric(
+        patients["birth_year"], errors="coerce")
+    return (age < min_age).fillna(False).astype(bool)
+
+
+def too_young_notice(file: str, count: int, min_age: int) -> Notice | None:
+    if not count:
+        return None
+    return Notice(file, None, int(count),
+                  f"patients younger than {min_age} at intake did not enter the cohort "
+                  "(min_age_at_intake in a mapping changes the age)")
+
+
 def early_rows(frame: pd.DataFrame, intake: pd.Series) -> pd.Series:
     """Rows dated more than rules.MAX_DAYS_BEFORE_INTAKE days before their patient's intake.
 

@@ -43,6 +43,8 @@ from paincycle.importers.common import (
     known_at_intake,
     no_progress,
     read_inputs,
+    too_young,
+    too_young_notice,
     unknown_codes_notice,
 )
 from paincycle.importers.mapping import MappingReader
@@ -138,6 +140,7 @@ class _Options:
             self.intake_rule = intake
         else:
             reader.error("intake", "use earliest_pain, condition, encounter or a date")
+        self.min_age = reader.min_age()
         self.loinc = {str(code): m for code, m in reader.table("loinc").items()
                       if reader.measure(f"loinc.{code}", m)}
         self.diagnoses = {**CHRONIC_PAIN_SNOMED, **{str(k): str(v) for k, v in
@@ -440,6 +443,11 @@ class _Builder:
                                        "chronic-pain diagnoses made after the patient's intake "
                                        "(or undated) are not the intake diagnosis (the cohort "
                                        "format's diagnosis is the one known at intake)"))
+        young = too_young(patients, self.options.min_age)
+        notice = too_young_notice(source, int(young.sum()), self.options.min_age)
+        if notice:
+            self.notices.append(notice)
+            patients = patients[~young]
         no_intake = patients["intake_date"].isna()
         if no_intake.any():
             self.notices.append(Notice(source, None, int(no_intake.sum()),

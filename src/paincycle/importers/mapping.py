@@ -160,6 +160,14 @@ class MappingReader:
             return None
         return int(value)
 
+    def min_age(self) -> int:
+        """``min_age_at_intake`` (default 18): younger patients do not enter a pain clinic's cohort."""
+        value = self.get("min_age_at_intake", DEFAULT_MIN_AGE)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 120:
+            self.error("min_age_at_intake", "give a whole number of years from 0 to 120")
+            return DEFAULT_MIN_AGE
+        return value
+
     def decimal(self) -> str:
         """The export's decimal mark (``decimal: ","`` for a European export); '.' by default."""
         mark = self.text("decimal", ".") or "."
@@ -186,6 +194,9 @@ class MappingReader:
 _RANGE = re.compile(r"^(?P<prefix>.*?)(?P<start>\d+)\.\.(?P=prefix)?(?P<end>\d+)$")
 
 
+#: Patients younger than this at intake do not enter a cohort unless a mapping says otherwise:
+#: a converter deriving intake from pain scores would otherwise enrol children and newborns.
+DEFAULT_MIN_AGE = 18
 #: Most columns one mapping may name through ranges (a body map has ~70; exports a few thousand).
 MAX_MAPPED_COLUMNS = 10_000
 #: The furthest day from intake a mapping may name (100 years), either side.

@@ -38,6 +38,8 @@ from paincycle.importers.common import (
     read_csv,
     read_inputs,
     report_bad,
+    too_young,
+    too_young_notice,
     unknown_codes_notice,
 )
 from paincycle.importers.fhir import TREATMENT_MEDICATIONS
@@ -45,11 +47,19 @@ from paincycle.importers.mapping import MappingReader
 
 KIND = "synthea"
 NEEDS_MAPPING = False
+#: Who enters the cohort, and when: "condition" (the default) a chronic-pain condition, at its
+#: onset; "pain_score" also those with pain scores only, at their first. Synthea records pain at
+#: every visit, so pain scores alone once enrolled newborns and people long dead.
+ENTRY_RULES = ("condition", "pain_score")
 
 
 def convert(path: str, mapping: dict[str, Any] | None = None,
             progress: Progress = no_progress) -> Conversion:
     reader = MappingReader(mapping, KIND)
+    entry = reader.text("entry", "condition") or "condition"
+    if entry not in ENTRY_RULES:
+        reader.error("entry", f"use one of {', '.join(ENTRY_RULES)}")
+    min_age = reader.min_age()
     extra_loinc = {str(c): m for c, m in reader.table("loinc").items() if reader.measure(f"loinc.{c}", m)}
     reader.raise_if_any()
     files = read_inputs(path)
@@ -115,8 +125,9 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
     progress(0.6, "Intake dates")
     pain = obs[obs["measure"].map(measures.domain_of) == "pain"]
     first_pain = pain.groupby("patient_id")["date"].min()
-    intake = pd.to_datetime(patients["patient_id"].map(onset)).fillna(
-        patients["patient_id"].map(first_pain))
+    intake = pd.to_datetime(patients["patient_id"].map(onset))
+    if entry == "pain_score":
+        intake = intake.fillna(patients["patient_id"].map(first_pain))
     patients["intake_date"] = intake
     diagnoses, later = known_at_intake(conditions, patients.set_index("patient_id")["intake_date"])
     patients["diagnosis"] = patients["patient_id"].map(diagnoses)
@@ -129,12 +140,28 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
     if fallback.any():
         notices.append(Notice(pfile, None, int(fallback.sum()),
                               "patients without a chronic-pain condition start at their first pain score"))
-    missing = intake.isna()
-    if missing.any():
+    young = too_young(patients, min_age)
+    notice = too_young_notice(pfile, int(young.sum()), min_age)
+    if notice:
+        notices.append(notice)
+    missing = intake.isna() & ~young
+    if missing.any() and entry == "condition":
+        notices.append(Notice(pfile, None, int(missing.sum()),
+                              "patients without a chronic-pain condition did not enter the cohort "
+                              "(entry: condition, the default; `entry: pain_score` enters them "
+                              "at their first pain score)"))
+    elif missing.any():
         notices.append(Notice(pfile, None, int(missing.sum()),
                               "patients with neither a chronic-pain condition nor a pain score were "
                               "left out (no intake date)"))
-    patients = patients[~missing].reset_index(drop=True)
+    patients = patients[intake.notna() & ~young].reset_index(drop=True)
+    if patients.empty and report.ok:
+        raise fail(pfile, None, None, "no patient enters the cohort: "
+                   + ("none has a chronic-pain condition (entry: condition); set `entry: "
+                      "pain_score` in a mapping to enter patients at their first pain score"
+                      if entry == "condition" else "none has a chronic-pain condition or a pain "
+                      "score")
+                   + (f", at {min_age} or older" if young.any() else ""))
     starts = patients.set_index("patient_id")["intake_date"]
     obs = obs[obs["patient_id"].isin(starts.index)]
     events = events[events["patient_id"].isin(starts.index)].astype({"date": "datetime64[ns]"})
