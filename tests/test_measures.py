@@ -30,3 +30,14 @@ def test_unknown_code_suggests_the_closest():
         measures.get("phq-9")
     assert measures.is_known("x_custom_scale")
     assert measures.BY_LOINC["44261-6"].code == "phq9"
+
+
+def test_the_code_table_gives_each_loinc_code_one_measure_and_the_docs_list_it():
+    from pathlib import Path
+
+    codes = [code for m in measures.MEASURES.values() for code in m.loinc_codes]
+    assert len(codes) == len(set(codes)) == len(measures.BY_LOINC), "a code means one measure"
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "importers.md").read_text()
+    for m in measures.MEASURES.values():
+        for code in m.also_loinc:
+            assert f"| {m.code} | {code}" in docs, f"docs/importers.md does not list {code}"

@@ -55,6 +55,15 @@ class Measure:
     bands: tuple[Band, ...] = field(default_factory=tuple)
     loinc: str | None = None
     unit: str = "score"
+    #: Other LOINC codes exports send for this same score (the registry's code table; a
+    #: clinic's mapping can add more). A panel code counts when the panel carries a value:
+    #: that value is the panel's total.
+    also_loinc: tuple[str, ...] = ()
+
+    @property
+    def loinc_codes(self) -> tuple[str, ...]:
+        """Every LOINC code that means this measure, the registry's own first."""
+        return ((self.loinc,) if self.loinc else ()) + self.also_loinc
 
     @property
     def worse_high(self) -> bool:
@@ -92,7 +101,8 @@ def _bands(*pairs: tuple[str, float]) -> tuple[Band, ...]:
 
 _MEASURES: tuple[Measure, ...] = (
     Measure("pain_nrs", "Average pain (NRS 0-10)", "pain", 0, 10, "worse_high", 2, 30,
-            _bands(("mild", 1), ("moderate", 4), ("severe", 7)), "72514-3"),
+            _bands(("mild", 1), ("moderate", 4), ("severe", 7)), "72514-3",
+            also_loinc=("38208-5",)),  # "Pain severity - Reported" (Synthea's FHIR, IHE mAPS)
     Measure("peg", "PEG-3 mean", "pain", 0, 10, "worse_high", 1, None, (), "91147-9"),
     Measure("bpi_interference", "BPI interference mean", "pain", 0, 10, "worse_high", 1, None,
             _bands(("mild", 0), ("moderate", 5), ("severe", 7)), "77565-0"),
@@ -101,9 +111,10 @@ _MEASURES: tuple[Measure, ...] = (
             "71961-7", "T-score"),
     Measure("phq9", "PHQ-9 total", "mood", 0, 27, "worse_high", 5, None,
             _bands(("mild", 5), ("moderate", 10), ("moderately severe", 15), ("severe", 20)),
-            "44261-6"),
+            "44261-6", also_loinc=("44249-1",)),  # the PHQ-9 panel, when it carries the total
     Measure("gad7", "GAD-7 total", "mood", 0, 21, "worse_high", 4, None,
-            _bands(("mild", 5), ("moderate", 10), ("severe", 15)), "70274-6"),
+            _bands(("mild", 5), ("moderate", 10), ("severe", 15)), "70274-6",
+            also_loinc=("69737-5",)),  # the GAD-7 panel, when it carries the total
     Measure("promis_depression", "PROMIS depression T", "mood", 20, 90, "worse_high", 3, None,
             _bands(("mild", 55), ("moderate", 60), ("severe", 70)), "71965-8", "T-score"),
     Measure("pcs", "Pain Catastrophizing Scale", "psychological", 0, 52, "worse_high", 8, None,
@@ -124,7 +135,8 @@ _MEASURES: tuple[Measure, ...] = (
             "97909-6", "%"),
     Measure("pdi", "Pain Disability Index", "function", 0, 70, "worse_high", 9),
     Measure("steps", "Daily step count (wearable)", "function", 0, 100000, "better_high", 1000,
-            None, (), "55423-8", "steps/day"),
+            None, (), "55423-8", "steps/day",
+            also_loinc=("41950-7",)),  # "Number of steps in 24 hour Measured"
     Measure("active_minutes", "Daily active minutes", "function", 0, 1440, "better_high", 15,
             None, (), None, "min/day"),
     Measure("tsk", "Tampa Scale of Kinesiophobia", "psychological", 17, 68, "worse_high", 6, None,
@@ -138,7 +150,8 @@ _MEASURES: tuple[Measure, ...] = (
 )
 
 MEASURES: dict[str, Measure] = {m.code: m for m in _MEASURES}
-BY_LOINC: dict[str, Measure] = {m.loinc: m for m in _MEASURES if m.loinc}
+#: The code table: every LOINC code that means a measure (tests check no code means two).
+BY_LOINC: dict[str, Measure] = {code: m for m in _MEASURES for code in m.loinc_codes}
 
 
 def get(code: str) -> Measure:

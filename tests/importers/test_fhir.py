@@ -201,3 +201,13 @@ def test_a_child_is_not_entered_unless_the_mapping_says_so(tmp_path: Path):
     assert any("younger than 18 at intake" in n.message for n in result.notices)
     both = importers.convert("fhir", path, {"min_age_at_intake": 0})
     assert set(both.cohort.patients["patient_id"]) == {"MRN-7", "MRN-8"}
+
+
+def test_other_codes_for_the_same_score_are_read_through_the_code_table(tmp_path: Path):
+    path = bundle(patient(), observation("38208-5", "valueInteger", 6),
+                  observation("44249-1", "valueInteger", 14, when="2024-01-11"),
+                  observation("69737-5", "valueInteger", 9, when="2024-01-11"),
+                  path=tmp_path / "b.json")
+    cohort = importers.convert("fhir", path).cohort
+    got = dict(zip(cohort.observations["measure"], cohort.observations["value"], strict=True))
+    assert got == {"pain_nrs": 6.0, "phq9": 14.0, "gad7": 9.0}

@@ -97,7 +97,7 @@ def convert(path: str, mapping: dict[str, Any] | None = None,
     date_col = column(oraw, "DATE", ofile)
     value_col = column(oraw, "VALUE", ofile)
     desc_col = column(oraw, "DESCRIPTION", ofile, required=False)
-    lookup = {m.loinc: m.code for m in measures.MEASURES.values() if m.loinc} | extra_loinc
+    lookup = {code: m.code for code, m in measures.BY_LOINC.items()} | extra_loinc
     measure = code.map(lookup)
     known = measure.notna()
     notice = unknown_codes_notice(ofile, "CODE", code[~known], "LOINC codes not in the measure "
