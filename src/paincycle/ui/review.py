@@ -8,6 +8,7 @@ diagnoses) is always drawn with st.text or in a dataframe, never as Markdown.
 
 from __future__ import annotations
 
+import zlib
 from datetime import date
 
 import pandas as pd
@@ -173,8 +174,17 @@ def edit_form(current: list[review.Decision], principal: Principal) -> review.De
     if not current:
         return None
     labels = {d.decision_id: f"{d.discipline}: {d.action} (revision {d.revision})" for d in current}
-    chosen = st.selectbox("Edit a decision", list(labels), format_func=labels.get,
-                          key=f"edit_choice_{current[0].patient_id}")
+    ids = list(labels)
+    patient_id = current[0].patient_id
+    # The box is keyed by the revisions it lists: with one key for good, the browser kept
+    # showing "(revision 1)" and its old text after a revision was saved. The decision
+    # chosen is remembered on its own, so a new box opens on the same one.
+    revisions = zlib.crc32("|".join(f"{d.decision_id}:{d.revision}" for d in current).encode())
+    remembered = st.session_state.get(f"edit_chosen_{patient_id}")
+    chosen = st.selectbox("Edit a decision", ids, format_func=labels.get,
+                          index=ids.index(remembered) if remembered in ids else 0,
+                          key=f"edit_choice_{patient_id}_{revisions:08x}")
+    st.session_state[f"edit_chosen_{patient_id}"] = chosen
     latest = next(d for d in current if d.decision_id == chosen)
     with st.form(f"edit_form_{chosen}_{latest.revision}", enter_to_submit=True):
         action = st.text_input("New action", value=latest.action, max_chars=200)
