@@ -129,8 +129,6 @@ def test_a_database_from_before_migrations_is_adopted_and_its_entries_chained(da
 @pytest.mark.postgres
 def test_postgres_is_never_migrated_by_the_app(postgres_schema_url):
     """A schema behind the release refuses, naming the command; the app runs no DDL there."""
-    from tests.conftest import POSTGRES_URL  # noqa: F401 - the same server
-
     url, _ = postgres_schema_url
     empty = f"t_{uuid.uuid4().hex[:16]}"
     admin = sa.create_engine(url)
