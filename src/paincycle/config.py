@@ -12,6 +12,7 @@ pydantic: a value that is not understood refuses with the variable's name
 | ``PAINCYCLE_ACCESS`` | ``local`` (one user on this computer) or ``sign-in``; see ``paincycle.gate`` |
 | ``PAINCYCLE_ALLOWED_HOSTS`` | comma-separated host names the app answers to behind a proxy |
 | ``PAINCYCLE_IMPORT_MEMORY_GB`` | the memory one import may need (estimated from the files before reading; default 12) |
+| ``PAINCYCLE_TIMEZONE`` | the clinic's time zone for every time shown or exported (IANA name such as ``Europe/Berlin``; default: this computer's zone) |
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -51,6 +53,7 @@ _VARIABLES = {
     "access": "PAINCYCLE_ACCESS",
     "allowed_hosts": "PAINCYCLE_ALLOWED_HOSTS",
     "import_memory_gb": "PAINCYCLE_IMPORT_MEMORY_GB",
+    "timezone": "PAINCYCLE_TIMEZONE",
 }
 
 
@@ -65,6 +68,18 @@ class Settings(BaseModel):
     access: AccessMode | None = None
     allowed_hosts: tuple[str, ...] = Field(default=())
     import_memory_gb: float = Field(default=12.0, gt=0, le=1024)
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a time zone name (use an IANA name such as Europe/Berlin)") from None
+        return value
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

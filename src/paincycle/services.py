@@ -267,3 +267,21 @@ def verify_audit_log(principal: Principal, *, expect: str | None = None,
         audit.record(engine, principal, audit.Action.VERIFY_AUDIT,
                      detail=f"{'intact' if report.intact else 'broken'}, {report.entries} entries")
     return report
+
+
+def patient_report_file(analysis: CohortTrajectories, patient_id: str, *,
+                        principal: Principal | None = None, engine: Engine | None = None,
+                        cohort_version: str | None = None,
+                        risk: pd.DataFrame | None = None) -> bytes:
+    """One patient's one-page report (PDF) for their chart; identified, so export rights; audited.
+
+    ``risk`` is the patient's model risk over time where a model scores them
+    (columns as paincycle.reports.patient expects), else None.
+    """
+    from paincycle.reports import patient as patient_report  # heavy (fpdf, charts): on demand
+
+    who = require(principal, Permission.EXPORT_IDENTIFIED)
+    content = patient_report.patient_report_pdf(analysis, str(patient_id), risk=risk)
+    audit.record(_engine(engine), who, audit.Action.EXPORT, patient_id=str(patient_id),
+                 cohort_version=cohort_version, detail="patient report .pdf")
+    return content
