@@ -11,7 +11,7 @@ from paincycle.ui.auth import current_principal
 from paincycle.ui.text import counted, plain
 
 principal = current_principal()
-st.title("📥 Data")
+st.title(":material/upload_file: Data")
 
 versions = data.versions()
 if versions:
@@ -41,7 +41,8 @@ if not principal.can(Permission.IMPORT_DATA):
 st.subheader("Import an export")
 path = upload.upload()
 if path is None:
-    st.info("Upload a file to import. Formats and mapping files: docs/importers.md.")
+    st.info("Upload a file (or several together) to import. Each upload is checked before "
+            "anything is stored. Formats and mapping files: docs/importers.md.")
     st.stop()
 
 kind = upload.kind_picker(path)
@@ -51,6 +52,8 @@ try:
     mapping = upload.mapping_editor(kind)
 except CohortError as exc:
     upload.problem_report(exc.report)
+    st.stop()
+if upload.mapping_missing(kind, mapping):  # the mapping editor says what to do
     st.stop()
 
 # Checked before anything is stored: what would come in, what would be left out, or why not.
@@ -73,8 +76,8 @@ st.success(f"Ready to import {counted(cohort.n_patients, 'patient')}, "
            f"{counted(len(cohort.events), 'care event')}. Nothing is stored until you import.")
 upload.notices(checked.notices_frame())
 
-name = st.text_input("Version name", value=path.stem.split(".")[0][:60])
-if st.button("Import", type="primary"):
+name = st.text_input("Version name", value=upload.default_name(path))
+if st.button("Import", type="primary", icon=":material/download_done:"):
     bar = st.progress(0.0, text="Storing the version")
     try:
         imported = services.import_cohort(

@@ -32,7 +32,7 @@ def _data_page(monkeypatch, tmp_path: Path) -> AppTest:
 
 def test_upload_detect_preview_and_import(monkeypatch, tmp_path: Path, data_dir: Path):
     at = _data_page(monkeypatch, tmp_path)
-    assert at.title[0].value == "📥 Data"
+    assert at.title[0].value == ":material/upload_file: Data"
     assert "MB" in at.get("file_uploader")[0].proto.label
     at.get("file_uploader")[0].set_value(
         ("export.json", json.dumps(BUNDLE).encode(), "application/json"))
@@ -138,3 +138,70 @@ def test_uploads_live_in_the_data_folder_and_stale_ones_are_removed(monkeypatch,
     assert not stale.exists(), "a session abandoned a day ago leaves nothing behind"
     kept = list((data_dir / "uploads").rglob("export.json"))
     assert len(kept) == 1, "this session's upload is kept in the data folder until imported"
+
+
+def _texts(at: AppTest) -> str:
+    return "\n".join(str(e.value) for e in (*at.error, *at.info, *at.warning, *at.caption,
+                                            *at.markdown, *at.success))
+
+
+def test_a_long_format_observations_table_alone_is_a_cohort_table_and_says_what_is_missing(
+        monkeypatch, tmp_path: Path, tiny_cohort_dir: Path):
+    at = _data_page(monkeypatch, tmp_path)
+    at.get("file_uploader")[0].set_value(
+        ("observations.csv", (tiny_cohort_dir / "observations.csv").read_bytes(), "text/csv"))
+    at.run()
+    assert not at.exception
+    assert at.selectbox[0].value == "cohort", "long format: a cohort table, not a wide export"
+    assert at.dataframe[0].value.columns.tolist() == ["patient_id", "date", "measure", "value"]
+    assert "Import" not in [b.label for b in at.button]
+    problems = at.dataframe[-1].value
+    assert problems.loc[0, ["file", "row", "column"]].tolist() == ["observations.csv", "-", "-"]
+    assert "observations table on its own" in problems.loc[0, "problem"]
+    assert "patients.csv" in problems.loc[0, "problem"]
+    assert "--" not in _texts(at) + " ".join(problems["problem"]), "no command-line flag"
+    assert CohortStore().versions() == []
+
+
+def test_cohort_tables_uploaded_together_are_checked_before_the_import_button(
+        monkeypatch, tmp_path: Path, tiny_cohort_dir: Path):
+    observations = (tiny_cohort_dir / "observations.csv").read_text()
+    bad = observations.replace("P001,2025-04-07,phq9,12", "P001,2025-04-07,phq9,31")
+    assert bad != observations
+    bad_row = bad.splitlines().index("P001,2025-04-07,phq9,31") + 1  # the header is row 1
+    files = [("patients.csv", (tiny_cohort_dir / "patients.csv").read_bytes(), "text/csv"),
+             ("observations.csv", bad.encode(), "text/csv")]
+    at = _data_page(monkeypatch, tmp_path)
+    at.get("file_uploader")[0].set_value(files)
+    at.run()
+    assert not at.exception
+    assert at.selectbox[0].value == "cohort"
+    assert "Import" not in [b.label for b in at.button], "refused at the check, before Import"
+    problems = at.dataframe[-1].value
+    assert list(problems.columns) == ["file", "row", "column", "problem"]
+    first = problems.iloc[0]
+    assert (first["file"], first["row"], first["column"]) == ("observations.csv", str(bad_row),
+                                                              "value")
+    files[1] = ("observations.csv", observations.encode(), "text/csv")
+    at.get("file_uploader")[0].set_value(files)
+    at.run()
+    assert not at.exception
+    assert any("Ready to import 3 patients, 11 scores" in s.value for s in at.success)
+    assert at.text_input[0].value == "cohort"
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert not at.exception
+    stored = CohortStore().versions()
+    assert len(stored) == 1 and stored[0].rows == {"patients": 3, "observations": 11, "events": 0}
+
+
+def test_a_wide_export_waits_for_its_mapping_and_never_names_a_command_line_flag(
+        monkeypatch, tmp_path: Path):
+    at = _data_page(monkeypatch, tmp_path)
+    at.get("file_uploader")[0].set_value(("registry.csv", b"ID,PAIN_0\n7,8\n", "text/csv"))
+    at.run()
+    assert not at.exception
+    assert at.selectbox[0].value == "wide"
+    assert not at.error, "nothing is refused before a mapping is given"
+    assert any("needs a mapping before it can be checked" in i.value for i in at.info)
+    assert "Import" not in [b.label for b in at.button]
+    assert "--mapping" not in _texts(at)

@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from paincycle.cohort import CohortError, load_and_validate
+from paincycle.cohort import REQUIRED_COLUMNS, CohortError, load_and_validate
 from paincycle.importers.common import (
     MAX_INPUT_BYTES,
     Conversion,
@@ -29,6 +29,7 @@ from paincycle.importers.common import (
     no_progress,
 )
 from paincycle.importers.mapping import load_mapping, parse_mapping, shipped
+from paincycle.problems import Problem, ValidationReport
 
 __all__ = [
     "KINDS", "MAX_INPUT_BYTES", "Conversion", "ConversionError", "Notice", "convert", "detect_kind",
@@ -55,6 +56,11 @@ def convert(kind: str, path: str | Path, mapping: dict[str, Any] | None = None,
             progress: Progress = no_progress) -> Conversion:
     """Convert ``path`` (file, folder or .zip) of input ``kind`` into a validated cohort."""
     if kind == COHORT:
+        lone = lone_table_problem(path)
+        if lone is not None:
+            report = ValidationReport()
+            report.add(lone, "not a whole cohort")
+            raise CohortError(report)
         cohort, report = load_and_validate(path)
         if cohort is None:
             raise CohortError(report)
@@ -80,6 +86,8 @@ def detect_kind(path: str | Path) -> str | None:
         return "fhir"
     if "patients.parquet" in names or "patients.xlsx" in names:
         return COHORT
+    if any(long_table(_columns(Path(path), n, head)) for n, head in names.items()):
+        return COHORT  # one score or event per row: the cohort's own long format, whatever its name
     csvs = [head for n, head in names.items() if n.endswith(".csv")]
     for head in csvs:
         header = _header(head)
@@ -94,6 +102,73 @@ def detect_kind(path: str | Path) -> str | None:
     if not csvs and len(spreadsheets) == 1:
         return "wide"  # the one importer that takes a single Excel or Parquet table
     return None
+
+
+#: The long-format cohort tables, told apart from a wide export by their columns alone.
+LONG_TABLES = ("observations", "events")
+
+
+def long_table(columns: set[str]) -> str | None:
+    """Which long-format cohort table has these columns (one score or one event per row), if any.
+
+    A wide registry export has one row per patient and a column per score, so
+    it never holds ``measure`` and ``value`` (or ``event``) beside ``patient_id``
+    and ``date``; that is how a cohort's observations.csv is known under any name.
+    """
+    for table in LONG_TABLES:
+        if set(REQUIRED_COLUMNS[table]) <= columns:
+            return table
+    return None
+
+
+def lone_table_problem(path: str | Path) -> Problem | None:
+    """One table of a cohort uploaded on its own: which it is and what must come with it."""
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() == ".zip":
+        return None
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    head = _heads(path).get(name, "")
+    columns = _columns(path, name, head)
+    table = long_table(columns)
+    if table is None and set(REQUIRED_COLUMNS["patients"]) <= columns:
+        table = "patients"
+    if table is None:
+        return None
+    others = {"observations": "patients.csv (patient_id, intake_date and optionally sex, "
+                              "birth_year, diagnosis, site)",
+              "events": "patients.csv and observations.csv",
+              "patients": "observations.csv (patient_id, date, measure, value: one score a row)"}
+    return Problem(path.name, None, None,
+                   f"this is a cohort's {table} table on its own; a cohort also needs "
+                   f"{others[table]}. Upload the files together (choose them all in the upload "
+                   f"box), or a .zip holding them; name each table patients, observations or "
+                   f"events (.csv, .xlsx or .parquet)")
+
+
+def _columns(path: Path, name: str, head: str) -> set[str]:
+    """Lower-case column names of one input table: the CSV header, or a workbook's or Parquet
+    file's own first row or schema when ``path`` is that single file."""
+    lower = name.lower()
+    if lower.endswith(".csv"):
+        return _header(head)
+    if path.is_file() and path.name.lower() == lower and lower.endswith((".parquet", ".xlsx")):
+        try:
+            if lower.endswith(".parquet"):
+                import pyarrow.parquet as pq
+
+                names = pq.read_schema(path).names
+            else:
+                from openpyxl import load_workbook
+
+                book = load_workbook(path, read_only=True)
+                try:
+                    names = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+                finally:
+                    book.close()
+        except Exception:  # noqa: BLE001 - a guess never fails: the check names the problem
+            return set()
+        return {str(c).strip().lower() for c in names if c is not None}
+    return set()
 
 
 def _header(head: str) -> set[str]:

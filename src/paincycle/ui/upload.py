@@ -15,8 +15,9 @@ import streamlit as st
 from paincycle import config, importers
 from paincycle.cohort import ValidationReport
 
-KIND_LABELS = {**importers.KINDS, importers.COHORT: "PainCycle cohort folder (.zip of patients, "
-                                                     "observations, events)"}
+KIND_LABELS = {**importers.KINDS,
+               importers.COHORT: "PainCycle cohort tables (patients, observations in long format "
+                                 "with one score a row, events; the files or a .zip)"}
 UPLOAD_LIMIT_MB = importers.MAX_INPUT_BYTES // 1024**2
 
 
@@ -24,39 +25,62 @@ UPLOAD_LIMIT_MB = importers.MAX_INPUT_BYTES // 1024**2
 STALE_UPLOAD_SECONDS = 24 * 3600
 
 
-def upload(key: str = "upload") -> Path | None:
-    """The upload box; the file is kept in this session's folder under the data folder.
+#: Several files uploaded at once are kept together in this subfolder of the session's folder.
+SET_FOLDER = "uploaded-files"
 
-    Not the system temp folder: an upload is patient data and stays where the
-    data folder's protection applies. The folder is emptied when the file is
-    removed or replaced, deleted after an import (``discard``), and folders of
-    sessions abandoned for a day are deleted by the next upload.
+
+def upload(key: str = "upload") -> Path | None:
+    """The upload box; the file (or, for several, their folder) kept in this session's folder.
+
+    Several files can be chosen at once (a cohort's patients.csv and
+    observations.csv, a Synthea CSV folder's files): they are read together as
+    one folder. Not the system temp folder: an upload is patient data and stays
+    where the data folder's protection applies. The folder is emptied when the
+    files are removed or replaced, deleted after an import (``discard``), and
+    folders of sessions abandoned for a day are deleted by the next upload.
     """
     round_ = st.session_state.get(f"{key}_round", 0)
-    file = st.file_uploader(
-        f"Export file or .zip (up to {UPLOAD_LIMIT_MB} MB)",
+    files = st.file_uploader(
+        f"Export file, several files, or a .zip (up to {UPLOAD_LIMIT_MB} MB each)",
         type=["csv", "xlsx", "parquet", "json", "ndjson", "zip", "gz"],
-        help="A FHIR Bundle or NDJSON, a Synthea CSV folder as .zip, a REDCap export, a wide "
-             "registry export (CSV, Excel or Parquet), or a PainCycle cohort .zip.",
+        accept_multiple_files=True,
+        help="A FHIR Bundle or NDJSON, a Synthea CSV export (its files, or a .zip), a REDCap "
+             "export, a wide registry export (CSV, Excel or Parquet), or PainCycle cohort "
+             "tables: patients.csv and observations.csv (long format: patient_id, date, "
+             "measure, value), with events.csv if you have one.",
         key=f"{key}_{round_}")
     folder = _session_folder(key)
-    if file is None:
+    if not files:
         _empty(folder)
         return None
-    target = folder / importers.safe_upload_name(file.name)
-    if not target.exists():
+    names = [importers.safe_upload_name(f.name) for f in files]
+    if len(set(names)) < len(names):
+        st.error("Two of the chosen files have the same name: choose each file once.")
+        return None
+    target = folder / names[0] if len(files) == 1 else folder / SET_FOLDER
+    wanted = sorted((n, f.file_id) for n, f in zip(names, files, strict=True))  # a new upload, a new id
+    if st.session_state.get(f"{key}_saved") != (str(target), wanted) or not target.exists():
         _empty(folder)
-        importers.save_upload(file.name, file.getvalue(), folder)
+        into = folder if len(files) == 1 else target
+        into.mkdir(parents=True, exist_ok=True)
+        for file in files:
+            importers.save_upload(file.name, file.getvalue(), into)
+        st.session_state[f"{key}_saved"] = (str(target), wanted)
     return target
+
+
+def default_name(path: Path) -> str:
+    """The version name offered for an upload: the file's name, or 'cohort' for several files."""
+    return "cohort" if path.name == SET_FOLDER else path.stem.split(".")[0][:60]
 
 
 _CHECK_KEY = "_paincycle_import_check"
 
 
 def _check_signature(path: Path, kind: str, mapping: dict[str, Any] | None) -> tuple:
-    stat = path.stat()
-    return (str(path), stat.st_size, stat.st_mtime_ns, kind,
-            json.dumps(mapping, sort_keys=True, default=str))
+    files = sorted(path.rglob("*")) if path.is_dir() else [path]
+    stamps = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file())
+    return (str(path), stamps, kind, json.dumps(mapping, sort_keys=True, default=str))
 
 
 def checked(path: Path, kind: str, mapping: dict[str, Any] | None):
@@ -75,6 +99,7 @@ def remember_check(path: Path, kind: str, mapping: dict[str, Any] | None, result
 def discard(key: str = "upload") -> None:
     """After an import: delete the session's upload and its check, and clear the box."""
     st.session_state.pop(_CHECK_KEY, None)
+    st.session_state.pop(f"{key}_saved", None)
     shutil.rmtree(_session_folder(key), ignore_errors=True)
     st.session_state[f"{key}_round"] = st.session_state.get(f"{key}_round", 0) + 1
 
@@ -123,6 +148,15 @@ def kind_picker(path: Path, key: str = "kind") -> str:
     return kind
 
 
+def mapping_missing(kind: str, mapping: dict[str, Any] | None) -> bool:
+    """True when this kind needs a mapping and none is given yet (the editor says so).
+
+    The check waits for the mapping rather than run and refuse: the converter's
+    own refusal speaks to the command line.
+    """
+    return importers.needs_mapping(kind) and mapping is None
+
+
 def mapping_editor(kind: str, key: str = "mapping") -> dict[str, Any] | None:
     """Mapping text area (prefilled from an uploaded or shipped mapping); returns the parsed mapping."""
     if not importers.needs_mapping(kind) and kind != "fhir":
@@ -142,7 +176,9 @@ def mapping_editor(kind: str, key: str = "mapping") -> dict[str, Any] | None:
                           key=f"{key}_text_{start}_{name}")
     if not edited.strip():
         if importers.needs_mapping(kind):
-            st.info("This kind of export needs a mapping: see docs/importers.md.")
+            st.info("This kind of export needs a mapping before it can be checked: start from "
+                    "a shipped mapping above, upload one, or write one here (docs/importers.md).",
+                    icon=":material/map:")
         return None
     return importers.parse_mapping(edited, name)
 
@@ -150,7 +186,7 @@ def mapping_editor(kind: str, key: str = "mapping") -> dict[str, Any] | None:
 def problem_report(report: ValidationReport) -> None:
     """The validation report: counts per kind of problem, then every listed problem."""
     st.error(f"{report.total:,} problem(s): nothing was imported. Fix the export (or the mapping) "
-             "and upload it again.")
+             "and upload it again.", icon=":material/error:")
     counts = pd.DataFrame(report.counts.most_common(), columns=["problem", "count"])
     st.dataframe(counts, width="stretch", hide_index=True)
     listed = report.to_frame()
