@@ -12,7 +12,7 @@ from paincycle.ui.audit import Action, audit_once, refuse
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
-st.title("🗂️ Case review")
+st.title(":material/groups: Case review")
 cohort = data.current_cohort()
 version_id = data.current_version_id()
 if cohort is None or version_id is None:
@@ -26,20 +26,16 @@ with st.sidebar:
     meeting_date = st.date_input("Meeting date", value=date.today(), key="meeting_date")
     limit = st.number_input("Patients on the agenda", 1, 200, 15, key="agenda_limit")
 
-agenda = widgets.agenda(version_id, int(limit))
+st.subheader("Meeting")
+meeting = widgets.meeting_panel(meeting_date, principal)
+
 scores = widgets.model_scores(version_id)
 if scores is None:
     st.caption("No risk model available: the agenda uses deterioration, the triad and safety "
                "signals only.")
 
-st.subheader(f"Agenda ({len(agenda)} patients)")
-if agenda.empty:
-    st.info("No patient meets any review rule and none was added by hand.")
-else:
-    widgets.agenda_table(agenda)
-
-with st.expander("➕ Add or remove a patient by hand"):
-    all_ids = sorted(cohort.patients["patient_id"].astype(str))
+with st.expander("Add or remove a patient by hand", icon=":material/person_add:"):
+    all_ids = trajectories.patient_ids(version_id)
     with st.form("agenda_override", clear_on_submit=True):
         who = st.selectbox("Patient", all_ids, key="override_patient")
         why = st.text_input("Reason (optional)", max_chars=300)
@@ -51,25 +47,48 @@ with st.expander("➕ Add or remove a patient by hand"):
         change(who, why, principal=principal, cohort_version=version_id)
         st.rerun()
 
-patient_id = widgets.patient_navigation(list(agenda["patient_id"]))
-if patient_id is not None:
+
+@st.fragment
+def discussion() -> None:
+    """The agenda and the patient under discussion: a save or "Next patient" reruns only this."""
+    agenda = widgets.agenda(version_id, int(limit))
+    decided = widgets.decided_patients(meeting_date, principal)
+    st.subheader(f"Agenda ({len(agenda)} patients)")
+    if agenda.empty:
+        st.info("No patient meets any review rule and none was added by hand.")
+    else:
+        widgets.agenda_table(agenda, decided)
+    ids = list(agenda["patient_id"])
+    patient_id = widgets.patient_navigation(ids, decided)
+    if patient_id is None:
+        return
     audit_once(Action.VIEW_PATIENT, patient_id)
     row = agenda[agenda["patient_id"] == patient_id].iloc[0].to_dict()
-    factors = widgets.top_factors(version_id, patient_id, scores)
+    factors = widgets.agenda_factors(version_id, ids, scores).get(patient_id, [])
     card = review.case_card(trajectories.prepared(version_id), patient_id, agenda_row=row,
                             top_factors=factors, principal=principal)
     widgets.case_card(card)
 
     st.subheader("Decisions")
-    saved = widgets.decision_form(patient_id, principal, version_id, meeting_date)
-    edited = widgets.edit_form(review.latest_revisions(card.decisions), principal)
-    if saved or edited:
-        st.toast("Decision saved", icon="💾")
-        st.rerun()
+    if meeting.signed_off:
+        st.info("This meeting is signed off, so no decision is recorded under it. Choose "
+                "today's date in the sidebar to record a new one.")
+    else:
+        saved = widgets.decision_form(patient_id, principal, version_id, meeting_date)
+        edited = widgets.edit_form(review.latest_revisions(card.decisions), principal, meeting_date)
+        if saved or edited:
+            st.toast("Decision saved", icon=":material/check_circle:")
+            widgets.rerun_discussion()
     st.markdown("**History**")
     widgets.history(card.decisions)
 
+
+discussion()
+
 st.divider()
 st.subheader("Meeting record")
-st.caption(f"Every decision recorded for the meeting of {meeting_date:%Y-%m-%d}, with all revisions.")
-widgets.meeting_downloads(cohort.name or version_id, agenda, meeting_date, principal, version_id)
+st.caption(f"Every decision recorded for the meeting of {meeting_date:%Y-%m-%d}, with all "
+           "revisions, the attendees and the sign-off. Times are local "
+           f"({widgets.zone_name()}).")
+widgets.meeting_downloads(cohort.name or version_id, widgets.agenda(version_id, int(limit)),
+                          meeting_date, principal, version_id)

@@ -143,9 +143,46 @@ def test_logistic_contributions_are_coefficient_times_standardised_value(trained
 
 def test_top_factors_name_real_values(trained, cohort):
     scores = risk_model.score(trained, cohort)
-    text = " ".join(scores.table["top_factors"])
-    assert "raises risk:" in text and "lowers risk:" in text
+    text = " | ".join(scores.table["top_factors"])
+    assert " raises risk" in text and " lowers risk" in text
     assert "not recorded" not in text
+
+
+def test_every_reason_says_what_its_contribution_does(trained, cohort):
+    """Each phrase's verb is the sign of its contribution, and a baseline's "low"/"high" is
+    the side of the reference patient the value lies on (the move the contribution measures)."""
+    X = feat.landmark_features(cohort)[trained.feature_names].head(60)
+    contrib = risk_model.contributions(trained, X)
+    reference = trained.metadata.reference
+    checked = 0
+    for pid, phrases in zip(X.index, risk_model.top_factors(trained, X, trained.landmark_days),
+                            strict=True):
+        row = contrib.loc[pid]
+        for phrase in phrases.split(" | "):
+            if phrase == "no single factor stands out":
+                continue
+            matches = [c for c in row.index
+                       if phrase == feat.describe_effect(c, X.loc[pid], reference.get(c),
+                                                         float(row[c]), trained.landmark_days)]
+            assert matches, phrase
+            column = matches[0]
+            assert phrase.endswith("raises risk") == (row[column] > 0), phrase
+            assert phrase.endswith("lowers risk") == (row[column] < 0), phrase
+            if column.endswith("_baseline"):
+                value, ref = float(X.loc[pid, column]), float(reference[column])
+                assert phrase.startswith("high ") == (value > ref), phrase
+                assert phrase.startswith("low ") == (value < ref), phrase
+            checked += 1
+    assert checked > 60  # several reasons a patient, both directions
+
+
+def test_low_function_at_intake_reads_as_low():
+    row = pd.Series({"promis_physical_function_baseline": 29.3})
+    words = feat.describe_effect("promis_physical_function_baseline", row, 41.0, 0.4)
+    assert words.startswith("low PROMIS physical function T at intake (29.3")
+    assert words.endswith("raises risk")
+    assert feat.describe_effect("promis_physical_function_baseline", row, 20.0, -0.2
+                                ).startswith("high ")
 
 
 def test_too_few_labels_is_a_clear_error():
@@ -172,7 +209,8 @@ def test_net_benefit_by_hand():
     assert row["treat_all"] == pytest.approx(0.5 - 0.5)
 
 
-@pytest.mark.parametrize(("risk", "words"), [(0.004, "<1%"), (0.3449, "34%"), (0.996, ">99%")])
+@pytest.mark.parametrize(("risk", "words"), [(0.004, "1%"), (0.3449, "34%"), (0.345, "34%"),
+                                            (0.346, "35%"), (0.996, "99%"), (1.0, "99%")])
 def test_risk_words_never_claim_certainty(risk, words):
     assert risk_model.risk_words(risk) == words
 

@@ -186,7 +186,7 @@ def test_case_card(flag_cohort, workflow_engine):
     agenda = review.build_agenda(CohortTrajectories(flag_cohort))
     row = agenda[agenda["patient_id"] == "A"].iloc[0].to_dict()
     card = review.case_card(CohortTrajectories(flag_cohort), "A", agenda_row=row, engine=workflow_engine,
-                            top_factors=["raises risk: missed 2 appointments"])
+                            top_factors=["missed 2 of 3 appointments raises risk"])
     assert card.treatments == ["cbt"]  # snri was stopped
     assert [d.strftime("%Y-%m-%d") for d in card.missed_appointments] == ["2025-02-17", "2025-03-17"]
     assert card.attended_appointments == 1

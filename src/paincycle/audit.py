@@ -42,6 +42,7 @@ class Action(StrEnum):
     TEAM_SETTING = "team_setting"
     DECISION = "decision"
     AGENDA_CHANGE = "agenda_change"
+    MEETING = "meeting"
     VIEW_AUDIT = "view_audit"
     EXPORT_AUDIT = "export_audit"
     VERIFY_AUDIT = "verify_audit"

@@ -92,6 +92,18 @@ team_settings = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: The meeting held on a date: its start, each change of the attendee list and its
+#: sign-off, one row each (paincycle.meetings folds them into the meeting's state).
+meeting_events = sa.Table(
+    "meeting_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("meeting_date", sa.Date, nullable=False, index=True),
+    sa.Column("event", sa.String(20), nullable=False),  # "start", "attendees" or "sign_off"
+    sa.Column("attendees", sa.Text, nullable=False),  # one name per line
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
 _engines: dict[tuple[str, str | None], Engine] = {}
 _lock = threading.Lock()
 

@@ -312,5 +312,46 @@ def describe_value(name: str, row: pd.Series, landmark_days: int = DEFAULT_LANDM
     return f"{feature.label.lower()}: {_num(value)}"
 
 
+def describe_effect(name: str, row: pd.Series, reference: object, contribution: float,
+                    landmark_days: int = DEFAULT_LANDMARK_DAYS) -> str:
+    """One reason in the clinic's direction: what the patient has, then what it does to the risk.
+
+    "low PROMIS physical function T at intake (29, severe) raises risk". A level
+    ("low", "high") is relative to the model's reference patient, which is what
+    the contribution measures a move away from; so the level and the verb are
+    read from the same two numbers and cannot contradict each other.
+    """
+    verb = "raises risk" if contribution > 0 else "lowers risk"
+    feature = FEATURES[name]
+    value = row.get(name)
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return f"{feature.label} not recorded {verb}"
+    numeric = not isinstance(value, str) and name not in CATEGORICAL
+    try:
+        above = numeric and reference is not None and float(value) > float(reference)
+        below = numeric and reference is not None and float(value) < float(reference)
+    except (TypeError, ValueError):
+        above = below = False
+    if feature.group == "baseline":
+        m = measures.get(feature.measure)
+        band = m.band_of(value)
+        level = "high " if above else "low " if below else ""
+        return (f"{level}{m.instrument} at intake ({_num(value)}" + (f", {band}" if band else "")
+                + f") {verb}")
+    if name == "age":
+        level = "older age" if above else "younger age" if below else "age"
+        return f"{level} ({value:.0f}) {verb}"
+    if feature.group in ("change", "slope", "withdrawal") or name in (
+            "appointments_missed", "appointments_total"):
+        return f"{describe_value(name, row, landmark_days)} {verb}"
+    if name in CATEGORICAL:
+        return f"{feature.label.lower()} {value} {verb}"
+    if feature.unit == "share":
+        level = "higher " if above else "lower " if below else ""
+        return f"{level}{feature.label.lower()} ({value:.0%}) {verb}"
+    level = "more " if above else "fewer " if below else ""
+    return f"{level}{describe_value(name, row, landmark_days)} {verb}"
+
+
 def _num(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}".rstrip("0").rstrip(".")

@@ -419,12 +419,12 @@ class Scores:
 
 
 def risk_words(risk: float) -> str:
-    """A risk as a clinician reads it: whole percent, but never a certain '0%' or '100%'."""
-    if risk < 0.01:
-        return "<1%"
-    if risk > 0.99:
-        return ">99%"
-    return f"{risk:.0%}"
+    """A risk as a clinician reads it: a whole percent from 1% to 99%.
+
+    A model's risk is never certain, so it never reads 0% or 100%; and no
+    "<1%" or ">99%", which spreadsheets and Markdown turn into symbols.
+    """
+    return f"{min(99, max(1, round(float(risk) * 100)))}%"
 
 
 def flag_threshold(risks: np.ndarray | pd.Series, share: float = DEFAULT_FLAG_SHARE) -> float:
@@ -476,6 +476,10 @@ def score(model: TrainedModel, cohort: Cohort, landmark_days: int | None = None,
 # --------------------------------------------------------------------------- explanations
 
 
+#: Patients explained per call to the model (see contributions).
+EXPLAIN_BLOCK = 1_000
+
+
 @single_threaded
 def contributions(model: TrainedModel, X: pd.DataFrame) -> pd.DataFrame:
     """Per patient and feature, how much the feature moves the risk (log-odds) from the reference.
@@ -485,41 +489,41 @@ def contributions(model: TrainedModel, X: pd.DataFrame) -> pd.DataFrame:
     For logistic regression this is exactly coefficient x standardised distance
     from the average patient; for gradient boosting it reads the trees as they are.
     """
-    pipeline = model.pipeline
     X = X[model.feature_names]
-
-    def log_odds(frame: pd.DataFrame) -> np.ndarray:
-        p = np.clip(pipeline.predict_proba(frame)[:, 1], 1e-9, 1 - 1e-9)
-        return np.log(p / (1 - p))
-
-    base = log_odds(X)
-    out = {}
-    for column in model.feature_names:
+    if len(X) > EXPLAIN_BLOCK:  # bounded memory: each block is (features + 1) copies of itself
+        return pd.concat([contributions(model, X.iloc[start:start + EXPLAIN_BLOCK])
+                          for start in range(0, len(X), EXPLAIN_BLOCK)])
+    columns = model.feature_names
+    # One call to the model for every patient and every occluded feature (a calibrated
+    # model costs tens of milliseconds a call, whatever the number of rows).
+    copies = [X]
+    for column in columns:
         ref = model.metadata.reference.get(column)
         occluded = X.copy()
         occluded[column] = ref if ref is not None else np.nan
-        if column in feat.CATEGORICAL:
-            occluded[column] = occluded[column].astype(object)
-        out[column] = base - log_odds(occluded)
-    return pd.DataFrame(out, index=X.index)
+        copies.append(occluded)
+    stacked = pd.concat(copies, ignore_index=True)
+    for column in feat.CATEGORICAL:
+        if column in stacked:
+            stacked[column] = stacked[column].astype(object)
+    p = np.clip(model.pipeline.predict_proba(stacked)[:, 1], 1e-9, 1 - 1e-9)
+    log_odds = np.log(p / (1 - p)).reshape(len(columns) + 1, len(X))
+    return pd.DataFrame((log_odds[0] - log_odds[1:]).T, index=X.index, columns=columns)
 
 
 def top_factors(model: TrainedModel, X: pd.DataFrame, landmark_days: int, n: int = 3) -> list[str]:
-    """For each patient, the features pushing risk up and down most, in plain words."""
+    """For each patient, the features pushing risk up and down most, each phrased in the
+    clinic's direction ("low ... at intake (29) raises risk"), joined by " | "."""
     contrib = contributions(model, X)
+    reference = model.metadata.reference
     texts = []
     for pid, row in contrib.iterrows():
         values = X.loc[pid]
         present = row[[c for c in row.index if _present(values.get(c))]]
         up = present[present > 0.01].sort_values(ascending=False).head(n)
         down = present[present < -0.01].sort_values().head(max(1, n - 1))
-        parts = []
-        if len(up):
-            parts.append("raises risk: " + "; ".join(
-                feat.describe_value(c, values, landmark_days) for c in up.index))
-        if len(down):
-            parts.append("lowers risk: " + "; ".join(
-                feat.describe_value(c, values, landmark_days) for c in down.index))
+        parts = [feat.describe_effect(c, values, reference.get(c), float(present[c]), landmark_days)
+                 for c in [*up.index, *down.index]]
         texts.append(" | ".join(parts) if parts else "no single factor stands out")
     return texts
 

@@ -30,7 +30,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from paincycle import access, audit, database, measures, safe_text, trajectories
+from paincycle import access, audit, clock, database, measures, meetings, safe_text, trajectories
 from paincycle.access import Permission, Principal
 from paincycle.cohort import Cohort
 from paincycle.model import risk_words
@@ -48,7 +48,8 @@ MAX_ATTEMPTS = 50
 #: Weights of each kind of reason in the agenda's priority (higher = discussed first).
 WEIGHTS = {"safety": 4.0, "added": 3.0, "model": 2.0, "deterioration": 1.0, "triad": 1.0}
 
-AGENDA_COLUMNS = ("rank", "patient_id", "priority", "risk", "reasons", "reason_text", "source")
+AGENDA_COLUMNS = ("rank", "patient_id", "priority", "priority_words", "risk", "reasons", "kinds",
+                  "reason_text", "source")
 
 
 # --------------------------------------------------------------------------- decisions
@@ -72,11 +73,8 @@ class Decision:
 
     @property
     def when(self) -> str:
-        """Time of the revision as the meeting record prints it (UTC, to the minute)."""
-        stamp = self.created_at
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=UTC)
-        return stamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        """Time of the revision as pages and the record print it: local, to the minute, zone named."""
+        return clock.local_text(self.created_at)
 
 
 def _engine(engine: Engine | None) -> Engine:
@@ -119,11 +117,13 @@ def record_decision(
     """
     who = access.require(principal, Permission.RECORD_DECISION)
     action, note, author = _clean_text(discipline, action, note, author or who.user)
+    meeting_date = meeting_date or date.today()
+    meetings.check_open(meeting_date, engine=engine, principal=who)
     values = {
         "decision_id": str(uuid.uuid4()), "patient_id": safe_text.line(patient_id, 64),
         "cohort_version": cohort_version, "discipline": discipline,
         "action": action, "note": note, "author": author or who.user, "recorded_by": who.user,
-        "meeting_date": meeting_date or date.today(),
+        "meeting_date": meeting_date,
     }
     return _insert_next_revision(_engine(engine), values, who, "record decision")
 
@@ -145,11 +145,13 @@ def revise_decision(
     latest = history[-1]
     discipline = discipline or latest.discipline
     action, note, author = _clean_text(discipline, action, note, author or who.user)
+    meeting_date = meeting_date or latest.meeting_date
+    meetings.check_open(meeting_date, engine=engine, principal=who)
     values = {
         "decision_id": decision_id, "patient_id": latest.patient_id,
         "cohort_version": latest.cohort_version, "discipline": discipline,
         "action": action, "note": note, "author": author or who.user, "recorded_by": who.user,
-        "meeting_date": meeting_date or latest.meeting_date,
+        "meeting_date": meeting_date,
     }
     return _insert_next_revision(engine, values, who, "revise decision")
 
@@ -357,38 +359,41 @@ def agenda_inputs(analysis: CohortTrajectories, risk: pd.DataFrame | None = None
     return AgendaInputs(risk=risk, domains=analysis.domain, triad=analysis.triad)
 
 
-def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs,
-                overrides: Mapping[str, Override] | None = None,
-                limit: int | None = None) -> pd.DataFrame:
-    """Rank patients for review, each with the reasons in words.
+#: What puts a patient on the agenda, in the order the meeting takes them: the first kind a
+#: patient has is their priority, shown in words.
+PRIORITY_WORDS = {"safety": "safety signal", "added": "added by hand", "model": "model flag",
+                  "deterioration": "deterioration", "triad": "triad"}
 
-    Priority adds a weight per reason (safety first, then hand-added, model,
-    each deteriorated domain, triad), plus the model's risk and the size of
-    each deterioration (in MCIDs) as tie-breakers. ``limit`` keeps the top
-    rule-based patients; patients added by hand are always kept.
-    Patients with no reason are not listed; a hand removal drops a patient
-    whatever the rules say; a hand addition lists a patient whatever they say.
+
+def rule_reasons(patient_ids: Iterable[str], inputs: AgendaInputs) -> pd.DataFrame:
+    """Every patient the review rules name, before the team's hand changes: patient_id,
+    priority score, model risk, the reasons in words and the kind of each reason.
+
+    This is the slow part of the agenda and depends only on the cohort version,
+    the model and its threshold, so the app computes it once for those; hand
+    additions and removals are applied on top (:func:`rank_agenda`).
     """
     known = [str(p) for p in patient_ids]
-    reasons: dict[str, list[str]] = {p: [] for p in known}
-    priority: dict[str, float] = dict.fromkeys(known, 0.0)
+    reasons: dict[str, list[tuple[str, str]]] = {}
+    priority: dict[str, float] = {}
     risk_of: dict[str, float] = {}
+    known_set = set(known)
+
+    def add(pid: str, kind: str, words: str, weight: float) -> None:
+        reasons.setdefault(pid, []).append((kind, words))
+        priority[pid] = priority.get(pid, 0.0) + weight
 
     if inputs.triad is not None:
         for row in safety_signals(inputs.triad).itertuples(index=False):
-            if row.patient_id in reasons:
-                reasons[row.patient_id].append(safety_reason(row.phq9))
-                priority[row.patient_id] += WEIGHTS["safety"]
+            if row.patient_id in known_set:
+                add(row.patient_id, "safety", safety_reason(row.phq9), WEIGHTS["safety"])
     if inputs.risk is not None and not inputs.risk.empty:
-        for row in inputs.risk.itertuples(index=False):
-            pid = str(row.patient_id)
-            if pid not in reasons or pd.isna(row.risk):
-                continue
-            risk_of[pid] = float(row.risk)
-            priority[pid] += float(row.risk)
-            if bool(getattr(row, "flagged", False)):
-                reasons[pid].append(model_reason(float(row.risk)))
-                priority[pid] += WEIGHTS["model"]
+        risk = inputs.risk.assign(patient_id=inputs.risk["patient_id"].astype(str))
+        risk = risk[risk["patient_id"].isin(known_set) & risk["risk"].notna()]
+        risk_of = dict(zip(risk["patient_id"], risk["risk"].astype(float), strict=True))
+        flagged = risk["flagged"].astype(bool) if "flagged" in risk else pd.Series(False, risk.index)
+        for pid, value in zip(risk.loc[flagged, "patient_id"], risk.loc[flagged, "risk"], strict=True):
+            add(pid, "model", model_reason(float(value)), WEIGHTS["model"])
     worse = trajectories.deterioration(None, inputs.domains) if inputs.domains is not None else None
     if worse is not None and not worse.empty:
         worst = worse.copy()
@@ -399,41 +404,75 @@ def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs,
         worst = (worst.sort_values("size", ascending=False, kind="stable")
                  .drop_duplicates(["patient_id", "domain"]))
         for row in worst.itertuples(index=False):
-            if row.patient_id in reasons:
-                reasons[row.patient_id].append(
-                    deterioration_reason(row.domain, row.measure, row.worsened_by))
+            if row.patient_id in known_set:
                 # bigger changes (in MCIDs, capped at 5) rank a little higher
-                priority[row.patient_id] += WEIGHTS["deterioration"] * (1 + 0.1 * min(row.size, 5))
+                add(row.patient_id, "deterioration",
+                    deterioration_reason(row.domain, row.measure, row.worsened_by),
+                    WEIGHTS["deterioration"] * (1 + 0.1 * min(row.size, 5)))
     if inputs.triad is not None and not inputs.triad.empty:
-        for row in inputs.triad[inputs.triad["triad"].astype(bool)].itertuples(index=False):
-            pid = str(row.patient_id)
-            if pid in reasons:
-                reasons[pid].append(TRIAD_REASON)
-                priority[pid] += WEIGHTS["triad"]
+        for pid in inputs.triad.loc[inputs.triad["triad"].astype(bool), "patient_id"].astype(str):
+            if pid in known_set:
+                add(pid, "triad", TRIAD_REASON, WEIGHTS["triad"])
+    rows = [{"patient_id": pid,
+             "priority": priority.get(pid, 0.0) + risk_of.get(pid, 0.0),
+             "risk": risk_of.get(pid, float("nan")),
+             "reasons": [words for _, words in reasons.get(pid, [])],
+             "kinds": [kind for kind, _ in reasons.get(pid, [])]}
+            for pid in known if pid in reasons or pid in risk_of]
+    return pd.DataFrame(rows, columns=["patient_id", "priority", "risk", "reasons", "kinds"])
 
-    source = dict.fromkeys(known, "rules")
+
+def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs | None = None,
+                overrides: Mapping[str, Override] | None = None,
+                limit: int | None = None, *, rules: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rank patients for review, each with the reasons in words and their priority.
+
+    Priority adds a weight per reason (safety first, then hand-added, model flag,
+    each deteriorated domain, triad), plus the model's risk and the size of
+    each deterioration (in MCIDs) as tie-breakers. ``limit`` keeps the top
+    rule-based patients; patients added by hand are always kept.
+    Patients with no reason are not listed; a hand removal drops a patient
+    whatever the rules say; a hand addition lists a patient whatever they say.
+    ``rules`` is :func:`rule_reasons` already computed for these inputs.
+    """
+    known = [str(p) for p in patient_ids]
+    if rules is None:
+        rules = rule_reasons(known, inputs or AgendaInputs())
+    by_id = {row.patient_id: row for row in rules.itertuples(index=False)}
+    entries: dict[str, dict] = {
+        pid: {"patient_id": pid, "priority": row.priority, "risk": row.risk,
+              "reasons": list(row.reasons), "kinds": list(row.kinds), "source": "rules"}
+        for pid, row in by_id.items() if row.reasons}
+    known_set = set(known)
     for pid, override in (overrides or {}).items():
-        if pid not in reasons:
+        if pid not in known_set:
             continue
         if override.action == "remove":
-            reasons[pid] = []
+            entries.pop(pid, None)
         elif override.action == "add":
+            row = by_id.get(pid)
+            entry = entries.get(pid) or {
+                "patient_id": pid, "priority": row.priority if row is not None else 0.0,
+                "risk": row.risk if row is not None else float("nan"), "reasons": [], "kinds": []}
             note = f": {override.reason}" if override.reason else ""
-            reasons[pid].insert(0, f"added by hand ({override.author}){note}")
-            priority[pid] += WEIGHTS["added"]
-            source[pid] = "added by hand"
-
-    rows = [{"patient_id": pid, "priority": round(priority[pid], 4),
-             "risk": risk_of.get(pid, float("nan")), "reasons": reasons[pid],
-             "reason_text": "; ".join(reasons[pid]), "source": source[pid]}
-            for pid in known if reasons[pid]]
-    frame = pd.DataFrame(rows, columns=[c for c in AGENDA_COLUMNS if c != "rank"])
+            entry["reasons"] = [f"added by hand ({override.author}){note}", *entry["reasons"]]
+            entry["kinds"] = ["added", *entry["kinds"]]
+            entry["priority"] += WEIGHTS["added"]
+            entry["source"] = "added by hand"
+            entries[pid] = entry
+    frame = pd.DataFrame(list(entries.values()),
+                         columns=["patient_id", "priority", "risk", "reasons", "kinds", "source"])
+    frame["priority"] = frame["priority"].astype(float).round(4)
+    frame["priority_words"] = [
+        PRIORITY_WORDS[max(kinds, key=lambda k: WEIGHTS[k])] if kinds else ""
+        for kinds in frame["kinds"]]
+    frame["reason_text"] = ["; ".join(r) for r in frame["reasons"]]
     frame = frame.sort_values(["priority", "patient_id"], ascending=[False, True], kind="stable")
     if limit is not None:  # the limit trims the rule-based list; hand additions always stay
         by_rules = frame["source"] == "rules"
         frame = frame[~by_rules | (by_rules.cumsum() <= limit)]
     frame.insert(0, "rank", range(1, len(frame) + 1))
-    return frame.reset_index(drop=True)
+    return frame.reset_index(drop=True)[list(AGENDA_COLUMNS)]
 
 
 def build_agenda(analysis: CohortTrajectories, *, risk: pd.DataFrame | None = None,

@@ -34,7 +34,7 @@ GUARDS = {
                    "audit_head_no_truncate"},
 }
 #: The tables an app role may read and append to; it may update only the chain's head row.
-APPEND_TABLES = ("decisions", "agenda_overrides", "audit_log", "team_settings")
+APPEND_TABLES = ("decisions", "agenda_overrides", "audit_log", "team_settings", "meeting_events")
 
 
 class DatabaseNotReady(RuntimeError):

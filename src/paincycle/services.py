@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from paincycle import audit, database, review, team
+from paincycle import audit, database, meetings, review, team
 from paincycle import model as risk_model
 from paincycle.access import Permission, Principal, Role, require
 from paincycle.cohort import Cohort, CohortError
@@ -40,6 +40,9 @@ record_decision = review.record_decision
 revise_decision = review.revise_decision
 add_to_agenda = review.add_to_agenda
 remove_from_agenda = review.remove_from_agenda
+# The meeting's start (with who is there), attendee changes and sign-off: same pattern.
+start_meeting = meetings.start
+sign_off_meeting = meetings.sign_off
 
 
 def _engine(engine: Engine | None) -> Engine:

@@ -14,7 +14,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from paincycle import access, review
+from paincycle import access, clock, meetings, review
 from paincycle.access import Permission, Principal
 from paincycle.reports import document
 
@@ -27,6 +27,8 @@ class MeetingRecord:
     cohort_name: str
     agenda: pd.DataFrame
     revisions: list[review.Decision]
+    #: Who attended, when it started and its sign-off (a meeting never started has none).
+    meeting: meetings.Meeting | None = None
 
     def patients(self) -> list[str]:
         """Agenda order first, then anyone else decided about in the meeting."""
@@ -56,7 +58,8 @@ def meeting_record(cohort_name: str, agenda: pd.DataFrame, meeting_date: date, *
     """Collect a meeting's record from the database (identified: needs export rights)."""
     access.require(principal, Permission.EXPORT_IDENTIFIED)
     revisions = review.all_revisions(meeting_date=meeting_date, engine=engine, principal=principal)
-    return MeetingRecord(meeting_date, cohort_name, agenda, revisions)
+    held = meetings.meeting(meeting_date, engine=engine, principal=principal)
+    return MeetingRecord(meeting_date, cohort_name, agenda, revisions, held)
 
 
 def _revision_label(item: review.Decision, latest: int) -> str:
@@ -78,8 +81,20 @@ def _view(record: MeetingRecord) -> dict:
                                "current": item.revision == latest.revision}
                               for item in revisions]})
         patients.append({"id": pid, "reasons": record.reasons_of(pid), "decisions": decisions})
+    held = record.meeting or meetings.Meeting(record.meeting_date)
+    if held.signed_off:
+        status = f"Signed off {clock.local_text(held.signed_off_at)} by {held.signed_off_by}."
+    elif held.started:
+        status = "Not signed off yet: this record may still change."
+    else:
+        status = "The meeting was not started in PainCycle (no attendees recorded)."
     return {"title": f"Case-review meeting, {record.meeting_date:%Y-%m-%d}",
             "date": f"{record.meeting_date:%Y-%m-%d}", "cohort_name": record.cohort_name,
+            "attendees": list(held.attendees),
+            "started": (f"{clock.local_text(held.started_at)} by {held.started_by}"
+                        if held.started else ""),
+            "status": status,
+            "zone": clock.local(clock.now()).tzname() or "",
             "patients": patients}
 
 
@@ -101,6 +116,11 @@ def meeting_pdf(record: MeetingRecord) -> bytes:
     view = _view(record)
     pdf = document.PdfReport(view["title"])
     pdf.paragraph(f"Cohort: {view['cohort_name']}")
+    if view["started"]:
+        pdf.paragraph(f"Started: {view['started']}")
+    pdf.paragraph(f"Attendees: {', '.join(view['attendees']) or 'not recorded'}")
+    pdf.paragraph(view["status"])
+    pdf.paragraph(f"Times are local ({view['zone']}).")
     if not view["patients"]:
         pdf.paragraph("No patients were on the agenda and no decisions were recorded.")
     for patient in view["patients"]:

@@ -13,8 +13,9 @@ from datetime import date
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
-from paincycle import charts, database, measures, review, services, trajectories
+from paincycle import charts, clock, database, measures, meetings, review, services, trajectories
 from paincycle import model as risk_model
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
@@ -38,45 +39,78 @@ def model_scores(version_id: str) -> pd.DataFrame | None:
         return None
 
 
-def top_factors(version_id: str, patient_id: str, scores: pd.DataFrame | None) -> list[str]:
-    """The model's reasons for this patient's risk, explained on demand (one patient is quick)."""
+def _model_key(version_id: str) -> str | None:
+    """What the model part of the agenda depends on: the file, its version and the team's threshold."""
     path = risk.model_path(version_id)
-    if path is None or scores is None or patient_id not in set(scores["patient_id"]):
-        return []
-    try:
-        text = risk.factors(version_id, path, [patient_id]).get(patient_id, "")
-    except Exception:  # a model that cannot explain must not stop the meeting  # noqa: BLE001
-        return []
-    return [part.strip() for part in text.split("|") if part.strip()]
+    return f"{path}:{path.stat().st_mtime}:{risk.team_threshold(path)}" if path else None
 
 
 @st.cache_resource(show_spinner="Preparing the agenda...", max_entries=4)
-def _agenda_inputs(version_id: str, model_file: str | None) -> review.AgendaInputs:
-    scores = model_scores(version_id) if model_file else None
-    return review.agenda_inputs(trajectories_cache.prepared(version_id), scores)
+def _rules(version_id: str, model_key: str | None) -> pd.DataFrame:
+    scores = model_scores(version_id) if model_key else None
+    analysis = trajectories_cache.prepared(version_id)
+    return review.rule_reasons(analysis.patients["patient_id"],
+                               review.agenda_inputs(analysis, scores))
 
 
 def agenda(version_id: str, limit: int) -> pd.DataFrame:
-    """The ranked agenda with today's hand overrides applied."""
-    path = risk.model_path(version_id)
-    # keyed by the team's threshold too: the model's flags are part of the agenda
-    inputs = _agenda_inputs(version_id, f"{path}:{path.stat().st_mtime}:{risk.team_threshold(path)}"
-                            if path else None)
+    """The ranked agenda with the hand overrides in force now (read fresh: colleagues change them).
+
+    The rules' part is computed once per cohort version, model and threshold.
+    """
+    rules = _rules(version_id, _model_key(version_id))
     return review.rank_agenda(trajectories_cache.prepared(version_id).patients["patient_id"],
-                              inputs, review.agenda_overrides(), limit=limit)
+                              overrides=review.agenda_overrides(), limit=limit, rules=rules)
 
 
-def agenda_table(frame: pd.DataFrame) -> None:
-    shown = pd.DataFrame({"#": frame["rank"], "patient": frame["patient_id"],
-                          "risk": frame["risk"], "why": frame["reason_text"]})
+def agenda_factors(version_id: str, patient_ids: list[str],
+                   scores: pd.DataFrame | None) -> dict[str, list[str]]:
+    """The model's reasons for every agenda patient, explained in one batch (cached)."""
+    path = risk.model_path(version_id)
+    if path is None or scores is None:
+        return {}
+    scored = set(scores["patient_id"].astype(str))
+    wanted = [p for p in patient_ids if p in scored]
+    if not wanted:
+        return {}
+    try:
+        texts = risk.factors(version_id, path, wanted)
+    except Exception:  # a model that cannot explain must not stop the meeting  # noqa: BLE001
+        return {}
+    return {pid: [part.strip() for part in text.split("|") if part.strip()]
+            for pid, text in texts.items()}
+
+
+def decided_patients(meeting_date: date, principal: Principal) -> set[str]:
+    """Patients with a decision recorded under this meeting's date (read fresh)."""
+    return {d.patient_id for d in review.all_revisions(meeting_date=meeting_date,
+                                                       principal=principal)}
+
+
+def agenda_table(frame: pd.DataFrame, decided: set[str]) -> None:
+    """The agenda as the team reads it: rank, priority, risk, every reason, what is done."""
+    shown = pd.DataFrame({
+        "#": frame["rank"], "patient": frame["patient_id"],
+        "priority": frame["priority_words"],
+        "risk": [risk_model.risk_words(r) if pd.notna(r) else "" for r in frame["risk"]],
+        "why": [" · ".join(r) for r in frame["reasons"]],
+        "decided": ["yes" if p in decided else "" for p in frame["patient_id"]],
+        "by hand": ["yes" if s == "added by hand" else "" for s in frame["source"]],
+    })
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        "risk": st.column_config.NumberColumn("model risk", format="percent"),
-        "why": st.column_config.TextColumn("reasons", width="large"),
+        "#": st.column_config.NumberColumn(width="small"),
+        "risk": st.column_config.TextColumn("model risk", width="small"),
+        "why": st.column_config.TextColumn("reasons (most urgent first)", width="large"),
+        "decided": st.column_config.TextColumn("decided this meeting", width="small"),
+        "by hand": st.column_config.TextColumn("added by hand", width="small"),
     })
 
 
-def patient_navigation(ids: list[str]) -> str | None:
-    """Select box plus previous/next buttons; returns the patient being discussed."""
+def patient_navigation(ids: list[str], decided: set[str] = frozenset()) -> str | None:
+    """Select box plus previous/next buttons; returns the patient being discussed.
+
+    Each patient's label says when the meeting already decided about them.
+    """
     if not ids:
         return None
     if st.session_state.get(PATIENT_KEY) not in ids:
@@ -86,15 +120,72 @@ def patient_navigation(ids: list[str]) -> str | None:
         here = ids.index(st.session_state[PATIENT_KEY])
         st.session_state[PATIENT_KEY] = ids[max(0, min(len(ids) - 1, here + step))]
 
+    def label(pid: str) -> str:
+        return f"{ids.index(pid) + 1}. {pid}" + (" (decided)" if pid in decided else "")
+
     cols = st.columns([1, 4, 1])
-    cols[0].button("◀ Previous", on_click=move, args=(-1,), width="stretch",
-                   disabled=ids.index(st.session_state[PATIENT_KEY]) == 0)
+    cols[0].button("Previous", icon=":material/arrow_back:", on_click=move, args=(-1,),
+                   width="stretch", disabled=ids.index(st.session_state[PATIENT_KEY]) == 0)
     chosen = cols[1].selectbox("Patient under discussion", ids, key=PATIENT_KEY,
-                               format_func=lambda p: f"{ids.index(p) + 1}. {p}",
-                               label_visibility="collapsed")
-    cols[2].button("Next patient ▶", on_click=move, args=(1,), width="stretch",
+                               format_func=label, label_visibility="collapsed")
+    cols[2].button("Next patient", icon=":material/arrow_forward:", on_click=move, args=(1,),
+                   width="stretch",
                    disabled=ids.index(st.session_state[PATIENT_KEY]) == len(ids) - 1)
     return chosen
+
+
+def meeting_panel(meeting_date: date, principal: Principal) -> meetings.Meeting:
+    """Start the meeting with its attendees, change them, sign it off; returns its state."""
+    state = meetings.meeting(meeting_date, principal=principal)
+    if state.signed_off:
+        st.success(f"Signed off at {clock.local_text(state.signed_off_at)} by "
+                   f"{plain(state.signed_off_by or '')}. The record of this meeting is final.",
+                   icon=":material/verified:")
+        st.text(f"Attendees: {', '.join(state.attendees)}")
+        return state
+    if not state.started:
+        with st.form("meeting_start", enter_to_submit=False):
+            names = st.text_area("Who is at the table? (one name per line)", value=principal.user,
+                                 height=100, key="meeting_attendees_new")
+            started = st.form_submit_button("Start the meeting", icon=":material/play_arrow:",
+                                            type="primary")
+        if started:
+            _meeting_change(services.start_meeting, meeting_date, names, principal)
+        st.caption("Name who is at the table to start the meeting: the record lists them, and "
+                   "signing off at the end makes the record final.")
+        return state
+    st.text(f"Started {clock.local_text(state.started_at)} by {state.started_by} · "
+            f"{len(state.attendees)} attendees: {', '.join(state.attendees)}")
+    left, right = st.columns(2)
+    with left.expander("Change attendees", icon=":material/group:"):
+        with st.form("meeting_attendees", enter_to_submit=False):
+            names = st.text_area("Attendees (one name per line)", value="\n".join(state.attendees),
+                                 height=100, key=f"meeting_attendees_{len(state.attendees)}")
+            changed = st.form_submit_button("Save attendees")
+        if changed:
+            _meeting_change(services.start_meeting, meeting_date, names, principal)
+    with right.expander("Sign off the meeting", icon=":material/task_alt:"):
+        with st.form("meeting_sign_off", enter_to_submit=False):
+            sure = st.checkbox("Every decision of this meeting is recorded and correct")
+            signed = st.form_submit_button("Sign off", type="primary")
+        if signed:
+            if not sure:
+                st.warning("Tick the box to confirm the record is complete before signing off.")
+            else:
+                _meeting_change(services.sign_off_meeting, meeting_date, None, principal)
+    return state
+
+
+def _meeting_change(change, meeting_date: date, names: str | None, principal: Principal) -> None:
+    try:
+        if names is None:
+            change(meeting_date, principal=principal)
+        else:
+            change(meeting_date, names, principal=principal)
+    except ValueError as exc:  # no attendee named, or the meeting already closed: say which
+        st.warning(str(exc))
+        return
+    st.rerun()
 
 
 def _weekly_frame(mine: Cohort, code: str) -> pd.DataFrame:
@@ -103,7 +194,7 @@ def _weekly_frame(mine: Cohort, code: str) -> pd.DataFrame:
 
 def case_card(card: review.CaseCard) -> None:
     """The patient's card: profile, reasons, four domains, responder tiles, care, decisions."""
-    st.subheader(f"🧑 Patient {plain(card.patient_id)}")
+    st.subheader(f":material/person: Patient {plain(card.patient_id)}")
     cols = st.columns(4)
     cols[0].metric("Age at intake", card.age if card.age is not None else "unknown")
     cols[1].metric("Weeks from intake to last score", card.weeks_since_intake
@@ -158,19 +249,24 @@ def decision_form(patient_id: str, principal: Principal, version_id: str | None,
                                     placeholder="e.g. refer to CBT group")
         note = st.text_area("Note", height=80)
         author = st.text_input("Decided by", value=principal.user, max_chars=200)
-        submitted = st.form_submit_button("💾 Save decision", type="primary")
+        submitted = st.form_submit_button("Save decision", icon=":material/save:", type="primary")
     if not submitted:
         return None
     if not action.strip():
         st.warning("Write the action before saving.")
         return None
-    return services.record_decision(patient_id, discipline, action, note, principal=principal,
-                                    engine=database.get_engine(), cohort_version=version_id,
-                                    meeting_date=meeting_date, author=author)
+    try:
+        return services.record_decision(patient_id, discipline, action, note, principal=principal,
+                                        engine=database.get_engine(), cohort_version=version_id,
+                                        meeting_date=meeting_date, author=author)
+    except ValueError as exc:  # too long, or the meeting was signed off: say so, keep nothing
+        st.warning(str(exc))
+        return None
 
 
-def edit_form(current: list[review.Decision], principal: Principal) -> review.Decision | None:
-    """Choose a decision and save a new revision of it (the old one stays in the history)."""
+def edit_form(current: list[review.Decision], principal: Principal,
+              meeting_date: date) -> review.Decision | None:
+    """Choose a decision and save a new revision of it under this meeting (the old one stays)."""
     if not current:
         return None
     labels = {d.decision_id: f"{d.discipline}: {d.action} (revision {d.revision})" for d in current}
@@ -189,14 +285,18 @@ def edit_form(current: list[review.Decision], principal: Principal) -> review.De
     with st.form(f"edit_form_{chosen}_{latest.revision}", enter_to_submit=True):
         action = st.text_input("New action", value=latest.action, max_chars=200)
         note = st.text_area("New note", value=latest.note, height=80)
-        submitted = st.form_submit_button("✏️ Save as new revision")
+        submitted = st.form_submit_button("Save as new revision", icon=":material/edit:")
     if not submitted:
         return None
     if not action.strip():
         st.warning("Write the action before saving.")
         return None
-    return services.revise_decision(chosen, action=action, note=note, principal=principal,
-                                    engine=database.get_engine())
+    try:
+        return services.revise_decision(chosen, action=action, note=note, principal=principal,
+                                        engine=database.get_engine(), meeting_date=meeting_date)
+    except ValueError as exc:
+        st.warning(str(exc))
+        return None
 
 
 def history(revisions: list[review.Decision]) -> None:
@@ -231,6 +331,25 @@ def meeting_downloads(cohort_name: str, agenda_frame: pd.DataFrame, meeting_date
                                                 principal=principal, engine=database.get_engine(),
                                                 cohort_version=version_id)
 
-        col.download_button(f"📄 Meeting record (.{fmt})", data=build,
+        col.download_button(f"Meeting record (.{fmt})", icon=":material/download:", data=build,
                             file_name=f"{stem}.{fmt}", mime=mime, width="stretch",
                             on_click="ignore", key=f"meeting_{fmt}")
+
+
+def zone_name() -> str:
+    """The clinic's time zone as pages name it ("CET", "Europe/Berlin", "UTC")."""
+    zone = clock.clinic_zone()
+    return str(getattr(zone, "key", None) or clock.local(clock.now(), zone).tzname() or zone)
+
+
+def rerun_discussion() -> None:
+    """Rerun the discussion fragment only (a save redraws the card, not the page).
+
+    A form submitted during a full run of the page (the first run after a
+    widget outside the fragment changed, or a test's run) cannot rerun a
+    fragment alone, so the page reruns instead.
+    """
+    try:
+        st.rerun(scope="fragment")
+    except StreamlitAPIException:
+        st.rerun()
