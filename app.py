@@ -7,7 +7,8 @@ import streamlit as st
 from paincycle.access import Permission
 from paincycle.ui import auth, data, errors, router
 
-st.set_page_config(page_title="PainCycle", page_icon="🔄", layout="wide")
+# Material icons: Streamlit serves their font itself, so they draw offline and with no emoji font.
+st.set_page_config(page_title="PainCycle", page_icon=auth.APP_ICON, layout="wide")
 # An error's message may quote patient data: Streamlit shows none of it (ui.errors shows a reference).
 if not errors.REVEAL_TO_TESTS:
     st.set_option("client.showErrorDetails", "none")
@@ -17,14 +18,14 @@ PAGES_DIR = Path(__file__).parent / "pages"
 #: (file, title, icon, permission needed to see it in the menu) in menu order;
 #: a page appears once its file exists. The core enforces roles whatever the menu shows.
 PAGES = [
-    ("home.py", "Overview", "🏠", None),
-    ("cohort.py", "Cohort", "📈", None),
-    ("patient.py", "Patient", "🧑", None),
-    ("case_review.py", "Case review", "🗂️", None),
-    ("risk_model.py", "Risk model", "🎯", None),
-    ("data.py", "Data", "📥", None),
-    ("export.py", "Export", "📤", None),
-    ("audit.py", "Audit log", "🔎", Permission.VIEW_AUDIT),
+    ("home.py", "Overview", ":material/home:", None),
+    ("cohort.py", "Cohort", ":material/monitoring:", None),
+    ("patient.py", "Patient", ":material/person:", None),
+    ("case_review.py", "Case review", ":material/groups:", None),
+    ("risk_model.py", "Risk model", ":material/target:", None),
+    ("data.py", "Data", ":material/upload_file:", None),
+    ("export.py", "Export", ":material/download:", None),
+    ("audit.py", "Audit log", ":material/manage_search:", Permission.VIEW_AUDIT),
 ]
 
 principal = auth.require_sign_in()  # the sign-in screen is all a stranger gets

@@ -2,14 +2,13 @@
 
 import streamlit as st
 
-from paincycle import measures
-from paincycle.summary import cohort_headline
+from paincycle.summary import cohort_headline, instruments_by_domain
 from paincycle.ui import data
-from paincycle.ui.auth import current_principal
+from paincycle.ui.auth import APP_ICON, current_principal
 from paincycle.ui.text import plain
 
 current_principal()  # the gate, also when this page is opened by its own address
-st.title("🔄 PainCycle")
+st.title(f"{APP_ICON} PainCycle")
 st.write(
     "Chronic pain, low mood and poor sleep feed each other, and the patients who do "
     "worst often withdraw quietly. PainCycle shows the cycle in your clinic's own data."
@@ -28,9 +27,11 @@ cols[0].metric("Patients", f"{headline.patients:,}")
 cols[1].metric("Observations", f"{headline.observations:,}")
 cols[2].metric("First record", headline.first_date)
 cols[3].metric("Last record", headline.last_date)
-names = sorted(measures.MEASURES[c].instrument if c in measures.MEASURES else c for c in headline.measures)
-st.caption(f"Measures recorded: {plain(', '.join(names)) or 'none'}")
-if version and "synthetic" in version.source:
+recorded = instruments_by_domain(headline.measures)
+st.markdown("**Measures recorded**" + ("".join(
+    f"\n- {plain(group.capitalize())}: {plain(', '.join(names))}" for group, names in recorded)
+    if recorded else ": none"))
+if data.is_synthetic(version):
     st.info("This is the bundled **synthetic** demo cohort: no real patient is described.")
 
 st.markdown(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paincycle import measures
 from paincycle.cohort import Cohort
 
 
@@ -22,3 +23,18 @@ def cohort_headline(cohort: Cohort) -> Headline:
     first, last = (f"{span[0]:%Y-%m-%d}", f"{span[1]:%Y-%m-%d}") if span else ("-", "-")
     return Headline(cohort.n_patients, len(cohort.observations), first, last,
                     cohort.measures_present())
+
+
+def instruments_by_domain(codes: list[str]) -> list[tuple[str, list[str]]]:
+    """The instruments recorded, by domain in the registry's order, as a clinician names them.
+
+    A team checks that the questionnaires it uses came through: "PHQ-9 total",
+    not "phq9". A clinic's own ``x_`` measures have no registry name and are
+    listed under "clinic's own measures" by their code.
+    """
+    present = set(codes)
+    groups = [(group, [m.instrument for m in measures.in_domain(group) if m.code in present])
+              for group in measures.GROUP_ORDER]
+    own = sorted(c for c in present if c not in measures.MEASURES)
+    return [(g, names) for g, names in groups if names] + ([("clinic's own measures", own)]
+                                                            if own else [])

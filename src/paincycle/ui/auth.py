@@ -20,6 +20,8 @@ from paincycle.ui import router
 from paincycle.ui.text import plain
 
 LOCAL_MODE_TEXT = "Local single-user mode"
+#: The app's own icon (browser tab, titles): a Material icon, drawn without an emoji font.
+APP_ICON = ":material/cycle:"
 _DENIED_KEY = "_paincycle_denied_recorded"
 _SIGNED_IN_KEY = "_paincycle_sign_in_recorded"
 
@@ -89,7 +91,7 @@ def require_sign_in() -> Principal:
     """
     principal = _principal_or_none()
     if principal is None:
-        st.navigation([st.Page(_gate, title="Sign in", icon="🔒", url_path="sign-in")],
+        st.navigation([st.Page(_gate, title="Sign in", icon=":material/lock:", url_path="sign-in")],
                       position="hidden").run()
         st.stop()
     return principal
@@ -118,7 +120,7 @@ def _record_quietly(write) -> None:  # noqa: ANN001
 
 def _gate() -> None:
     """The only screen a person without a way in sees: the refusal's reason, or sign in."""
-    st.title("🔄 PainCycle")
+    st.title(f"{APP_ICON} PainCycle")
     decision = door()
     if decision.door is gate.Door.REFUSED:
         st.error(decision.reason)
@@ -149,11 +151,22 @@ def _gate() -> None:
 
 
 def sidebar_status(principal: Principal) -> None:
-    """Say plainly who is signed in with which role, or that no sign-in protects the app."""
+    """Say plainly who is signed in with which role, or that no sign-in protects the app.
+
+    The role decides what the pages offer (imports, identified exports, the audit
+    log), so it sits beside the name where a colleague at the same screen sees it.
+    """
     if principal is LOCAL_USER:
-        st.sidebar.info(f"🔓 **{LOCAL_MODE_TEXT}**: no sign-in; this app is reachable only "
-                        "from this computer (127.0.0.1).")
+        st.sidebar.info(f"**{LOCAL_MODE_TEXT}**: you are the single local user, with the "
+                        f"**{principal.role.value}** role. No sign-in protects this app, so it "
+                        "is reachable only from this computer (127.0.0.1).",
+                        icon=":material/lock_open:")
         return
-    st.sidebar.caption(f"Signed in as **{plain(principal.user)}** ({principal.role.value})")
-    if st.sidebar.button("Sign out", key="sign_out"):
+    name = str(st.user.get("name") or "").strip()
+    shown = plain(name) if name and name.lower() != principal.user.lower() else ""
+    st.sidebar.markdown(f":material/account_circle: **{shown or plain(principal.user)}** · "
+                        f"role: **{principal.role.value}**")
+    if shown:
+        st.sidebar.caption(f"Signed in as {plain(principal.user)}")
+    if st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
         st.logout()

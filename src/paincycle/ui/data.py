@@ -64,7 +64,22 @@ def ensure_sample_cohort() -> Version | None:
         return latest
     with st.spinner("First start: storing the bundled demo cohort..."):
         cohort = read_cohort(config.SAMPLE_COHORT)
-        return current.save(cohort, name="demo", source="sample_data/demo (synthetic)")
+        return current.save(cohort, name="demo", source=f"sample_data/demo ({SYNTHETIC})")
+
+
+#: The word a version's source carries when its patients are generated, not real.
+SYNTHETIC = "synthetic"
+
+
+def is_synthetic(version: Version | None) -> bool:
+    """Whether a stored version holds generated patients (the demo), by the source it was stored
+    with; an export then says its risks describe no real patient."""
+    return version is not None and SYNTHETIC in version.source
+
+
+def version_by_id(version_id: str | None) -> Version | None:
+    """The stored version with exactly this id, or None."""
+    return _exact(version_id)
 
 
 def versions() -> list[Version]:
