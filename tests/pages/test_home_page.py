@@ -2,6 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
+from paincycle import measures
 from paincycle.cohort import read_cohort
 from paincycle.store import CohortStore
 
@@ -18,8 +19,8 @@ def test_home_shows_the_stored_cohort(tiny_cohort_dir, monkeypatch):
     assert metrics["First record"] == "2025-01-06"
     assert metrics["Last record"] == "2026-01-05"
     recorded = next(m.value for m in at.markdown if m.value.startswith("**Measures recorded**"))
-    assert "- Pain: Average pain (NRS 0-10)" in recorded
-    assert "- Mood: PHQ-9 total" in recorded
+    assert f"- Pain: {measures.get('pain_nrs').instrument}" in recorded
+    assert f"- Mood: {measures.get('phq9').instrument}" in recorded
     assert "phq9" not in recorded and "pain_nrs" not in recorded, "instrument names, not codes"
     assert at.title[0].value == ":material/cycle: PainCycle"
 
