@@ -9,7 +9,7 @@ from paincycle.ui import export as widgets
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
-st.title("📤 Export")
+st.title(":material/download: Export")
 st.write("A cohort summary: headline numbers, baseline profile, responder rates at 3, 6 and 12 "
          "months, triad and deterioration counts, flagged patients with their reasons, and the "
          "risk model's performance.")
@@ -29,7 +29,7 @@ st.caption(f"{len(selected):,} of {total:,} patients selected"
            + (" by the filters." if chosen.active else "."))
 
 fmt, deidentify, with_model = widgets.options(principal, version_id)
-if st.button("⚙️ Build the export", type="primary"):
+if st.button("Build the export", type="primary", icon=":material/build:"):
     try:
         widgets.build(version_id, selected, fmt, deidentify=deidentify, with_model=with_model,
                       principal=principal, filters_text=widgets.describe(chosen))

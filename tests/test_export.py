@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from paincycle import services, trajectories
+from paincycle import clock, services, trajectories
 from paincycle.access import AccessDenied, Principal, Role
 from paincycle.cohort import read_cohort
+from paincycle.model import risk_words
 from paincycle.reports import document
 from paincycle.reports import summary as export
 from paincycle.trajectories import CohortTrajectories
@@ -214,3 +215,156 @@ def test_shared_text_keeps_common_categories():
     shown = export.shared_text_only(cohort, cohort)
     assert list(shown[:5]) == ["fibromyalgia"] * 5
     assert list(shown[5:7]) == [export.RARE_TEXT] * 2 and pd.isna(shown.iloc[7])
+
+
+# --------------------------------------------------------------------------- exports that read well
+
+
+def _model(risks: dict[str, float], *, synthetic: bool = False,
+           cohort_synthetic: bool | None = None) -> export.ModelSection:
+    return export.ModelSection(
+        risk=pd.DataFrame({"patient_id": list(risks), "risk": list(risks.values()),
+                           "flagged": [int(r >= 0.3) for r in risks.values()]}),
+        performance=pd.DataFrame({"metric": ["AUC (out-of-fold)",
+                                             "Patients with an outcome label (training)",
+                                             "Share with a poor outcome (training)",
+                                             "Risk threshold for a flag"],
+                                  "value": [0.7123, 763.0, 0.501, 0.3]}),
+        outcome="poor outcome at 1 year", description="Logistic model.", threshold=0.3,
+        synthetic=synthetic, cohort_synthetic=cohort_synthetic, trained_on="demo")
+
+
+@pytest.fixture
+def gappy(tiny_cohort_dir):
+    """The tiny cohort with one birth year missing (a nullable whole-number column)."""
+    patients = tiny_cohort_dir / "patients.csv"
+    patients.write_text(patients.read_text().replace(",male,1985,", ",male,,"))
+    return read_cohort(tiny_cohort_dir)
+
+
+def test_csv_cells_read_as_a_spreadsheet_user_expects(gappy):
+    model = _model({"P001": 0.004, "P002": 0.3449, "P003": 0.996})
+    data = export.render(export.build_summary(CohortTrajectories(gappy), model=model,
+                                              charts=False), "csv")
+    text = data.decode("utf-8-sig")
+    assert "True" not in text and "False" not in text and ".0," not in text
+    frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig").set_index("patient")
+    assert frame["birth year"].tolist()[0] == 1970 and pd.isna(frame.loc["P002", "birth year"])
+    raw = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str).set_index("patient")
+    assert raw["birth year"].fillna("").tolist() == ["1970", "", "1962"]
+    assert frame["observations"].dtype == "int64"
+    assert frame["last score (days since intake)"].dtype == "int64"
+    assert "risk" not in frame.columns and frame["risk (%)"].dtype == "int64"
+    assert frame["risk (%)"].tolist() == [1, 34, 99], "whole percent, never a certain 0 or 100"
+    for column in ("triad", "safety signal", "flagged by model"):
+        assert set(frame[column]) <= {"yes", "no"}, column
+    assert frame.loc["P002", "flagged by model"] == "yes"
+
+
+def test_whole_percent_agrees_with_the_risk_in_words():
+    for risk in (0.0, 0.004, 0.0149, 0.015, 0.34, 0.345, 0.5, 0.985, 0.99, 0.994, 0.996, 1.0):
+        words = risk_words(risk)
+        assert str(export.whole_percent(risk)) in words, (risk, words)
+
+
+def test_xlsx_cells_are_typed_and_formatted(gappy):
+    model = _model({"P001": 0.12, "P002": 0.345, "P003": 0.9})
+    data = export.render(export.build_summary(CohortTrajectories(gappy), model=model,
+                                              charts=False), "xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    sheet = book["Patients"]
+    header = [c.value for c in sheet[1]]
+
+    def cell(row: int, column: str):
+        return sheet.cell(row, header.index(column) + 1)
+
+    year = cell(2, "birth year")
+    assert year.value == 1970 and isinstance(year.value, int) and year.number_format == "0"
+    assert cell(3, "birth year").value is None
+    assert isinstance(cell(2, "observations").value, int)
+    assert cell(2, "observations").number_format == "#,##0"
+    risk = cell(3, "risk")
+    assert risk.value == pytest.approx(0.345) and risk.number_format == "0%"
+    assert {cell(r, "triad").value for r in (2, 3, 4)} <= {"yes", "no"}
+    assert cell(3, "flagged by model").value == "yes"
+    intake = cell(2, "intake date")
+    assert intake.is_date and intake.value.date().isoformat() == "2025-01-06"
+    performance = {row[0].value: row[1] for row in book["Model"].iter_rows(min_row=2)}
+    count = performance["Patients with an outcome label (training)"]
+    assert count.value == 763 and isinstance(count.value, int) and count.number_format == "#,##0"
+    assert performance["AUC (out-of-fold)"].number_format == "0.000"
+    assert performance["Risk threshold for a flag"].number_format == "0%"
+    about = "\n".join(str(r[0].value) for r in book["About"].iter_rows())
+    assert "Risks are prognostic support, not a diagnosis." in about
+
+
+def test_pdf_has_page_numbers_the_disclaimer_and_the_synthetic_model(tiny):
+    model = _model({"P002": 0.34}, synthetic=True, cohort_synthetic=False)
+    data = export.render(export.build_summary(CohortTrajectories(tiny), model=model), "pdf")
+    reader = PdfReader(io.BytesIO(data))
+    pages = [page.extract_text() for page in reader.pages]
+    n = len(pages)
+    assert n >= 2
+    for i, text in enumerate(pages, start=1):
+        assert f"page {i} of {n}" in text, i
+    text = "\n".join(pages)
+    assert "prognostic support, not a diagnosis" in text
+    assert "trained on synthetic (generated) data" in text and "scores real patients" in text
+
+
+def test_each_chart_is_printed_beside_its_domain_not_at_the_end(tiny):
+    summary = export.build_summary(CohortTrajectories(tiny))
+    reader = PdfReader(io.BytesIO(export.render(summary, "pdf")))
+    texts = [page.extract_text() for page in reader.pages]
+    last_chart_page = max(i for i, page in enumerate(reader.pages) if page.images)
+    triad_page = next(i for i, t in enumerate(texts) if "Triad, deterioration, safety" in t)
+    assert last_chart_page <= triad_page, "the charts come before the next section"
+    for chart in summary.charts:
+        domain = chart.title.split(":")[0]
+        page = next(i for i, t in enumerate(texts) if chart.title in t)
+        assert reader.pages[page].images, domain
+    page = export.render(summary, "html").decode()
+    rates, triad = page.index("Responder rates by domain"), page.index("Triad, deterioration")
+    images = [m.start() for m in re.finditer("<img ", page)]
+    assert len(images) == 4 and all(rates < i < triad for i in images)
+    for chart in summary.charts:  # each chart sits just above its own domain's rates
+        heading = page.index(f"<h3>{chart.title}</h3>")
+        block = page[heading:page.index("</section>", heading)]
+        assert "<img " in block and f"<td>{chart.group}</td>" in block
+
+
+def test_html_says_not_a_diagnosis_beside_the_risks_and_names_a_synthetic_model(tiny):
+    model = _model({"P002": 0.34}, synthetic=True, cohort_synthetic=True)
+    page = export.render(export.build_summary(CohortTrajectories(tiny), model=model,
+                                              charts=False), "html").decode()
+    flagged = page[page.index("Patients flagged by the risk model"):]
+    assert "prognostic support, not a diagnosis" in flagged[:600]
+    assert "trained on synthetic (generated) data" in flagged[:600]
+    assert "this cohort is synthetic too" in page
+    assert "<td class=\"n\">34%</td>" in flagged
+
+
+def test_a_real_model_is_not_called_synthetic(tiny):
+    model = _model({"P002": 0.34})
+    summary = export.build_summary(CohortTrajectories(tiny), model=model, charts=False)
+    assert "synthetic" not in export.render(summary, "html").decode()
+    assert any("trained on the cohort 'demo'" in n for n in summary.notes)
+
+
+def test_the_time_of_an_export_is_local_with_its_zone(tiny, monkeypatch):
+    monkeypatch.setenv("PAINCYCLE_TIMEZONE", "America/New_York")
+    summary = export.build_summary(CohortTrajectories(tiny), charts=False)
+    expected = clock.local_text(summary.generated_at)
+    assert expected.endswith(("EST", "EDT"))
+    about = xlsx_cells(export.render(summary, "xlsx"))["About"]
+    assert [f"Generated: {expected}"] in about
+    assert f"Generated: {expected}" in export.render(summary, "html").decode()
+
+
+def test_the_demo_model_section_says_it_is_synthetic(tiny):
+    from paincycle import config
+
+    if not config.DEMO_MODEL.exists():
+        pytest.skip("the demo model is not bundled")
+    section = export.model_section(tiny, config.DEMO_MODEL, cohort_synthetic=False)
+    assert section.synthetic and "scores real patients" in section.provenance()

@@ -83,21 +83,45 @@ def render_markdown(template: str, **context: object) -> str:
     return _environment("markdown").get_template(template).render(**context)
 
 
+def chart_png(chart: object, scale: float = 1.5) -> bytes:
+    """An Altair chart as PNG bytes for a PDF or an HTML report (vl-convert: offline, no browser).
+
+    Outside Streamlit Altair's 5,000-row guard applies: aggregate before drawing.
+    """
+    buffer = io.BytesIO()
+    chart.save(buffer, format="png", scale_factor=scale)  # type: ignore[attr-defined]
+    return buffer.getvalue()
+
+
+#: The footer's page counter; fpdf replaces the alias with the page count when the file is closed.
+PAGE_COUNTER = "page {page} of {{nb}}"
+
+
 class PdfReport:
     """A plain A4 report with a Unicode font: headings, paragraphs, tables, images.
 
-    Text is always drawn as text (no markup parsing), so a note cannot change the layout.
+    Every page ends with the report's name and "page 2 of 5", so a printed page
+    that comes loose from the pile can be put back and is known to be part of a
+    longer record. Text is always drawn as text (no markup parsing), so a note
+    cannot change the layout.
     """
 
     FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
 
-    def __init__(self, title: str):
+    def __init__(self, title: str, footer: str | None = None):
         from fpdf import FPDF
+
+        report = self
+
+        class _Pages(FPDF):
+            def footer(self) -> None:  # fpdf calls this as each page is finished
+                report._footer()
 
         # fpdf logs the characters a font lacks: that would put patient text in the logs
         logging.getLogger("fpdf").setLevel(logging.ERROR)
-        self.pdf = FPDF(format="A4")
-        self.pdf.set_auto_page_break(auto=True, margin=15)
+        self.footer_text = title if footer is None else footer
+        self.pdf = _Pages(format="A4")
+        self.pdf.set_auto_page_break(auto=True, margin=18)
         self.pdf.set_title(title)
         self.font = self._font()
         self.pdf.add_page()
@@ -115,6 +139,16 @@ class PdfReport:
                 return "DejaVu"
         self.unicode = False
         return "Helvetica"
+
+    def _footer(self) -> None:
+        pdf = self.pdf
+        pdf.set_y(-12)
+        pdf.set_font(self.font, "", 7.5)
+        pdf.set_text_color(90)
+        half = pdf.epw / 2
+        pdf.cell(half, 5, self._text(self.footer_text)[:90], align="L")
+        pdf.cell(half, 5, PAGE_COUNTER.format(page=pdf.page_no()), align="R")
+        pdf.set_text_color(0)
 
     def _text(self, value: object) -> str:
         text = _CONTROL.sub(" ", str(value))
@@ -143,21 +177,43 @@ class PdfReport:
                 grid.row([self._text(v) for v in values])
         self.pdf.ln(2)
 
-    def image(self, png: bytes, title: str) -> None:
-        self.pdf.image(io.BytesIO(png), w=self.pdf.epw * 0.9, alt_text=self._text(title))
+    def image(self, png: bytes, title: str, width: float = 0.9) -> None:
+        """A chart ``width`` of the text width wide, on a new page only if it does not fit here."""
+        w = self.pdf.epw * width
+        self._room_for(w * _aspect(png))
+        self.pdf.image(io.BytesIO(png), w=w, alt_text=self._text(title))
         self.pdf.ln(2)
+
+    def figure(self, png: bytes, title: str, width: float = 0.9) -> None:
+        """A chart under its own title, the two kept on one page."""
+        self._room_for(8 + self.pdf.epw * width * _aspect(png))
+        self.subheading(title)
+        self.image(png, title, width)
+
+    def _room_for(self, height: float) -> None:
+        if self.pdf.get_y() + height > self.pdf.page_break_trigger:
+            self.pdf.add_page()
 
     def output(self) -> bytes:
         return bytes(self.pdf.output())
+
+
+def _aspect(png: bytes) -> float:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as picture:
+        return picture.height / picture.width
 
 
 def column_widths(headings: Sequence[object], rows: Sequence[Sequence[str]]) -> list[float]:
     """Relative PDF column widths from the content: wide for sentences, narrow for numbers."""
     widths = []
     for i, heading in enumerate(headings):
-        longest_word = max((len(w) for w in str(heading).split()), default=1)
+        longest_word = 1.4 * max((len(w) for w in str(heading).split()), default=1) + 1  # bold
         lengths = sorted(len(row[i]) for row in rows) or [1]
         typical = lengths[int(0.9 * (len(lengths) - 1))]
+        if lengths[-1] <= 14:  # numbers and codes: room for the longest, never broken mid-word
+            typical = lengths[-1] + 1
         widths.append(float(min(60, max(7, longest_word, typical))))
     return widths
 

@@ -28,15 +28,16 @@ import io
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from paincycle import access, measures, review, rules, trajectories
+from paincycle import access, clock, measures, review, rules, trajectories
 from paincycle.access import Permission, Principal
 from paincycle.cohort import Cohort
+from paincycle.model import DISCLAIMER, risk_words
 from paincycle.reports import document
 from paincycle.trajectories import CohortTrajectories
 
@@ -50,15 +51,23 @@ MIN_PATIENTS_PER_WEEK = 5
 #: Flagged patients printed in HTML and PDF; the .xlsx and .csv carry them all.
 MAX_PRINTED_ROWS = 50
 
-#: Number formats by kind: (openpyxl number_format, Python format for HTML/PDF).
-NUMBER_FORMATS: dict[str, tuple[str, str]] = {
-    "int": ("#,##0", "{:,.0f}"),
-    "year": ("0", "{:.0f}"),
-    "1dp": ("0.0", "{:,.1f}"),
-    "2dp": ("0.00", "{:,.2f}"),
-    "3dp": ("0.000", "{:,.3f}"),
-    "pct": ("0.0%", "{:.1%}"),
+#: Number formats by kind: (openpyxl number_format, the text HTML and PDF print).
+NUMBER_FORMATS: dict[str, tuple[str, Callable[[float], str]]] = {
+    "int": ("#,##0", "{:,.0f}".format),
+    "year": ("0", "{:.0f}".format),
+    "1dp": ("0.0", "{:,.1f}".format),
+    "2dp": ("0.00", "{:,.2f}".format),
+    "3dp": ("0.000", "{:,.3f}".format),
+    "pct": ("0.0%", "{:.1%}".format),
+    "risk": ("0%", risk_words),  # a patient's risk: whole percent, as the model says it in words
+    "date": ("yyyy-mm-dd", str),  # a calendar day: a date cell in .xlsx, ISO text elsewhere
 }
+#: Kinds whose cells are whole numbers in a spreadsheet (1968, not 1968.0).
+WHOLE_KINDS = ("int", "year")
+#: Said beside every risk: the model helps a team decide, it never decides.
+RISK_NOTE = f"Risks are {DISCLAIMER[0].lower()}{DISCLAIMER[1:]}"
+#: The per-patient table's risk column in a .csv: whole percent, a number a spreadsheet sorts.
+CSV_RISK = "risk (%)"
 
 Progress = Callable[[float, str], None]
 
@@ -77,12 +86,18 @@ class Table:
     note: str = ""
     printed_rows: int | None = None  # cap in HTML/PDF (the .xlsx has every row)
     row_formats: list[str] | None = None  # per-row kinds, for columns formatted "row"
+    group_by: str | None = None  # HTML/PDF print the rows in blocks by this column, each with its chart
 
 
 @dataclass
 class Chart:
+    """A chart and where it is printed: beside the rows of its ``section`` (a table's sheet)
+    whose ``group`` column holds ``group`` (a domain), or after the section when no row does."""
+
     title: str
     png: bytes
+    section: str = ""
+    group: str = ""
 
 
 @dataclass
@@ -94,6 +109,27 @@ class ModelSection:
     outcome: str  # the outcome definition in words
     description: str = ""
     threshold: float = float("nan")  # the flag threshold the risks were flagged at
+    synthetic: bool = False  # trained on synthetic (generated) data, per the model's metadata
+    cohort_synthetic: bool | None = None  # the scored cohort is synthetic too (None: not known)
+    trained_on: str = ""  # the training cohort's name
+
+    def provenance(self) -> str:
+        """What the model was trained on, in words, and whether that matches the patients scored.
+
+        A model trained on generated patients has never been checked against real
+        ones: an export that shows its risks for a clinic's real patients says so.
+        """
+        if not self.synthetic:
+            return (f"The risk model was trained on the cohort '{self.trained_on}'."
+                    if self.trained_on else "")
+        said = "The risk model was trained on synthetic (generated) data, not on real patients"
+        if self.cohort_synthetic is True:
+            return f"{said}; this cohort is synthetic too, so no risk here describes a real patient."
+        if self.cohort_synthetic is False:
+            return (f"{said}, and here it scores real patients: its risks have not been "
+                    "validated on them. Retrain it on this clinic's data before relying on them.")
+        return (f"{said}: unless this cohort is synthetic too, its risks have not been validated "
+                "on the patients scored.")
 
 
 @dataclass
@@ -113,6 +149,10 @@ class Summary:
             if item.sheet == sheet:
                 return item
         raise KeyError(sheet)
+
+
+#: The responder-rates section, where each domain's band chart is printed.
+RATES = "Responder rates"
 
 
 def _noop(_fraction: float, _message: str) -> None:
@@ -154,19 +194,22 @@ def build_summary(analysis: CohortTrajectories, ids: pd.Series | None = None, *,
     tables = [
         _headline(patients, status, deidentify),
         _baseline_profile(status, n),
-        Table("Responder rates", "Responder rates by domain at 3, 6 and 12 months", rates.copy(),
+        Table(RATES, "Responder rates by domain at 3, 6 and 12 months", rates.copy(),
               {"months": "int", "n_patients": "int", "n_responders": "int", "rate": "pct"},
               "Among patients with a baseline and a follow-up in the window, the share whose "
-              "domain improved by at least the MCID, on the measure that speaks for the domain."),
+              "domain improved by at least the MCID, on the measure that speaks for the domain. "
+              "Beside each domain: the cohort's scores by week since intake (median and "
+              f"middle half; weeks with fewer than {MIN_PATIENTS_PER_WEEK} patients left out).",
+              group_by="domain"),
         _flag_counts(triad, worse, safety, model, n),
         _agenda_table(agenda, ids_shown),
     ]
     notes: list[str] = []
     if model is not None:
         tables.append(_flagged_by_model(model, ids_shown, chosen))
-        tables.append(Table("Model", "The risk model's performance", model.performance.copy(),
-                            {"value": "3dp"}, model.description))
-        notes.append(f"Outcome definition: {model.outcome}")
+        tables.append(_model_table(model))
+        notes += [RISK_NOTE, *filter(None, [model.provenance()]),
+                  f"Outcome definition: {model.outcome}"]
     else:
         notes.append("No risk model was available: the review list comes from deterioration, "
                      "the triad and safety signals only, and no patient is flagged by a model.")
@@ -180,11 +223,11 @@ def build_summary(analysis: CohortTrajectories, ids: pd.Series | None = None, *,
         for i, (domain, code) in enumerate(analysis.primary.items()):
             step(0.65 + 0.3 * i / max(1, len(analysis.primary)), f"Band chart: {domain}")
             images.append(Chart(f"{domain.capitalize()}: {measures.get(code).instrument}",
-                                band_png(bands[code], code)))
+                                band_png(bands[code], code), section=RATES, group=domain))
     step(1.0, "Done")
     return Summary(
         title="PainCycle cohort summary" + (" (de-identified)" if deidentify else ""),
-        cohort_name=analysis.cohort.name or "cohort", generated_at=datetime.now(UTC),
+        cohort_name=analysis.cohort.name or "cohort", generated_at=clock.now(),
         deidentified=deidentify, tables=tables, charts=images, notes=notes,
         per_patient=per_patient, filters=filters,
     )
@@ -275,10 +318,10 @@ def _agenda_table(agenda: pd.DataFrame, ids: dict[str, str]) -> Table:
         "reasons": agenda["reason_text"],
     })
     return Table("Review list", "Patients the case-review rules would list, with their reasons",
-                 frame, {"rank": "int", "priority": "2dp", "risk": "pct"},
+                 frame, {"rank": "int", "priority": "2dp", "risk": "risk"},
                  "Ranked as the case-review agenda ranks them (hand changes are not included). "
-                 "Being listed is not the same as being flagged by the risk model.",
-                 printed_rows=MAX_PRINTED_ROWS)
+                 "Being listed is not the same as being flagged by the risk model. "
+                 + RISK_NOTE, printed_rows=MAX_PRINTED_ROWS)
 
 
 def _flagged_by_model(model: ModelSection, ids: dict[str, str], chosen: set[str]) -> Table:
@@ -287,9 +330,28 @@ def _flagged_by_model(model: ModelSection, ids: dict[str, str], chosen: set[str]
     risk = risk.sort_values("risk", ascending=False, kind="stable")
     frame = pd.DataFrame({"patient": risk["patient_id"].astype(str).map(ids),
                           "risk": risk["risk"].astype(float)})
+    note = " ".join(filter(None, [f"Risk at or above the team's threshold "
+                                  f"({model.threshold:.0%}).", RISK_NOTE, model.provenance()]))
     return Table("Flagged by model", "Patients flagged by the risk model", frame,
-                 {"risk": "pct"}, f"Risk at or above the team's threshold ({model.threshold:.0%}). "
-                 "Prognostic support, not a diagnosis.", printed_rows=MAX_PRINTED_ROWS)
+                 {"risk": "risk"}, note, printed_rows=MAX_PRINTED_ROWS)
+
+
+#: How each row of the model's performance table reads (AUC 0.712, 763 patients, 12%).
+MODEL_ROW_KINDS: dict[str, str] = {
+    "Patients with an outcome label (training)": "int",
+    "Share with a poor outcome (training)": "pct",
+    "Risk threshold for a flag": "risk",
+}
+
+
+def _model_table(model: ModelSection) -> Table:
+    frame = model.performance.copy()
+    kinds = [MODEL_ROW_KINDS.get(str(metric), "3dp") for metric in frame["metric"]]
+    frame["value"] = [int(v) if kind == "int" and pd.notna(v) else v
+                      for v, kind in zip(frame["value"], kinds, strict=True)]
+    note = " ".join(filter(None, [model.description, model.provenance(), RISK_NOTE]))
+    return Table("Model", "The risk model's performance", frame, {"value": "row"}, note,
+                 row_formats=kinds)
 
 
 #: De-identified exports keep a diagnosis or site only when this many patients share it.
@@ -315,7 +377,7 @@ def _per_patient(all_patients: pd.DataFrame, patients: pd.DataFrame, domains: pd
         out["age band"] = patients["age_band"].to_numpy()
     else:
         birth = all_patients.set_index(all_patients["patient_id"].astype(str))["birth_year"]
-        out["birth year"] = pid.map(birth).astype("Float64")
+        out["birth year"] = pid.map(birth).astype("Float64").round().astype("Int64")
     for column in ("diagnosis", "site"):
         values = patients[column].astype(object)
         if deidentify:
@@ -326,7 +388,7 @@ def _per_patient(all_patients: pd.DataFrame, patients: pd.DataFrame, domains: pd
         out["intake date"] = intake.dt.strftime("%Y-%m-%d")
     out["last score (days since intake)"] = pd.Series(
         rules.days_since_intake(patients["last_score"], intake), index=out.index).where(
-        patients["last_score"].notna()).astype("Float64")
+        patients["last_score"].notna()).astype("Float64").round().astype("Int64")
     out["observations"] = patients["n_observations"].astype(int).to_numpy()
     by_domain = domains.set_index(["patient_id", "domain"])
     for domain in measures.VERDICT_GROUPS:
@@ -351,13 +413,16 @@ def _per_patient(all_patients: pd.DataFrame, patients: pd.DataFrame, domains: pd
 
 
 def model_section(cohort: Cohort, path: str | Path | None = None, explain: bool = False,
-                  threshold: float | None = None, scores=None) -> ModelSection | None:
+                  threshold: float | None = None, scores=None,
+                  cohort_synthetic: bool | None = None) -> ModelSection | None:
     """Score the whole version ``cohort`` with the shipped (or given) model; None without a model file.
 
     ``threshold`` is the team's flag threshold (None: the model's default share).
     Score the whole version, not a filtered part, so that a patient's flag does
     not depend on the filters. ``explain`` adds each patient's top factors in
-    words (they cost most of the scoring time).
+    words (they cost most of the scoring time). ``cohort_synthetic`` says whether
+    ``cohort`` holds generated patients (None: not known), so the export can say
+    whether a model trained on synthetic data is scoring real patients.
     """
     from paincycle import config
 
@@ -369,7 +434,8 @@ def model_section(cohort: Cohort, path: str | Path | None = None, explain: bool 
     trained = risk_model.load(path)
     if scores is None:  # the app passes the scores it already holds for this version and model
         scores = risk_model.score(trained, cohort, explain=explain, threshold=threshold)
-    metrics = trained.metadata.metrics
+    meta = trained.metadata
+    metrics = meta.metrics
     rows = [("AUC (out-of-fold)", metrics.auc),
             ("AUC 95% CI, lower", metrics.auc_ci[0]),
             ("AUC 95% CI, upper", metrics.auc_ci[1]),
@@ -383,8 +449,9 @@ def model_section(cohort: Cohort, path: str | Path | None = None, explain: bool 
     description = (f"{metrics.model_kind.capitalize()} model scored "
                    f"{trained.landmark_days} days after intake; "
                    f"{len(scores.skipped):,} patients could not be scored yet.")
-    return ModelSection(scores.table, performance, trained.metadata.outcome_words,
-                        description, scores.threshold)
+    return ModelSection(scores.table, performance, meta.outcome_words, description,
+                        scores.threshold, synthetic=meta.synthetic,
+                        cohort_synthetic=cohort_synthetic, trained_on=meta.cohort_name)
 
 
 # --------------------------------------------------------------------------- charts
@@ -395,24 +462,36 @@ def band_png(bands: pd.DataFrame, code: str) -> bytes:
     from paincycle import charts
 
     chart = charts.band_chart(bands, code, min_patients=MIN_PATIENTS_PER_WEEK).properties(width=520)
-    buffer = io.BytesIO()
-    chart.save(buffer, format="png", scale_factor=1.5)
-    return buffer.getvalue()
+    return document.chart_png(chart)
 
 
 # --------------------------------------------------------------------------- writers
 
 
 def _format_value(value: object, kind: str | None) -> str:
+    """A cell as HTML and PDF print it: yes/no, the kind's number format, else text."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
+        return yes_no(value)
     if kind in NUMBER_FORMATS and isinstance(value, (int, float, np.integer, np.floating)):
-        return NUMBER_FORMATS[kind][1].format(value)
+        return NUMBER_FORMATS[kind][1](float(value))
     if isinstance(value, (float, np.floating)):
         return f"{value:,.2f}"
     return str(value)
+
+
+def yes_no(value: object) -> str:
+    """A true/false cell as a spreadsheet reader says it (not True/False)."""
+    return "yes" if bool(value) else "no"
+
+
+def whole_percent(risk: float) -> int:
+    """A risk as a whole percent for a number column, never a certain 0 or 100.
+
+    The same rounding and bounds as the words (model.risk_words): 0.004 -> 1, 0.996 -> 99.
+    """
+    return min(99, max(1, int(f"{risk * 100:.0f}")))
 
 
 def _cell_kind(table: Table, row: int, column: str) -> str | None:
@@ -429,9 +508,41 @@ def _printed(table: Table) -> tuple[pd.DataFrame, int]:
     return frame, 0
 
 
+def _spreadsheet_frame(table: Table, csv: bool = False) -> pd.DataFrame:
+    """The table with cells typed as a spreadsheet user expects, then made formula-safe.
+
+    Whole-number columns are nullable integers (a birth year 1968, a count 763),
+    true/false reads yes/no, and in a .csv a risk is a whole percent under
+    ``risk (%)`` (the .xlsx keeps the risk itself under a percent format).
+    """
+    frame = table.frame.copy()
+    for column in frame.columns:
+        kind = table.formats.get(column)
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values):
+            frame[column] = values.map(yes_no).astype(object)
+        elif kind in WHOLE_KINDS and pd.api.types.is_numeric_dtype(values):
+            frame[column] = pd.to_numeric(values).round().astype("Int64")
+        elif kind == "date" and not csv:
+            frame[column] = pd.to_datetime(values, errors="coerce").dt.date.astype(object)
+        elif kind == "risk" and csv:
+            frame[column] = pd.array([pd.NA if pd.isna(v) else whole_percent(float(v))
+                                      for v in values], dtype="Int64")
+            frame = frame.rename(columns={column: CSV_RISK if column == "risk"
+                                          else f"{column} (%)"})
+    return document.safe_frame(frame)
+
+
+def _per_patient_table(summary: Summary) -> Table:
+    return Table("Patients", "Per-patient table", summary.per_patient,
+                 {"last score (days since intake)": "int", "observations": "int",
+                  "risk": "risk", "birth year": "year", "intake date": "date"})
+
+
 def to_csv(summary: Summary) -> bytes:
     """The per-patient table as CSV (UTF-8 with BOM, so Excel reads accents right)."""
-    return document.safe_frame(summary.per_patient).to_csv(index=False).encode("utf-8-sig")
+    frame = _spreadsheet_frame(_per_patient_table(summary), csv=True)
+    return frame.to_csv(index=False).encode("utf-8-sig")
 
 
 def to_xlsx(summary: Summary) -> bytes:
@@ -446,12 +557,9 @@ def to_xlsx(summary: Summary) -> bytes:
         about.append([_xlsx_value(document.safe_cell(line))])
     about["A1"].font = Font(bold=True, size=14)
     about.column_dimensions["A"].width = 110
-    sheets = [*summary.tables, Table("Patients", "Per-patient table", summary.per_patient,
-                                     {"last score (days since intake)": "int",
-                                      "observations": "int", "risk": "pct", "birth year": "year"})]
-    for table in sheets:
+    for table in [*summary.tables, _per_patient_table(summary)]:
         sheet = workbook.create_sheet(table.sheet[:31])
-        frame = document.safe_frame(table.frame)
+        frame = _spreadsheet_frame(table)
         sheet.append([_xlsx_value(c) for c in frame.columns])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
@@ -461,7 +569,8 @@ def to_xlsx(summary: Summary) -> bytes:
             sheet.append(row)
             for c, column in enumerate(columns):
                 kind = _cell_kind(table, r, column)
-                if kind in NUMBER_FORMATS and isinstance(row[c], (int, float)):
+                if kind in NUMBER_FORMATS and isinstance(row[c], (int, float, date)) \
+                        and not isinstance(row[c], bool):
                     sheet.cell(row=r + 2, column=c + 1).number_format = NUMBER_FORMATS[kind][0]
         for c, column in enumerate(columns):
             longest = max([len(str(column))] + [len(str(v)) for v in frame.iloc[:200, c]])
@@ -477,7 +586,8 @@ def _xlsx_value(value: object) -> object:
     """A cell value openpyxl accepts: no NaN, plain Python numbers, no control characters."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (
+            isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, np.generic):
         return value.item()
@@ -488,7 +598,7 @@ def _xlsx_value(value: object) -> object:
 
 def _about_lines(summary: Summary) -> list[str]:
     lines = [summary.title, f"Cohort: {summary.cohort_name}",
-             f"Generated: {summary.generated_at:%Y-%m-%d %H:%M} UTC"]
+             f"Generated: {clock.local_text(summary.generated_at)}"]
     if summary.filters:
         lines.append(f"Filters: {summary.filters}")
     if summary.deidentified:
@@ -498,21 +608,67 @@ def _about_lines(summary: Summary) -> list[str]:
     return lines
 
 
+@dataclass
+class _Block:
+    """Part of a section as HTML and PDF print it: a subtitle, its rows and its chart."""
+
+    subtitle: str
+    frame: pd.DataFrame
+    rows: list[list[str]]
+    chart: Chart | None = None
+
+
+def _blocks(table: Table, charts: list[Chart]) -> tuple[list[_Block], int]:
+    """A table's printed rows, in blocks by ``group_by`` each beside its chart; the rows left out."""
+    frame, more = _printed(table)
+    frame = frame.reset_index(drop=True)  # a row's position is its index: row formats go by it
+
+    def texts(part: pd.DataFrame) -> list[list[str]]:
+        return [[_format_value(v, _cell_kind(table, i, c)) for c, v in
+                 zip(part.columns, values, strict=True)]
+                for i, values in zip(part.index, part.itertuples(index=False), strict=True)]
+
+    mine = [c for c in charts if c.section == table.sheet]
+    if table.group_by is None or table.group_by not in frame.columns:
+        return [_Block("", frame, texts(frame))] + [_Block("", frame.iloc[:0], [], c)
+                                                     for c in mine], more
+    by_group = {c.group: c for c in mine}
+    blocks = []
+    for group in pd.unique(frame[table.group_by].astype(str)):
+        part = frame[frame[table.group_by].astype(str) == group]
+        chart = by_group.pop(group, None)
+        blocks.append(_Block(chart.title if chart else str(group).capitalize(), part,
+                             texts(part), chart))
+    blocks += [_Block(c.title, frame.iloc[:0], [], c) for c in by_group.values()]
+    return blocks, more
+
+
+def _unplaced(summary: Summary) -> list[Chart]:
+    sections = {t.sheet for t in summary.tables}
+    return [c for c in summary.charts if c.section not in sections]
+
+
 def to_html(summary: Summary) -> str:
-    """One self-contained page (templates/summary.html.j2): inline CSS, charts as PNG data URIs,
-    every text escaped by the template engine."""
+    """One self-contained page (templates/summary.html.j2): inline CSS, charts as PNG data URIs
+    beside their sections, every text escaped by the template engine."""
+    def chart_view(chart: Chart | None) -> dict[str, str] | None:
+        return None if chart is None else {
+            "title": chart.title, "data": base64.b64encode(chart.png).decode("ascii")}
+
     tables = []
     for table in summary.tables:
-        frame, more = _printed(table)
-        rows = [[(_format_value(v, _cell_kind(table, r, c)), _is_number(v))
-                 for c, v in zip(frame.columns, values, strict=True)]
-                for r, values in enumerate(frame.itertuples(index=False))]
+        blocks, more = _blocks(table, summary.charts)
         tables.append({"title": table.title, "note": table.note,
-                       "columns": [str(c) for c in frame.columns], "rows": rows, "more": more})
-    charts = [{"title": chart.title, "data": base64.b64encode(chart.png).decode("ascii")}
-              for chart in summary.charts]
+                       "columns": [str(c) for c in table.frame.columns], "more": more,
+                       "blocks": [{"subtitle": b.subtitle, "chart": chart_view(b.chart),
+                                   "rows": [list(zip(row, (_is_number(v) for v in values),
+                                                     strict=True))
+                                            for row, values in zip(b.rows, b.frame.itertuples(
+                                                index=False), strict=True)]}
+                                  for b in blocks]})
     return document.render_html("summary.html.j2", title=summary.title,
-                                about=_about_lines(summary)[1:], tables=tables, charts=charts)
+                                about=_about_lines(summary)[1:], tables=tables,
+                                charts=[chart_view(c) for c in _unplaced(summary)])
 
 
 def _is_number(value: object) -> bool:
@@ -520,24 +676,27 @@ def _is_number(value: object) -> bool:
 
 
 def to_pdf(summary: Summary) -> bytes:
-    pdf = document.PdfReport(summary.title)
+    """The summary on A4: each section's note, its rows and, beside them, its charts; numbered pages."""
+    pdf = document.PdfReport(summary.title, footer=f"{summary.title}: {summary.cohort_name}")
     for line in _about_lines(summary)[1:]:
         pdf.paragraph(line)
     for table in summary.tables:
         pdf.heading(table.title)
         if table.note:
             pdf.paragraph(table.note, size=8.5)
-        frame, more = _printed(table)
-        rows = [[_format_value(v, _cell_kind(table, r, c)) for c, v in
-                 zip(frame.columns, values, strict=True)]
-                for r, values in enumerate(frame.itertuples(index=False))]
-        pdf.table([str(c) for c in frame.columns], rows, document.column_widths(frame.columns, rows))
+        blocks, more = _blocks(table, summary.charts)
+        headings = [str(c) for c in table.frame.columns]
+        for block in blocks:
+            if block.chart is not None:
+                pdf.figure(block.chart.png, block.subtitle, width=0.75)
+            elif block.subtitle:
+                pdf.subheading(block.subtitle)
+            if block.rows:
+                pdf.table(headings, block.rows, document.column_widths(headings, block.rows))
         if more:
             pdf.paragraph(f"... and {more:,} more rows in the .xlsx export.", size=8.5)
-    if summary.charts:
-        pdf.heading("Cohort trajectories")
-    for chart in summary.charts:
-        pdf.image(chart.png, chart.title)
+    for chart in _unplaced(summary):
+        pdf.figure(chart.png, chart.title)
     return pdf.output()
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
 
 import pandas as pd
 import streamlit as st
 
-from paincycle import services
+from paincycle import clock, services
 from paincycle.access import Permission, Principal
 from paincycle.reports import summary as export
 from paincycle.ui import data, risk, trajectories
@@ -62,6 +62,9 @@ def build(version_id: str, ids: pd.Series, fmt: str, *, deidentify: bool, with_m
             model = services.model_section(data.load_cohort(version_id), path,
                                            principal=principal,
                                            scores=risk.scores(version_id, path) if path else None)
+            if model is not None:  # the export says whether a synthetic model scores real patients
+                model = dataclasses.replace(model, cohort_synthetic=data.is_synthetic(
+                    data.version_by_id(version_id)))
         except Exception as exc:  # noqa: BLE001 - a broken model file must not block the export
             st.warning(f"The risk model could not be used ({type(exc).__name__}); "
                        "exporting without it.")
@@ -70,7 +73,7 @@ def build(version_id: str, ids: pd.Series, fmt: str, *, deidentify: bool, with_m
                                     model=model, progress=report, filters=filters_text,
                                     cohort_version=version_id)
     bar.empty()
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    stamp = clock.stamp_for_file()  # local time: the file name matches the clock on the wall
     name = f"paincycle-summary{'-deidentified' if deidentify else ''}-{stamp}.{fmt}"
     st.session_state[RESULT_KEY] = (name, content, export.MIME[fmt])
 
@@ -82,5 +85,6 @@ def download() -> None:
         return
     name, content, mime = result
     st.success(f"Ready: {name} ({len(content) / 1024:,.0f} KB)")
-    st.download_button(f"⬇️ Download {name}", data=content, file_name=name, mime=mime,
-                       type="primary", on_click="ignore", key="export_download")
+    st.download_button(f"Download {name}", data=content, file_name=name, mime=mime,
+                       type="primary", on_click="ignore", key="export_download",
+                       icon=":material/download:")
