@@ -99,9 +99,11 @@ def _child_floor(sample_dir: str) -> dict:
             "floor_rows": len(obs), "floor_groups": len(medians)}
 
 
-def _run_child(args: list[str], env: dict, timeout: float) -> tuple[dict, float, str]:
-    """A child of this script; returns its JSON result, its own peak RSS (MB) and any error."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_pages", *args], env=env, cwd=ROOT,
+def _run_child(args: list[str], env: dict, timeout: float,
+               module: str = "bench.bench_pages") -> tuple[dict, float, str]:
+    """A child (``module``, this script by default); returns its JSON result, its own peak
+    RSS (MB) and any error."""
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     start = time.perf_counter()
     while True:

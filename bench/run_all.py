@@ -6,7 +6,7 @@ import runpy
 import sys
 from pathlib import Path
 
-BENCHES = ("bench_foundation", "bench_pages", "bench_load", "evaluate_model")
+BENCHES = ("bench_foundation", "bench_pages", "bench_meeting", "bench_load", "evaluate_model")
 
 
 def main() -> int:

@@ -49,7 +49,7 @@ MAX_ATTEMPTS = 50
 WEIGHTS = {"safety": 4.0, "added": 3.0, "model": 2.0, "deterioration": 1.0, "triad": 1.0}
 
 AGENDA_COLUMNS = ("rank", "patient_id", "priority", "priority_words", "risk", "reasons", "kinds",
-                  "reason_text", "source")
+                  "short", "reason_text", "source")
 
 
 # --------------------------------------------------------------------------- decisions
@@ -374,26 +374,27 @@ def rule_reasons(patient_ids: Iterable[str], inputs: AgendaInputs) -> pd.DataFra
     additions and removals are applied on top (:func:`rank_agenda`).
     """
     known = [str(p) for p in patient_ids]
-    reasons: dict[str, list[tuple[str, str]]] = {}
+    reasons: dict[str, list[tuple[str, str, str]]] = {}
     priority: dict[str, float] = {}
     risk_of: dict[str, float] = {}
     known_set = set(known)
 
-    def add(pid: str, kind: str, words: str, weight: float) -> None:
-        reasons.setdefault(pid, []).append((kind, words))
+    def add(pid: str, kind: str, words: str, weight: float, short: str) -> None:
+        reasons.setdefault(pid, []).append((kind, words, short))
         priority[pid] = priority.get(pid, 0.0) + weight
 
     if inputs.triad is not None:
         for row in safety_signals(inputs.triad).itertuples(index=False):
             if row.patient_id in known_set:
-                add(row.patient_id, "safety", safety_reason(row.phq9), WEIGHTS["safety"])
+                add(row.patient_id, "safety", safety_reason(row.phq9), WEIGHTS["safety"],
+                    f"PHQ-9 {_number(row.phq9)}")
     if inputs.risk is not None and not inputs.risk.empty:
         risk = inputs.risk.assign(patient_id=inputs.risk["patient_id"].astype(str))
         risk = risk[risk["patient_id"].isin(known_set) & risk["risk"].notna()]
         risk_of = dict(zip(risk["patient_id"], risk["risk"].astype(float), strict=True))
         flagged = risk["flagged"].astype(bool) if "flagged" in risk else pd.Series(False, risk.index)
         for pid, value in zip(risk.loc[flagged, "patient_id"], risk.loc[flagged, "risk"], strict=True):
-            add(pid, "model", model_reason(float(value)), WEIGHTS["model"])
+            add(pid, "model", model_reason(float(value)), WEIGHTS["model"], "flagged")
     worse = trajectories.deterioration(None, inputs.domains) if inputs.domains is not None else None
     if worse is not None and not worse.empty:
         worst = worse.copy()
@@ -408,18 +409,19 @@ def rule_reasons(patient_ids: Iterable[str], inputs: AgendaInputs) -> pd.DataFra
                 # bigger changes (in MCIDs, capped at 5) rank a little higher
                 add(row.patient_id, "deterioration",
                     deterioration_reason(row.domain, row.measure, row.worsened_by),
-                    WEIGHTS["deterioration"] * (1 + 0.1 * min(row.size, 5)))
+                    WEIGHTS["deterioration"] * (1 + 0.1 * min(row.size, 5)), row.domain)
     if inputs.triad is not None and not inputs.triad.empty:
         for pid in inputs.triad.loc[inputs.triad["triad"].astype(bool), "patient_id"].astype(str):
             if pid in known_set:
-                add(pid, "triad", TRIAD_REASON, WEIGHTS["triad"])
+                add(pid, "triad", TRIAD_REASON, WEIGHTS["triad"], "triad")
     rows = [{"patient_id": pid,
              "priority": priority.get(pid, 0.0) + risk_of.get(pid, 0.0),
              "risk": risk_of.get(pid, float("nan")),
-             "reasons": [words for _, words in reasons.get(pid, [])],
-             "kinds": [kind for kind, _ in reasons.get(pid, [])]}
+             "reasons": [words for _, words, _ in reasons.get(pid, [])],
+             "kinds": [kind for kind, _, _ in reasons.get(pid, [])],
+             "short": [short for _, _, short in reasons.get(pid, [])]}
             for pid in known if pid in reasons or pid in risk_of]
-    return pd.DataFrame(rows, columns=["patient_id", "priority", "risk", "reasons", "kinds"])
+    return pd.DataFrame(rows, columns=["patient_id", "priority", "risk", "reasons", "kinds", "short"])
 
 
 def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs | None = None,
@@ -441,7 +443,8 @@ def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs | None = None,
     by_id = {row.patient_id: row for row in rules.itertuples(index=False)}
     entries: dict[str, dict] = {
         pid: {"patient_id": pid, "priority": row.priority, "risk": row.risk,
-              "reasons": list(row.reasons), "kinds": list(row.kinds), "source": "rules"}
+              "reasons": list(row.reasons), "kinds": list(row.kinds), "short": list(row.short),
+              "source": "rules"}
         for pid, row in by_id.items() if row.reasons}
     known_set = set(known)
     for pid, override in (overrides or {}).items():
@@ -453,15 +456,18 @@ def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs | None = None,
             row = by_id.get(pid)
             entry = entries.get(pid) or {
                 "patient_id": pid, "priority": row.priority if row is not None else 0.0,
-                "risk": row.risk if row is not None else float("nan"), "reasons": [], "kinds": []}
+                "risk": row.risk if row is not None else float("nan"), "reasons": [], "kinds": [],
+                "short": []}
             note = f": {override.reason}" if override.reason else ""
             entry["reasons"] = [f"added by hand ({override.author}){note}", *entry["reasons"]]
             entry["kinds"] = ["added", *entry["kinds"]]
+            entry["short"] = ["by hand", *entry["short"]]
             entry["priority"] += WEIGHTS["added"]
             entry["source"] = "added by hand"
             entries[pid] = entry
     frame = pd.DataFrame(list(entries.values()),
-                         columns=["patient_id", "priority", "risk", "reasons", "kinds", "source"])
+                         columns=["patient_id", "priority", "risk", "reasons", "kinds", "short",
+                                  "source"])
     frame["priority"] = frame["priority"].astype(float).round(4)
     frame["priority_words"] = [
         PRIORITY_WORDS[max(kinds, key=lambda k: WEIGHTS[k])] if kinds else ""

@@ -154,6 +154,19 @@ def retrain(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int, out:
     return trained, path
 
 
+def prepare_version(store: CohortStore, version_id: str) -> None:
+    """Compute what every page reads of a new version once, now: its trajectory analyses and
+    the risks from the model that scores it (both kept beside the version)."""
+    from paincycle import analyses, kept_scores
+
+    cohort = store.load(version_id)
+    analyses.prepared(store, version_id, cohort)
+    path = model_path(version_id)
+    if path is not None:
+        kept_scores.scores(store, version_id, path, lambda: risk_model.score(
+            risk_model.load(path), cohort, explain=False))
+
+
 def retrained_path(version_id: str) -> Path:
     """Where a model retrained on a stored version is kept (beside the cohort store)."""
     from paincycle import config

@@ -58,7 +58,10 @@ def test_a_whole_meeting_on_the_sample_cohort():
     assert agenda_heading == "Agenda (15 patients)"
     table = at.dataframe[0].value
     assert len(table) == 15 and list(table["#"]) == list(range(1, 16))
-    assert all(table["why"].str.len() > 0)
+    kinds = table[["safety", "model risk", "worse since intake", "triad", "by hand"]]
+    assert (kinds.apply(lambda col: col.str.len() > 0).sum(axis=1) >= 1).all()  # a reason each
+    assert table["priority"].iloc[0] == "safety signal"
+    assert table["model risk"].str.fullmatch(r"\d{1,2}%( flagged)?").all()
     first = _patient_on_card(at)
     assert first == table["patient"].iloc[0]
     assert len(at.get("vega_lite_chart")) >= 5  # four sparklines and the responder tiles
@@ -153,3 +156,44 @@ def test_tiles_are_vega_lite(tiny_cohort_dir, no_model):
     assert len(specs) == 4  # PHQ-9 and pain sparklines, physical function, responder tiles
     tiles = specs[-1]
     assert "improved" in json.dumps(tiles)
+
+
+def test_a_meeting_is_started_with_attendees_and_signed_off(tiny_cohort_dir, no_model):
+    CohortStore().save(read_cohort(tiny_cohort_dir), name="tiny")
+    at = _open(60)
+    _widget(at.selectbox, "Patient").select("P001")
+    _widget(at.button, "Add to agenda").click()
+    at.run()
+    agenda = at.dataframe[0].value
+    assert list(agenda.columns) == ["#", "patient", "priority", "safety", "model risk",
+                                    "worse since intake", "triad", "decided", "by hand"]
+    assert agenda["priority"].tolist() == ["added by hand"]
+    assert agenda["by hand"].tolist() == ["yes"] and agenda["decided"].tolist() == [""]
+
+    # start with who is at the table
+    _widget(at.text_area, "Who is at the table? (one name per line)").input("Dr Ana Ruiz\nJo Bloggs")
+    _widget(at.button, "Start the meeting").click()
+    at.run()
+    assert not at.exception
+    assert any("2 attendees: Dr Ana Ruiz, Jo Bloggs" in t.value for t in at.text)
+
+    _record(at, "psychology", "refer to CBT group", "")
+    assert at.dataframe[0].value["decided"].tolist() == ["yes"]
+    assert any(c.value == "Decided in this meeting · 1 of 1 agenda patients decided"
+               for c in at.caption)
+
+    # sign-off needs the confirmation, then closes the record
+    _widget(at.button, "Sign off").click()
+    at.run()
+    assert any("Tick the box" in w.value for w in at.warning)
+    _widget(at.checkbox, "Every decision of this meeting is recorded and correct").check()
+    _widget(at.button, "Sign off").click()
+    at.run()
+    assert not at.exception
+    assert any(s.value.startswith("Signed off at ") for s in at.success)
+    assert not [b for b in at.button if b.label == "Save decision"]
+    assert any("This meeting is signed off" in i.value for i in at.info)
+
+    record = meeting.meeting_markdown(meeting.meeting_record("tiny", at.dataframe[0].value.rename(
+        columns={"patient": "patient_id"}).assign(reasons=[[]]), date.today()))
+    assert "Attendees: Dr Ana Ruiz, Jo Bloggs" in record and "Signed off " in record

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from paincycle import analyses, services
+from paincycle import services
 from paincycle.store import CohortStore
 
 NAME = "import"
 HELP = ("Validate a cohort, store it as a new immutable version and prepare its trajectory "
-        "analyses; prints the version id. The team's current version is unchanged unless "
+        "analyses and model risks; prints the version id. The team's current version is unchanged unless "
         "--make-team-version is given.")
 
 
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     imported = services.import_cohort(store, args.path, name=args.name or _default_name(args.path),
                                       source=str(args.path), principal=who)
     version = imported.version
-    analyses.prepared(store, version.id)  # once now, so the app's first view of it is quick
+    services.prepare_version(store, version.id)  # once now, so the app's first view is quick
     if args.make_team_version:
         services.set_team_version(version.id, store=store, principal=who)
     print(version.id)

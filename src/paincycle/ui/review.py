@@ -88,28 +88,39 @@ def decided_patients(meeting_date: date, principal: Principal) -> set[str]:
 
 
 def agenda_table(frame: pd.DataFrame, decided: set[str]) -> None:
-    """The agenda as the team reads it: rank, priority, risk, every reason, what is done."""
+    """The agenda as the team reads it: one column per kind of reason, so every reason of a
+    patient is visible at a glance (the card lists them in full sentences)."""
+
+    def of_kind(kind: str) -> list[str]:
+        return [", ".join(short for k, short in zip(kinds, shorts, strict=True) if k == kind)
+                for kinds, shorts in zip(frame["kinds"], frame["short"], strict=True)]
+
+    risk_text = [risk_model.risk_words(r) if pd.notna(r) else "" for r in frame["risk"]]
+    flagged = of_kind("model")
     shown = pd.DataFrame({
-        "#": frame["rank"], "patient": frame["patient_id"],
-        "priority": frame["priority_words"],
-        "risk": [risk_model.risk_words(r) if pd.notna(r) else "" for r in frame["risk"]],
-        "why": [" · ".join(r) for r in frame["reasons"]],
+        "#": frame["rank"], "patient": frame["patient_id"], "priority": frame["priority_words"],
+        "safety": of_kind("safety"),
+        "model risk": [f"{r} flagged" if f else r for r, f in zip(risk_text, flagged, strict=True)],
+        "worse since intake": of_kind("deterioration"),
+        "triad": ["yes" if t else "" for t in of_kind("triad")],
         "decided": ["yes" if p in decided else "" for p in frame["patient_id"]],
         "by hand": ["yes" if s == "added by hand" else "" for s in frame["source"]],
     })
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "#": st.column_config.NumberColumn(width="small"),
-        "risk": st.column_config.TextColumn("model risk", width="small"),
-        "why": st.column_config.TextColumn("reasons (most urgent first)", width="large"),
+        "worse since intake": st.column_config.TextColumn(width="medium"),
         "decided": st.column_config.TextColumn("decided this meeting", width="small"),
         "by hand": st.column_config.TextColumn("added by hand", width="small"),
     })
+    st.caption("Priority: a safety signal first, then patients added by hand, the model's flag, "
+               "deterioration beyond the MCID, then the pain-mood-sleep triad. The case card "
+               "gives every reason in full.")
 
 
 def patient_navigation(ids: list[str], decided: set[str] = frozenset()) -> str | None:
     """Select box plus previous/next buttons; returns the patient being discussed.
 
-    Each patient's label says when the meeting already decided about them.
+    A caption says whether the meeting already decided about them, and how many are done.
     """
     if not ids:
         return None
@@ -117,11 +128,14 @@ def patient_navigation(ids: list[str], decided: set[str] = frozenset()) -> str |
         st.session_state[PATIENT_KEY] = ids[0]
 
     def move(step: int) -> None:
-        here = ids.index(st.session_state[PATIENT_KEY])
+        current = st.session_state.get(PATIENT_KEY)
+        here = ids.index(current) if current in ids else 0
         st.session_state[PATIENT_KEY] = ids[max(0, min(len(ids) - 1, here + step))]
 
     def label(pid: str) -> str:
-        return f"{ids.index(pid) + 1}. {pid}" + (" (decided)" if pid in decided else "")
+        # The label must not change while the box lives: Streamlit keeps a select box's value
+        # by its label, so a label that gained "(decided)" lost the patient chosen.
+        return f"{ids.index(pid) + 1}. {pid}"
 
     cols = st.columns([1, 4, 1])
     cols[0].button("Previous", icon=":material/arrow_back:", on_click=move, args=(-1,),
@@ -131,6 +145,9 @@ def patient_navigation(ids: list[str], decided: set[str] = frozenset()) -> str |
     cols[2].button("Next patient", icon=":material/arrow_forward:", on_click=move, args=(1,),
                    width="stretch",
                    disabled=ids.index(st.session_state[PATIENT_KEY]) == len(ids) - 1)
+    done = len(decided & set(ids))
+    cols[1].caption(("Decided in this meeting" if chosen in decided else "No decision yet in this "
+                     "meeting") + f" · {done} of {len(ids)} agenda patients decided")
     return chosen
 
 

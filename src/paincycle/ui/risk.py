@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from paincycle import database, services
+from paincycle import database, kept_scores, services
 from paincycle import features as feat
 from paincycle import model as risk_model
 from paincycle.access import Principal
@@ -33,7 +33,9 @@ def load(path: Path) -> risk_model.TrainedModel:
 
 @st.cache_resource(show_spinner="Scoring the cohort...", max_entries=8)
 def _scores(version_id: str, path: str, mtime: float) -> risk_model.Scores:
-    return risk_model.score(load(Path(path)), data.load_cohort(version_id), explain=False)
+    # kept beside the version: a fresh server reads the risks instead of scoring again
+    return kept_scores.scores(data.store(), version_id, path, lambda: risk_model.score(
+        load(Path(path)), data.load_cohort(version_id), explain=False))
 
 
 def team_threshold(path: Path) -> float | None:
