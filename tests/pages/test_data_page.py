@@ -158,6 +158,8 @@ def test_a_long_format_observations_table_alone_is_a_cohort_table_and_says_what_
     problems = at.dataframe[-1].value
     assert problems.loc[0, ["file", "row", "column"]].tolist() == ["observations.csv", "-", "-"]
     assert "observations table on its own" in problems.loc[0, "problem"]
+    said = next(m.value for m in at.markdown if "observations table on its own" in m.value)
+    assert said.startswith("- **observations.csv**:"), "a whole-file problem is a readable sentence"
     assert "patients.csv" in problems.loc[0, "problem"]
     assert "--" not in _texts(at) + " ".join(problems["problem"]), "no command-line flag"
     assert CohortStore().versions() == []

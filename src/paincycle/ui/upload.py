@@ -14,6 +14,7 @@ import streamlit as st
 
 from paincycle import config, importers
 from paincycle.cohort import ValidationReport
+from paincycle.ui.text import plain
 
 KIND_LABELS = {**importers.KINDS,
                importers.COHORT: "PainCycle cohort tables (patients, observations in long format "
@@ -187,6 +188,9 @@ def problem_report(report: ValidationReport) -> None:
     """The validation report: counts per kind of problem, then every listed problem."""
     st.error(f"{report.total:,} problem(s): nothing was imported. Fix the export (or the mapping) "
              "and upload it again.", icon=":material/error:")
+    whole_file = [p for p in report.problems if p.row is None and p.column is None]
+    for problem in whole_file[:5]:  # a sentence about a whole file reads better than a cell
+        st.markdown(f"- **{plain(problem.file)}**: {plain(problem.message)}")
     counts = pd.DataFrame(report.counts.most_common(), columns=["problem", "count"])
     st.dataframe(counts, width="stretch", hide_index=True)
     listed = report.to_frame()
