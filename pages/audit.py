@@ -1,10 +1,11 @@
 """Audit log: who viewed, exported, imported, retrained or decided what, and when (admins only)."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
+import pandas as pd
 import streamlit as st
 
-from paincycle import audit, database
+from paincycle import audit, clock, database
 from paincycle.access import Permission
 from paincycle.ui import audit_chain as chain
 from paincycle.ui.audit import Action, audit_event, audit_once, refuse
@@ -12,7 +13,7 @@ from paincycle.ui.auth import current_principal
 
 principal = current_principal()
 engine = database.get_engine()
-st.title("🔎 Audit log")
+st.title(":material/manage_search: Audit log")
 st.caption("Every patient drill-down, export, import, retrain, decision, sign-in and refusal, "
            "newest first. Entries cannot be edited or deleted, and each is chained to the one "
            "before by a hash, so a change behind the app's back shows below.")
@@ -29,7 +30,8 @@ cols = st.columns(4)
 user = cols[0].selectbox("User", ["(everyone)", *users], key="audit_user")
 action = cols[1].selectbox("Action", ["(all)", *actions], key="audit_action")
 patient_id = cols[2].text_input("Patient id", max_chars=64, key="audit_patient").strip()
-today = datetime.now(UTC).date()
+zone = clock.clinic_zone()  # the clinic's days, not UTC's
+today = clock.local(clock.now(), zone).date()
 dates = cols[3].date_input("Dates", value=(today - timedelta(days=30), today), max_value=today,
                            key="audit_dates")
 start, end = (dates[0], dates[-1]) if dates else (today - timedelta(days=30), today)
@@ -37,15 +39,20 @@ start, end = (dates[0], dates[-1]) if dates else (today - timedelta(days=30), to
 log = audit.entries(
     engine, principal, user=None if user == "(everyone)" else user,
     action=None if action == "(all)" else action, patient_id=patient_id or None,
-    since=datetime.combine(start, time.min, UTC),
-    until=datetime.combine(end, time.max, UTC),
+    since=datetime.combine(start, time.min, zone),
+    until=datetime.combine(end, time.max, zone),
 )
 
 if log.empty:
     st.info("No audit entries match these filters.")
     st.stop()
 st.metric("Entries", f"{len(log):,}")
-st.dataframe(log, hide_index=True, width="stretch")
+shown = log.copy()
+stamps = pd.to_datetime(shown["at"], utc=True)
+shown["at"] = [clock.local_text(moment.to_pydatetime(), zone, seconds=True) for moment in stamps]
+st.dataframe(shown.rename(columns={"at": "time (local)"}), hide_index=True, width="stretch")
+st.caption("Times are the clinic's local time; the CSV keeps them in UTC (ISO 8601, with Z), "
+           "as auditors exchange them.")
 if st.download_button("Download CSV", audit.to_csv(log), file_name="paincycle-audit.csv",
                       mime="text/csv"):
     audit_event(Action.EXPORT_AUDIT, detail=f"{len(log)} entries")

@@ -12,7 +12,7 @@ from paincycle.ui.audit import Action, audit_once
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
-st.title("🎯 Risk model")
+st.title(":material/target: Risk model")
 st.info(f"**{DISCLAIMER}** The risk ranks patients for the team's review of functional "
         "withdrawal; it never replaces clinical judgement.")
 

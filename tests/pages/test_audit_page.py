@@ -88,3 +88,11 @@ def test_the_page_says_the_chain_is_intact_and_names_a_tampered_entry():
     at.button(key="audit_check_chain").click().run()
     assert not at.exception
     assert any("tampered with" in e.value and "entry #2 was changed" in e.value for e in at.error)
+
+
+def test_times_are_the_clinics_local_time(monkeypatch):
+    monkeypatch.setenv("PAINCYCLE_TIMEZONE", "America/New_York")
+    _seed()
+    at = _page()
+    shown = at.dataframe[0].value["time (local)"]
+    assert shown.str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T").all(), shown.tolist()
