@@ -1,6 +1,6 @@
 """Audit log: who viewed, exported, imported, retrained or decided what, and when (admins only)."""
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -39,8 +39,9 @@ start, end = (dates[0], dates[-1]) if dates else (today - timedelta(days=30), to
 log = audit.entries(
     engine, principal, user=None if user == "(everyone)" else user,
     action=None if action == "(all)" else action, patient_id=patient_id or None,
-    since=datetime.combine(start, time.min, zone),
-    until=datetime.combine(end, time.max, zone),
+    # the clinic's days as UTC moments: the log stores UTC (SQLite compares the text)
+    since=datetime.combine(start, time.min, zone).astimezone(UTC),
+    until=datetime.combine(end, time.max, zone).astimezone(UTC),
 )
 
 if log.empty:
