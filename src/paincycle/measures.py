@@ -99,6 +99,9 @@ def _bands(*pairs: tuple[str, float]) -> tuple[Band, ...]:
     return tuple(Band(name, lower) for name, lower in pairs)
 
 
+#: Better-high bands end at their threshold (see Band): mild is a T below 45.
+_PROMIS_FUNCTION_BANDS = _bands(("mild", 45), ("moderate", 40), ("severe", 30))
+
 _MEASURES: tuple[Measure, ...] = (
     Measure("pain_nrs", "Average pain (NRS 0-10)", "pain", 0, 10, "worse_high", 2, 30,
             _bands(("mild", 1), ("moderate", 4), ("severe", 7)), "72514-3",
@@ -126,10 +129,14 @@ _MEASURES: tuple[Measure, ...] = (
             "71955-9", "T-score"),
     Measure("sleep_hours", "Diary total sleep time", "sleep", 0, 24, "better_high", 1, None, (),
             None, "hours"),
+    # PROMIS function T-scores (higher is better) use the HealthMeasures adult cut points for
+    # function domains (healthmeasures.net, "PROMIS Score Cut Points", the function figure),
+    # the mirror of the symptom bands above at 0.5, 1 and 2 SD from the population mean of 50:
+    # within normal limits from 45, mild below 45, moderate below 40, severe below 30.
     Measure("promis_physical_function", "PROMIS physical function T", "function", 10, 90,
-            "better_high", 4, None, (), "71959-1", "T-score"),
+            "better_high", 4, None, _PROMIS_FUNCTION_BANDS, "71959-1", "T-score"),
     Measure("promis_social_roles", "PROMIS social roles T", "function", 20, 90, "better_high",
-            4, None, (), "71957-5", "T-score"),
+            4, None, _PROMIS_FUNCTION_BANDS, "71957-5", "T-score"),
     Measure("odi", "Oswestry Disability Index", "function", 0, 100, "worse_high", 10, None,
             _bands(("moderate", 21), ("severe", 41), ("crippled", 61), ("bed-bound", 81)),
             "97909-6", "%"),
