@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from paincycle.access import Permission
-from paincycle.ui import auth, data, errors, router
+from paincycle.ui import auth, data, errors, router, warmup
 
 # Material icons: Streamlit serves their font itself, so they draw offline and with no emoji font.
 st.set_page_config(page_title="PainCycle", page_icon=auth.APP_ICON, layout="wide")
@@ -29,6 +29,7 @@ PAGES = [
 ]
 
 principal = auth.require_sign_in()  # the sign-in screen is all a stranger gets
+warmup.start()  # the model's libraries load while the first page draws (once per server)
 page_by_file = {
     file: st.Page(f"pages/{file}", title=title, icon=icon, default=(file == "home.py"))
     for file, title, icon, needs in PAGES

@@ -418,13 +418,16 @@ class Scores:
     threshold: float
 
 
-def risk_words(risk: float) -> str:
-    """A risk as a clinician reads it: a whole percent from 1% to 99%.
+def risk_percent(risk: float) -> int:
+    """A risk as a whole percent from 1 to 99: a model's risk is never certain, so never
+    0 or 100 (the one rounding for words, tables and spreadsheets)."""
+    return min(99, max(1, round(float(risk) * 100)))
 
-    A model's risk is never certain, so it never reads 0% or 100%; and no
-    "<1%" or ">99%", which spreadsheets and Markdown turn into symbols.
-    """
-    return f"{min(99, max(1, round(float(risk) * 100)))}%"
+
+def risk_words(risk: float) -> str:
+    """A risk as a clinician reads it: "34%" (see risk_percent); no "<1%" or ">99%", which
+    spreadsheets and Markdown turn into symbols."""
+    return f"{risk_percent(risk)}%"
 
 
 def flag_threshold(risks: np.ndarray | pd.Series, share: float = DEFAULT_FLAG_SHARE) -> float:

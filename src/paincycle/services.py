@@ -214,18 +214,21 @@ def score(trained: risk_model.TrainedModel, cohort: Cohort, *, model_path: str |
 
 
 def model_section(cohort: Cohort, path: str | Path | None, *, principal: Principal | None = None,
-                  engine: Engine | None = None,
-                  scores: risk_model.Scores | None = None) -> export.ModelSection | None:
+                  engine: Engine | None = None, scores: risk_model.Scores | None = None,
+                  cohort_synthetic: bool | None = None) -> export.ModelSection | None:
     """The summary's model section, flagged at the team's threshold (None without a model file).
 
     Its risks go into an export, identified or pseudonymised, so it needs at
     least the right to export de-identified data. ``scores`` already computed for
     this version and model at the team's threshold (the app's cache) are reused.
+    ``cohort_synthetic`` says whether the cohort holds generated patients (None: not
+    known), so the export can say when a model trained on synthetic data scores real ones.
     """
     require(principal, Permission.EXPORT_DEIDENTIFIED)
     if path is None or not Path(path).exists():
         return None
-    return export.model_section(cohort, path, threshold=team_threshold(path, engine), scores=scores)
+    return export.model_section(cohort, path, threshold=team_threshold(path, engine), scores=scores,
+                                cohort_synthetic=cohort_synthetic)
 
 
 # --------------------------------------------------------------------------- exports

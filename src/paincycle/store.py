@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from paincycle import config
+from paincycle import clock, config
 from paincycle.access import Permission, Principal, require
 from paincycle.cohort import TABLES, Cohort, write_cohort
 
@@ -32,6 +32,10 @@ MANIFEST = "manifest.json"
 #: Text repeated on every row of the long tables, held as categories once loaded.
 ENCODED = {"observations": ("patient_id", "measure"), "events": ("patient_id", "event")}
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+#: The word a version's source carries when its patients are generated, not real.
+SYNTHETIC = "synthetic"
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,18 @@ class Version:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.rows.get('patients', 0):,} patients, {self.created_at[:16]})"
+        """'demo (1,000 patients, stored 2026-12-02 05:41 CET)': the store's UTC time, shown local."""
+        try:
+            stored = clock.local_text(datetime.fromisoformat(self.created_at))
+        except ValueError:
+            stored = self.created_at[:16]
+        return f"{self.name} ({self.rows.get('patients', 0):,} patients, stored {stored})"
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the version holds generated patients (the demo), by the source it was
+        stored with: pages and exports then say no real patient is described."""
+        return SYNTHETIC in self.source
 
 
 class StoreIntegrityError(RuntimeError):

@@ -143,9 +143,9 @@ def test_the_teams_threshold_is_used_by_case_review_and_the_export(tab, two_vers
     target = tmp_path / info.value.suggested_filename
     info.value.save_as(target)
     table = pd.read_csv(target)
-    scored = table["risk"].notna()
+    scored = table["risk (%)"].notna()
     assert scored.sum() > 0
-    flagged = table.loc[scored, "flagged by model"].astype(str).str.lower().isin(["true", "yes"])
-    risk = table.loc[scored, "risk"].astype(float)
+    flagged = table.loc[scored, "flagged by model"].eq("yes")
+    risk = table.loc[scored, "risk (%)"].astype(int)  # whole percent, 1 to 99
     assert flagged.mean() > 0.9  # at 1%, nearly everyone scored is flagged ...
-    assert (risk[~flagged] < 0.0101).all() and (risk[flagged] >= 0.0099).all()  # ... by that rule
+    assert (risk[~flagged] <= 1).all() and (risk[flagged] >= 1).all()  # ... by that rule

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from paincycle import analyses, services
+from paincycle import analyses, config, services
 from paincycle.cohort import read_cohort
 from paincycle.reports import summary as export
 from paincycle.store import CohortStore
@@ -47,6 +47,17 @@ def load_analysis(path: str) -> tuple[CohortTrajectories, str | None]:
     return analyses.prepared(store, version.id), version.id
 
 
+def _synthetic(path: str, version_id: str | None) -> bool | None:
+    """Whether the cohort is generated: a stored version says so; the bundled sample is; a
+    folder of unknown origin is not known (None)."""
+    if version_id is not None:
+        version = CohortStore().find(version_id)
+        return version.synthetic if version is not None else None
+    if Path(path).resolve() == config.SAMPLE_COHORT.resolve():
+        return True
+    return None
+
+
 def parse_filters(items: list[str]) -> dict[str, list[str]]:
     """'site=North' ... -> {'sites': ['North', ...]}; unknown keys are a clear error."""
     chosen: dict[str, list[str]] = {}
@@ -70,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     who = services.cli_principal()
     # the model the app uses for this version (retrained on it, else the shipped one)
     path = args.model or services.model_path(version_id)
-    model = None if args.no_model else services.model_section(analysis.cohort, path, principal=who)
+    model = None if args.no_model else services.model_section(
+        analysis.cohort, path, principal=who, cohort_synthetic=_synthetic(args.path, version_id))
     described = "; ".join(args.filter)
     data = services.export_summary(analysis, fmt, ids, deidentify=args.deidentify, model=model,
                                    filters=described, cohort_version=version_id,

@@ -487,11 +487,10 @@ def yes_no(value: object) -> str:
 
 
 def whole_percent(risk: float) -> int:
-    """A risk as a whole percent for a number column, never a certain 0 or 100.
+    """A risk as a whole percent for a number column (model.risk_percent: 1 to 99)."""
+    from paincycle import model as risk_model  # slow to import; only exports with risks need it
 
-    The same rounding and bounds as the words (model.risk_words): 0.004 -> 1, 0.996 -> 99.
-    """
-    return min(99, max(1, int(f"{risk * 100:.0f}")))
+    return risk_model.risk_percent(risk)
 
 
 def _cell_kind(table: Table, row: int, column: str) -> str | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from paincycle import config, database, team
+from paincycle import store as store_module
 from paincycle.cohort import Cohort, read_cohort
 from paincycle.store import CohortStore, StoreIntegrityError, Version
 
@@ -67,14 +68,12 @@ def ensure_sample_cohort() -> Version | None:
         return current.save(cohort, name="demo", source=f"sample_data/demo ({SYNTHETIC})")
 
 
-#: The word a version's source carries when its patients are generated, not real.
-SYNTHETIC = "synthetic"
+SYNTHETIC = store_module.SYNTHETIC
 
 
 def is_synthetic(version: Version | None) -> bool:
-    """Whether a stored version holds generated patients (the demo), by the source it was stored
-    with; an export then says its risks describe no real patient."""
-    return version is not None and SYNTHETIC in version.source
+    """Whether a stored version holds generated patients (see store.Version.synthetic)."""
+    return version is not None and version.synthetic
 
 
 def version_by_id(version_id: str | None) -> Version | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 import streamlit as st
 
@@ -59,12 +57,12 @@ def build(version_id: str, ids: pd.Series, fmt: str, *, deidentify: bool, with_m
         report(0.02, "Scoring patients with the risk model")
         try:
             path = risk.model_path(version_id)
+            # the export says whether a synthetic model scores real patients
             model = services.model_section(data.load_cohort(version_id), path,
                                            principal=principal,
-                                           scores=risk.scores(version_id, path) if path else None)
-            if model is not None:  # the export says whether a synthetic model scores real patients
-                model = dataclasses.replace(model, cohort_synthetic=data.is_synthetic(
-                    data.version_by_id(version_id)))
+                                           scores=risk.scores(version_id, path) if path else None,
+                                           cohort_synthetic=data.is_synthetic(
+                                               data.version_by_id(version_id)))
         except Exception as exc:  # noqa: BLE001 - a broken model file must not block the export
             st.warning(f"The risk model could not be used ({type(exc).__name__}); "
                        "exporting without it.")

@@ -85,7 +85,7 @@ def retrain(version_id: str, outcome, landmark_days: int, progress,
     _, path = services.retrain(data.load_cohort(version_id), outcome, landmark_days,
                                retrained_path(version_id), principal=principal,
                                cohort_version=version_id, progress=progress,
-                               synthetic="synthetic" in (version.source if version else ""))
+                               synthetic=version is not None and version.synthetic)
     return path
 
 
