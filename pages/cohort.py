@@ -5,11 +5,12 @@ import streamlit as st
 from paincycle import charts
 from paincycle.measures import CLINICAL_DOMAINS
 from paincycle.ui import data, filters, trajectories
+from paincycle.ui import review as review_ui
 from paincycle.ui.audit import Action, audit_once
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
-st.title("📈 Cohort overview")
+st.title(":material/monitoring: Cohort overview")
 version_id = data.current_version_id()
 if version_id is None:
     st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
@@ -46,18 +47,24 @@ with st.expander("Responder rates at 3, 6 and 12 months"):
     st.dataframe(trajectories.rates_table(rates), width="stretch", hide_index=True)
 
 st.subheader("Trajectories by week since intake")
+least = trajectories.min_patients(head["patients"])
+st.caption(f"Weeks scored by fewer than {least} patients are not drawn; a point marks each week "
+           "drawn, and the line breaks where weeks are missing. Under each chart: patients still "
+           "followed (grey) and patients scored that week (bars, pale where too few to draw).")
 grid = st.columns(2)
 for i, code in enumerate(view.bands):
     with grid[i % 2]:
-        st.altair_chart(charts.band_chart(view.bands[code], code,
-                                          min_patients=trajectories.min_patients(head["patients"])),
-                        width="stretch")
+        for chart in charts.band_chart_pair(view.bands[code], code, view.followed,
+                                            min_patients=least, whole_height=True):
+            st.altair_chart(chart, width="stretch")
 
 st.subheader("Patients")
 st.caption(f"Most domains worse first; showing {len(view.table):,} of {head['patients']:,}. "
            "Open a patient from the link in the first column.")
 if principal.sees_identified_data:  # a list of identified patients is a view of their records
     audit_once(Action.VIEW_PATIENT_LIST, detail="cohort table")
-st.dataframe(trajectories.table_for_display(view.table, version_id, principal), width="stretch",
-             hide_index=True,
-             column_config=trajectories.table_columns(view.primary.get("pain")))
+st.dataframe(trajectories.table_for_display(view.table, version_id, principal,
+                                            risk=review_ui.model_scores(version_id)),
+             width="stretch", height=trajectories.TABLE_HEIGHT, hide_index=True,
+             column_config=trajectories.table_columns(view.primary.get("pain"),
+                                                      view.primary.get("function")))

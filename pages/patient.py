@@ -1,16 +1,18 @@
-"""Patient drill-down: one patient's four domains, treatments, appointments and verdicts."""
+"""Patient report: who the patient is, how each domain is going and what was tried, in a minute."""
 
 import streamlit as st
 
-from paincycle import charts
+from paincycle import charts, clock, database, services
 from paincycle.access import Permission
+from paincycle.reports import patient as patient_report
 from paincycle.ui import data, filters, trajectories
+from paincycle.ui import review as review_ui
 from paincycle.ui.audit import Action, audit_once, refuse
 from paincycle.ui.auth import current_principal
 
 principal = current_principal()
-st.title("🧑 Patient")
-st.page_link("pages/cohort.py", label="Back to the cohort overview", icon="📈")
+st.title(":material/person: Patient")
+st.page_link("pages/cohort.py", label="Back to the cohort overview", icon=":material/monitoring:")
 version_id = data.current_version_id()
 if version_id is None:
     st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
@@ -27,27 +29,39 @@ if patient_id is None:
     st.stop()  # otherwise the picker says why nobody is shown and waits for a choice
 audit_once(Action.VIEW_PATIENT, patient_id)
 view = trajectories.patient_view(version_id, patient_id)
+scores = review_ui.model_scores(version_id)  # None where no model scores this cohort
+trajectories.show_header(trajectories.patient_header(version_id, patient_id, scores))
 
 st.subheader("Change since baseline")
 st.altair_chart(charts.responder_tiles(view.domain_status), width="stretch")
-st.caption("Improved or worse means a change of at least the measure's MCID (minimal clinically "
-           "important difference) from the baseline closest to intake to the latest score.")
+st.caption(patient_report.MCID_NOTE)
 
 st.subheader("Timeline")
-if view.cohort.observations.empty:
-    st.info("No scores recorded for this patient yet.")
+if view.cohort.observations.empty and view.cohort.events.empty:
+    st.info("No scores, treatments or appointments recorded for this patient yet.")
 else:
-    # each row draws the measure its tile's verdict rests on
-    speaking = dict(zip(view.domain_status["domain"], view.domain_status["measure"], strict=True))
-    st.altair_chart(charts.patient_timeline(view.cohort, patient_id, speaking or None))
+    for row in patient_report.timeline_rows(view.report):  # one time axis; each row fits the page
+        st.altair_chart(row, width="stretch")
+    st.caption("Each row is the measure its domain's verdict rests on (weekly means, a point per "
+               "week scored) over the grey severity bands. Lanes: one per treatment course had; "
+               "ticks for attended and crosses for missed appointments.")
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Latest scores")
-    st.dataframe(trajectories.latest_for_display(view.latest), width="stretch", hide_index=True)
-with right:
-    st.subheader("Against the cohort")
-    st.caption("Share of the cohort at the same week since intake that this patient is doing "
-               "better than, at their latest week with each measure.")
-    st.dataframe(trajectories.percentiles_for_display(view.percentiles), width="stretch",
-                 hide_index=True)
+st.subheader("Latest scores")
+st.dataframe(trajectories.latest_for_display(view.latest), width="stretch", hide_index=True)
+st.subheader("Against the cohort")
+st.caption("Share of the cohort at the same week since intake that this patient is doing "
+           "better than, at their latest week with each measure.")
+st.dataframe(trajectories.percentiles_for_display(view.percentiles), width="stretch",
+             hide_index=True)
+
+if principal.can(Permission.EXPORT_IDENTIFIED):  # made and audited only when downloaded
+    analysis, engine = trajectories.prepared(version_id), database.get_engine()
+    st.download_button(
+        "Download the one-page report (PDF)", icon=":material/picture_as_pdf:", type="primary",
+        data=lambda: services.patient_report_file(analysis, patient_id, principal=principal,
+                                                  engine=engine, cohort_version=version_id,
+                                                  risk=scores),
+        file_name=patient_report.file_name(patient_id, clock.stamp_for_file()),
+        mime="application/pdf", on_click="ignore", key="patient_report_pdf")
+else:
+    st.caption("Your role may not export identified records, so the patient's PDF is not offered.")

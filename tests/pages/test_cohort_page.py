@@ -15,6 +15,7 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from paincycle import config, measures
+from paincycle import model as risk_model
 from paincycle.cohort import read_cohort
 from paincycle.store import CohortStore
 
@@ -77,17 +78,32 @@ def test_cohort_page_on_the_sample_cohort(sample):
     assert {"Pain responders", "Mood responders", "Sleep responders", "Function responders"} <= set(shown)
 
     charts = at.get("vega_lite_chart")
-    assert len(charts) == len(measures.VERDICT_GROUPS)  # pain, mood, sleep, function, psychological
-    pain_chart = next(c for c in charts if "Average pain" in c.proto.spec)
+    # pain, mood, sleep, function, psychological: each a band chart over its counts strip
+    assert len(charts) == 2 * len(measures.VERDICT_GROUPS)
+    at_least = 20  # 1,000 patients: a week needs 20 of them (charts.min_patients_per_week)
+    assert any(f"fewer than {at_least} patients are not drawn" in c.value for c in at.caption)
+    index = next(i for i, c in enumerate(charts) if "Average pain" in c.proto.spec)
+    pain_chart, strip = charts[index], charts[index + 1]
     assert "lower is better" in json.loads(pain_chart.proto.spec)["title"]["subtitle"]
     frames = [convert_arrow_bytes_to_pandas_df(d.data.data) for d in pain_chart.proto.datasets]
     week_rows = next(f for f in frames if "n_patients" in f.columns).to_dict("records")
     obs = sample.observations[sample.observations["measure"] == "pain_nrs"]
     intake = obs["patient_id"].map(sample.patients.set_index("patient_id")["intake_date"])
-    in_week0 = obs[((obs["date"] - intake).dt.days // 7) == 0]["patient_id"].nunique()
+    week = (obs["date"] - intake).dt.days // 7
+    per_week = obs.assign(week=week).groupby("week")["patient_id"].nunique()
     week0 = [r for r in week_rows if r["week"] == 0]
-    assert week0 and week0[0]["n_patients"] == in_week0
+    assert week0 and week0[0]["n_patients"] == per_week.loc[0]
+    assert {r["week"] for r in week_rows} == set(per_week[per_week >= at_least].index)
     assert len(week_rows) < 100  # aggregated by week, never one row per observation
+
+    counts = [convert_arrow_bytes_to_pandas_df(d.data.data) for d in strip.proto.datasets]
+    followed = next(f for f in counts if "n_followed" in f.columns).set_index("week")["n_followed"]
+    last_week = (sample.observations.groupby("patient_id")["date"].max()
+                 - sample.patients.set_index("patient_id")["intake_date"]).dt.days // 7
+    for w in (0, 10, 40):
+        assert followed.loc[w] == (last_week >= w).sum(), w
+    scored = next(f for f in counts if "drawn" in f.columns).set_index("week")
+    assert (scored.loc[per_week[per_week < at_least].index, "drawn"] == "too few").all()
 
     table = at.dataframe[-1].value
     assert len(table) == min(500, len(sample.patients))
@@ -95,6 +111,11 @@ def test_cohort_page_on_the_sample_cohort(sample):
     assert list(table["domains_worse"]) == sorted(table["domains_worse"], reverse=True)
     first = parse_qs(urlparse(table["link"].iloc[0]).query)["patient_id"][0]
     assert table["phq9"].iloc[0] == pytest.approx(latest(sample, "phq9").get(first), nan_ok=True)
+    assert table["function"].iloc[0] == pytest.approx(
+        latest(sample, "promis_physical_function").get(first), nan_ok=True)
+    scores = risk_model.score(risk_model.load(config.DEMO_MODEL), sample, explain=False).table
+    risk = scores.set_index("patient_id")["risk"]
+    assert table["risk"].iloc[0] == (risk_model.risk_words(risk[first]) if first in risk else None)
 
 
 def _count_after(at: AppTest) -> int:
@@ -134,13 +155,22 @@ def test_every_filter_changes_the_patient_count(sample):
     keyed(at.date_input, "cohort", "intake").set_value((start, end)).run()
     in_period = p["intake_date"].between(pd.Timestamp(start), pd.Timestamp(end)).sum()
     assert _count_after(at) == in_period
-    assert len(at.get("vega_lite_chart")) == len(measures.VERDICT_GROUPS)
+    assert len(at.get("vega_lite_chart")) == 2 * len(measures.VERDICT_GROUPS)
 
 
 def test_tiny_cohort_responders_and_empty_state(tiny_cohort_dir, monkeypatch):
     monkeypatch.setattr("paincycle.config.SAMPLE_COHORT", tiny_cohort_dir.parent / "none")
+    monkeypatch.setattr("paincycle.ui.review.model_scores", lambda version_id: None)
     CohortStore().save(read_cohort(tiny_cohort_dir), name="tiny")
     at = open_cohort_page()
+    table = at.dataframe[-1].value
+    assert "risk" not in table.columns  # no model scores this cohort: no risk column
+    assert dict(zip(table["link"].str[-4:], table["function"], strict=True))["P001"] == 41.0
+    # three patients: no week has the 5 a median needs, so no band is drawn
+    bands = [convert_arrow_bytes_to_pandas_df(d.data.data) for c in at.get("vega_lite_chart")
+             for d in c.proto.datasets]
+    medians = [f for f in bands if "median" in f.columns]
+    assert medians and all(f.empty for f in medians)
     shown = metrics(at)
     assert shown["Patients"] == "3"
     # P001's PROMIS physical function 35.5 -> 41.0 at day 364: the one 12-month function responder.

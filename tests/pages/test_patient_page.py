@@ -10,7 +10,9 @@ import json
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
+from paincycle import charts as charts_module
 from paincycle import config
+from paincycle import model as risk_model
 from paincycle.cohort import read_cohort
 from paincycle.store import CohortStore
 
@@ -42,10 +44,18 @@ def test_patient_page_on_the_sample_cohort_follows_the_link_and_the_picker():
     assert phq["Date"] == f"{last.loc['phq9', 'date']:%Y-%m-%d}"
 
     charts = at.get("vega_lite_chart")
-    assert len(charts) == 2  # responder tiles and the timeline
-    timeline = json.loads(charts[1].proto.spec)
-    assert len(timeline["facet"]["row"]["sort"]) == 4 and pid in timeline["title"]["text"]
+    assert len(charts) == 6  # responder tiles, four domain rows and the lanes
+    rows = [json.loads(c.proto.spec) for c in charts[1:]]
+    assert [r["title"]["text"].split(":")[0] for r in rows] == [
+        "Pain", "Mood", "Sleep", "Function", "Treatments and appointments"]
+    lanes = next(layer for layer in rows[-1]["layer"] if "y" in layer.get("encoding", {}))
+    had = sample.events[(sample.events["patient_id"] == pid)
+                        & (sample.events["event"] == "treatment_start")]["detail"].astype(str)
+    treatments = [lane for lane in lanes["encoding"]["y"]["scale"]["domain"]
+                  if not lane.startswith("Appointments")]
+    assert sorted(treatments) == sorted({charts_module.treatment_name(t) for t in had})
     assert at.get("page_link"), "a link back to the cohort"
+    assert at.get("download_button"), "the one-page PDF for the chart"
 
     other = sample.patients["patient_id"].iloc[7]
     select_box(at).select(other).run()
@@ -84,3 +94,46 @@ def test_patient_picker_without_a_cohort(tmp_path, monkeypatch):
     monkeypatch.setattr("paincycle.config.SAMPLE_COHORT", tmp_path / "none")
     at = open_patient_page()
     assert any("No cohort is loaded yet" in i.value for i in at.info)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_patient_header_and_latest_band_for_a_low_physical_function():
+    """P000055: a PROMIS physical function T of 28.4 at the latest visit is 'severe', not '-'."""
+    sample = read_cohort(config.SAMPLE_COHORT)
+    pid = "P000055"
+    at = open_patient_page(pid)
+    me = sample.patients.set_index("patient_id").loc[pid]
+    obs = sample.observations[sample.observations["patient_id"] == pid]
+    ev = sample.events[sample.events["patient_id"] == pid]
+    last = max(obs["date"].max(), ev.loc[ev["event"] == "appointment_attended", "date"].max())
+    scored = risk_model.score(risk_model.load(config.DEMO_MODEL), sample, explain=False).table
+    risk = scored.set_index("patient_id")["risk"].get(pid)
+    shown = metrics(at)
+    assert shown["Age at intake"] == str(me["intake_date"].year - me["birth_year"])
+    assert shown["Intake date"] == f"{me['intake_date']:%Y-%m-%d}"
+    assert shown["Last contact"] == f"{last:%Y-%m-%d}"
+    assert shown["Weeks in care"] == str((last - me["intake_date"]).days // 7)
+    assert shown["Model risk"] == (risk_model.risk_words(risk) if risk is not None
+                                   else "no model score")
+    texts = [t.value for t in at.text]
+    assert f"Sex: {me['sex']} · Diagnosis: {me['diagnosis']} · Site: {me['site']}" in texts
+    assert any("trend: not available yet" in c.value for c in at.caption)
+
+    latest = at.dataframe[0].value.set_index("Measure")
+    assert latest.loc["PROMIS physical function T", "Score"] == 28.4
+    assert latest.loc["PROMIS physical function T", "Severity band"] == "severe"
+    assert latest.loc["Diary total sleep time", "Severity band"] == "not banded"
+
+
+def test_no_model_score_is_said_plainly(tiny_cohort_dir, monkeypatch):
+    monkeypatch.setattr("paincycle.config.SAMPLE_COHORT", tiny_cohort_dir.parent / "none")
+    monkeypatch.setattr("paincycle.ui.review.model_scores", lambda version_id: None)
+    CohortStore().save(read_cohort(tiny_cohort_dir), name="tiny")
+    at = open_patient_page("P001")
+    shown = metrics(at)
+    assert shown["Model risk"] == "no model score"
+    assert shown["Age at intake"] == "55" and shown["Weeks in care"] == "52"
+    assert "Current treatments: CBT" in [t.value for t in at.text]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import streamlit as st
 
+from paincycle import charts
 from paincycle.ui import data
 from paincycle.ui.trajectories import Filters
 
@@ -16,9 +17,11 @@ PICKER_LIMIT = 2000
 PICKER_MATCHES = 100
 
 
-def choices(label: str, options: Sequence[str], key: str) -> tuple[str, ...]:
+def choices(label: str, options: Sequence[str], key: str,
+            format_func: Callable[[str], str] = str) -> tuple[str, ...]:
     """A multiselect where choosing nothing means everyone."""
-    return tuple(st.multiselect(label, list(options), key=key, placeholder="All"))
+    return tuple(st.multiselect(label, list(options), key=key, placeholder="All",
+                                format_func=format_func))
 
 
 def intake_period(span: tuple[date, date] | None, key: str) -> tuple[date | None, date | None]:
@@ -43,7 +46,8 @@ def show(options: dict[str, list[str]], span: tuple[date, date] | None,
         diagnoses = choices("Diagnosis", options["diagnoses"], f"{key}_diagnosis")
         sexes = choices("Sex", options["sexes"], f"{key}_sex")
         ages = choices("Age band", options["age_bands"], f"{key}_age")
-        treatments = choices("Treatment received", options["treatments"], f"{key}_treatment")
+        treatments = choices("Treatment received", options["treatments"], f"{key}_treatment",
+                             format_func=charts.treatment_name)
         intake_from, intake_to = intake_period(span, f"{key}_intake")
     return Filters(sites, diagnoses, sexes, ages, treatments, intake_from, intake_to)
 

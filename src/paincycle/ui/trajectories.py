@@ -13,14 +13,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import urlencode
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from paincycle import access, analyses, measures
+from paincycle import access, analyses, charts, measures
+from paincycle import model as risk_model
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
-from paincycle.trajectories import CohortTrajectories, latest_values, triad_thresholds
+from paincycle.reports import patient as patient_report
+from paincycle.trajectories import CohortTrajectories, triad_thresholds
 from paincycle.ui import data
+from paincycle.ui.text import plain
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class Overview:
     bands: dict[str, pd.DataFrame]
     table: pd.DataFrame
     primary: dict[str, str] = field(default_factory=dict)
+    #: week, n_followed: patients whose follow-up reaches each week since intake
+    followed: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @st.cache_resource(show_spinner="Preparing this cohort version's trajectories (once per version)...",
@@ -71,8 +77,31 @@ def overview(version_id: str, filters: Filters) -> Overview:
     """Headline numbers, responder rates, band charts' rows and the patient table for ``filters``."""
     prep = prepared(version_id)
     ids = prep.matching(**filters.as_kwargs())
-    return Overview(prep.headline(ids), prep.rates(ids), prep.bands(ids), prep.table(ids),
-                    dict(prep.primary))
+    table = prep.table(ids)
+    function = prep.primary.get("function")
+    if function:
+        table["function"] = latest_scores(prep.status, function, table["patient_id"])
+    kept = prep.patients[prep.patients["patient_id"].isin(set(ids))]
+    return Overview(prep.headline(ids), prep.rates(ids), prep.bands(ids), table,
+                    dict(prep.primary), followed_by_week(kept["weeks_followed"]))
+
+
+def latest_scores(status: pd.DataFrame, measure: str, patient_ids: pd.Series) -> np.ndarray:
+    """Each patient's most recent score on ``measure``, read off the responder status rows
+    (the later score, or the baseline when nothing came after it); NaN without one."""
+    rows = status[status["measure"] == measure]
+    latest = pd.Series(rows["latest"].fillna(rows["baseline"]).to_numpy(),
+                       index=rows["patient_id"].astype(str).to_numpy())
+    return patient_ids.astype(str).map(latest).to_numpy(dtype="float64")
+
+
+def followed_by_week(weeks_followed: pd.Series) -> pd.DataFrame:
+    """Patients still followed at each week since intake: those whose last score is that week
+    or later (the "number at risk" under a survival curve)."""
+    weeks = np.floor(pd.to_numeric(weeks_followed, errors="coerce").dropna().to_numpy())
+    last_week = np.bincount(np.clip(weeks, 0, None).astype("int64")) if len(weeks) else np.zeros(0)
+    still = last_week[::-1].cumsum()[::-1].astype("int64")
+    return pd.DataFrame({"week": np.arange(len(still), dtype="int64"), "n_followed": still})
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -106,20 +135,49 @@ class PatientView:
     domain_status: pd.DataFrame
     percentiles: pd.DataFrame
     latest: pd.DataFrame
+    #: The patient report (header without the model's risk, verdicts, timeline's inputs).
+    report: patient_report.PatientReport | None = None
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def patient_view(version_id: str, patient_id: str) -> PatientView:
     """The patient's own rows (sliced, not scanned), verdicts, percentiles and latest scores."""
     prep = prepared(version_id)
-    mine = prep.patient(patient_id)
-    return PatientView(mine, prep.patient_domain_status(patient_id), prep.percentiles(patient_id),
-                       latest_values(mine, patient_id))
+    report = patient_report.build(prep, patient_id)
+    return PatientView(report.rows, report.domains, prep.percentiles(patient_id), report.latest,
+                       report)
+
+
+def patient_header(version_id: str, patient_id: str,
+                   risk: pd.DataFrame | None = None) -> patient_report.Header:
+    """The report's header with the model's risk for this patient (``risk``: its scores, or None)."""
+    return patient_report.header(prepared(version_id), patient_id, risk,
+                                 rows=patient_view(version_id, patient_id).cohort)
+
+
+def show_header(head: patient_report.Header) -> None:
+    """The report's first lines: numbers as metrics, free text (diagnosis, site) as plain text."""
+    st.subheader(f"Patient {plain(head.patient_id)}")
+    cols = st.columns(5)
+    cols[0].metric("Age at intake", "unknown" if head.age is None else head.age)
+    cols[1].metric("Intake date", patient_report.date_text(head.intake_date))
+    cols[2].metric("Weeks in care", "unknown" if head.weeks_in_care is None else head.weeks_in_care,
+                   help="Weeks from intake to the last contact (a score or an attended appointment).")
+    cols[3].metric("Last contact", patient_report.date_text(head.last_contact))
+    cols[4].metric("Model risk", head.risk_text,
+                   help="The risk model's risk for this patient in whole percent; the Risk "
+                        "model page says which outcome it predicts.")
+    facts = dict(head.facts())
+    st.text(f"Sex: {facts['Sex']} · Diagnosis: {facts['Diagnosis']} · Site: {facts['Site']}")
+    st.text(f"Current treatments: {facts['Current treatments']}")
+    if head.flagged:
+        st.text("Flagged for review by the model at the team's threshold.")
+    st.caption(patient_report.RISK_TREND_NOTE)
 
 
 def min_patients(n_patients: int) -> int:
-    """Weeks drawn in a band chart need this many patients (a median of two is noise)."""
-    return max(1, min(20, n_patients // 20))
+    """Weeks drawn in a band chart need this many patients (charts.min_patients_per_week)."""
+    return charts.min_patients_per_week(n_patients)
 
 
 def rates_table(rates: pd.DataFrame) -> pd.DataFrame:
@@ -133,24 +191,45 @@ def rates_table(rates: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index().rename(columns={"domain": "Domain"})
 
 
-def table_columns(pain_code: str | None) -> dict:
-    """How the patient table is drawn: a link to the drill-down and a pain sparkline."""
+#: The Cohort page's patient table height in pixels: about 16 rows in view, then it scrolls.
+TABLE_HEIGHT = 600
+
+
+def table_columns(pain_code: str | None, function_code: str | None = None) -> dict:
+    """How the patient table is drawn: a link to the drill-down, latest scores, a pain sparkline."""
     pain = measures.get(pain_code) if pain_code else None
+    function = measures.get(function_code) if function_code else None
     return {
-        "link": st.column_config.LinkColumn("Patient", display_text=r"patient_id=([^&]*)$"),
+        "link": st.column_config.LinkColumn("Patient", display_text=r"patient_id=([^&]*)$",
+                                            width=80),
         "pseudonym": st.column_config.TextColumn(
             "Patient (pseudonym)", help="De-identified view: codes change with every session."),
-        "site": "Site",
-        "diagnosis": "Diagnosis",
-        "weeks_followed": st.column_config.NumberColumn("Weeks followed", format="%.0f"),
+        "site": st.column_config.TextColumn("Site", width=145),
+        "diagnosis": st.column_config.TextColumn("Diagnosis", width=135),
+        # short headings and widths in pixels, so every column fits beside the sidebar;
+        # each heading's help says in full what it holds
+        "weeks_followed": st.column_config.NumberColumn(
+            "Weeks", format="%.0f", width=56, help="Weeks followed since intake"),
         "domains_worse": st.column_config.NumberColumn(
-            "Domains worse", help="Domains worse than baseline by at least the MCID"),
-        "triad": st.column_config.CheckboxColumn("Triad"),
-        "pain": st.column_config.NumberColumn("Pain NRS (latest)", format="%.1f"),
-        "phq9": st.column_config.NumberColumn("PHQ-9 (latest)", format="%.0f"),
-        "isi": st.column_config.NumberColumn("ISI (latest)", format="%.0f"),
+            "Worse", width=52, help="Domains worse than baseline by at least the MCID"),
+        "triad": st.column_config.CheckboxColumn("Triad", width=44, help=triad_help()),
+        "pain": st.column_config.NumberColumn("Pain", format="%.1f", width=52,
+                                              help="Average pain (NRS 0-10), latest"),
+        "phq9": st.column_config.NumberColumn("PHQ-9", format="%.0f", width=56,
+                                              help="PHQ-9 total, latest"),
+        "isi": st.column_config.NumberColumn("ISI", format="%.0f", width=48,
+                                             help="Insomnia Severity Index, latest"),
+        "function": st.column_config.NumberColumn(
+            "Function", format="%.1f", width=70,
+            help=(f"{function.instrument}, latest ({charts.better_direction(function.code)})"
+                  if function else None)),
+        "risk": st.column_config.TextColumn(
+            "Risk", width=52, help="The risk model's risk for this patient, whole percent"),
+        "flagged": st.column_config.CheckboxColumn(
+            "Flag", width=44, help="At or above the team's flag threshold for this model"),
         "pain_trend": st.column_config.LineChartColumn(
-            f"{pain.instrument if pain else 'Pain'} by week",
+            "Pain by week", width=80,
+            help=f"{pain.instrument if pain else 'Pain'}, weekly means since intake",
             y_min=pain.low if pain else None, y_max=pain.high if pain else None),
     }
 
@@ -168,14 +247,26 @@ def patient_link(version_id: str, patient_id: str) -> str:
 
 
 def table_for_display(table: pd.DataFrame, version_id: str,
-                      principal: Principal | None = None) -> pd.DataFrame:
+                      principal: Principal | None = None,
+                      risk: pd.DataFrame | None = None) -> pd.DataFrame:
     """The patient table's shown columns, with a link that opens the Patient page.
 
     Roles that may not see identified records get pseudonymous codes (stable within
-    the session) and no link to the drill-down.
+    the session) and no link to the drill-down. ``risk`` (patient_id, risk, flagged:
+    the model's scores, where a model scores this cohort) adds the model's risk in
+    whole percent and its flag; a patient the model could not score shows none.
     """
     columns = ["site", "diagnosis", "weeks_followed", "domains_worse", "triad", "pain",
-               "phq9", "isi", "pain_trend"]
+               "phq9", "isi", *(["function"] if "function" in table else []), "pain_trend"]
+    if risk is not None:
+        scored = risk.assign(patient_id=risk["patient_id"].astype(str)).set_index("patient_id")
+        ids = table["patient_id"].astype(str)
+        table = table.assign(
+            risk=[risk_model.risk_words(v) if pd.notna(v) else None
+                  for v in ids.map(scored["risk"])],
+            flagged=ids.map(scored["flagged"]).fillna(0).astype(bool).to_numpy()
+            if "flagged" in scored else False)
+        columns[columns.index("pain_trend"):columns.index("pain_trend")] = ["risk", "flagged"]
     if principal is None or principal.sees_identified_data:
         shown = table.assign(link=[patient_link(version_id, pid)
                                    for pid in table["patient_id"].astype(str)])
@@ -192,8 +283,14 @@ def latest_for_display(latest: pd.DataFrame) -> pd.DataFrame:
         "Measure": [_instrument(c) for c in latest["measure"]],
         "Date": latest["date"].dt.strftime("%Y-%m-%d"),
         "Score": latest["value"],
-        "Severity band": latest["band"].fillna("-"),
+        "Severity band": [band if isinstance(band, str) else _no_band(code)
+                          for code, band in zip(latest["measure"], latest["band"], strict=True)],
     })
+
+
+def _no_band(code: str) -> str:
+    """A score in no band: 'none' where the instrument has bands, 'not banded' where it has none."""
+    return "none" if code in measures.MEASURES and measures.MEASURES[code].bands else "not banded"
 
 
 def percentiles_for_display(percentiles: pd.DataFrame) -> pd.DataFrame:
