@@ -33,6 +33,8 @@ scores = widgets.model_scores(version_id)
 if scores is None:
     st.caption("No risk model available: the agenda uses deterioration, the triad and safety "
                "signals only.")
+else:
+    widgets.model_provenance(version_id)
 
 with st.expander("Add or remove a patient by hand", icon=":material/person_add:"):
     all_ids = trajectories.patient_ids(version_id)

@@ -73,14 +73,38 @@ except ValueError as exc:
     st.error(f"The risk model could not be loaded: {exc}")
     st.stop()
 meta, m = trained.metadata, trained.metadata.metrics
-source = ("retrained on this cohort" if path == risk.retrained_path(version_id)
-          else "the shipped demo model, trained on synthetic data" if meta.synthetic
-          else f"trained on '{meta.cohort_name or 'another cohort'}'")
+origin = risk.provenance(version_id, path)
 st.subheader("What it predicts")
-st.write(f"Model: {m.model_kind} ({source}). **Predicted at day {meta.landmark_days}** "
-         f"after intake, from data recorded up to then.")
+st.write(f"Model: {m.model_kind}. **Predicted at day {meta.landmark_days}** after intake, from "
+         "data recorded up to then.")
 st.write(meta.outcome_words)
+if origin.synthetic_on_real:
+    st.warning(origin.words(), icon=":material/warning:")
+else:
+    st.caption(origin.words())
 
+st.subheader("On this cohort")
+check = risk.local_check(version_id, path)
+if check is None:
+    st.caption("Trained on this cohort: the cross-validated numbers below are its own.")
+elif not check.measured:
+    st.info(f"Performance on this cohort not measured: {check.reason}. The numbers below "
+            "describe the cohort the model was trained on, not this one.")
+else:
+    lo, hi = check.auc_ci
+    cols = st.columns(4)
+    cols[0].metric("AUC here", f"{check.auc:.2f}", help=f"95% bootstrap CI {lo:.2f}-{hi:.2f}")
+    cols[1].metric("Calibration slope here", f"{check.calibration_slope:.2f}",
+                   help="1 is ideal; below 1, the risks are too extreme for this cohort")
+    cols[2].metric("Calibration intercept here", f"{check.calibration_intercept:+.2f}",
+                   help="0 is ideal; above 0, the model under-predicts poor outcomes here")
+    cols[3].metric("Patients with the outcome observed", f"{check.n_labelled:,}",
+                   help=f"{check.n_poor:,} poor outcomes; {check.n_scored_unlabelled:,} scored "
+                        "patients have no follow-up yet")
+    st.caption(f"Checked on this cohort's own outcomes (AUC 95% CI {lo:.2f}-{hi:.2f}). The "
+               "numbers below describe the cohort the model was trained on.")
+
+st.subheader("How it did in training")
 cols = st.columns(4)
 cols[0].metric("AUC (cross-validated)", f"{m.auc:.2f}",
                help=f"95% CI {m.auc_ci[0]:.2f}-{m.auc_ci[1]:.2f}")

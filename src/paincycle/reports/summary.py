@@ -112,24 +112,14 @@ class ModelSection:
     synthetic: bool = False  # trained on synthetic (generated) data, per the model's metadata
     cohort_synthetic: bool | None = None  # the scored cohort is synthetic too (None: not known)
     trained_on: str = ""  # the training cohort's name
+    trained_here: bool = False  # trained on this very cohort
 
     def provenance(self) -> str:
-        """What the model was trained on, in words, and whether that matches the patients scored.
+        """What the model was trained on, against the patients scored (applicability.Provenance)."""
+        from paincycle.applicability import Provenance
 
-        A model trained on generated patients has never been checked against real
-        ones: an export that shows its risks for a clinic's real patients says so.
-        """
-        if not self.synthetic:
-            return (f"The risk model was trained on the cohort '{self.trained_on}'."
-                    if self.trained_on else "")
-        said = "The risk model was trained on synthetic (generated) data, not on real patients"
-        if self.cohort_synthetic is True:
-            return f"{said}; this cohort is synthetic too, so no risk here describes a real patient."
-        if self.cohort_synthetic is False:
-            return (f"{said}, and here it scores real patients: its risks have not been "
-                    "validated on them. Retrain it on this clinic's data before relying on them.")
-        return (f"{said}: unless this cohort is synthetic too, its risks have not been validated "
-                "on the patients scored.")
+        return Provenance(self.trained_here, self.synthetic, self.cohort_synthetic,
+                          self.trained_on).words()
 
 
 @dataclass
@@ -414,7 +404,8 @@ def _per_patient(all_patients: pd.DataFrame, patients: pd.DataFrame, domains: pd
 
 def model_section(cohort: Cohort, path: str | Path | None = None, explain: bool = False,
                   threshold: float | None = None, scores=None,
-                  cohort_synthetic: bool | None = None) -> ModelSection | None:
+                  cohort_synthetic: bool | None = None,
+                  trained_here: bool | None = None) -> ModelSection | None:
     """Score the whole version ``cohort`` with the shipped (or given) model; None without a model file.
 
     ``threshold`` is the team's flag threshold (None: the model's default share).
@@ -449,9 +440,14 @@ def model_section(cohort: Cohort, path: str | Path | None = None, explain: bool 
     description = (f"{metrics.model_kind.capitalize()} model scored "
                    f"{trained.landmark_days} days after intake; "
                    f"{len(scores.skipped):,} patients could not be scored yet.")
+    if trained_here is None:  # not told: trained here when trained on exactly this data
+        from paincycle.applicability import trained_on_this
+
+        trained_here = trained_on_this(trained, cohort)
     return ModelSection(scores.table, performance, meta.outcome_words, description,
                         scores.threshold, synthetic=meta.synthetic,
-                        cohort_synthetic=cohort_synthetic, trained_on=meta.cohort_name)
+                        cohort_synthetic=cohort_synthetic, trained_on=meta.cohort_name,
+                        trained_here=trained_here)
 
 
 # --------------------------------------------------------------------------- charts

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from paincycle import database, kept_scores, services
+from paincycle import applicability, database, kept_scores, services
 from paincycle import features as feat
 from paincycle import model as risk_model
 from paincycle.access import Principal
@@ -105,3 +105,28 @@ def explained_flags(version_id: str, path: Path, flagged: pd.DataFrame) -> pd.Da
     texts = factors(version_id, path, top["patient_id"].tolist())
     top["top_factors"] = top["patient_id"].map(texts).fillna("")
     return top
+
+
+@st.cache_resource(show_spinner="Checking the model against this cohort...", max_entries=8)
+def _applicability(version_id: str, path: str, mtime: float
+                   ) -> tuple[applicability.Provenance, applicability.LocalValidation | None]:
+    trained = load(Path(path))
+    cohort = data.load_cohort(version_id)
+    version = data.version_by_id(version_id)
+    here = Path(path) == retrained_path(version_id) or applicability.trained_on_this(trained, cohort)
+    prov = applicability.provenance(trained, trained_here=here,
+                                    cohort_synthetic=version.synthetic if version else None)
+    if here:  # its cross-validated numbers are this cohort's; an in-sample check would flatter
+        return prov, None
+    scored = _scores(version_id, path, mtime).table
+    return prov, applicability.local_validation(trained, cohort, scored)
+
+
+def provenance(version_id: str, path: Path) -> applicability.Provenance:
+    """Where the model comes from against this cohort (once per version and model file)."""
+    return _applicability(version_id, str(path), path.stat().st_mtime)[0]
+
+
+def local_check(version_id: str, path: Path) -> applicability.LocalValidation | None:
+    """The model checked on this cohort's own outcomes; None when it was trained on them."""
+    return _applicability(version_id, str(path), path.stat().st_mtime)[1]

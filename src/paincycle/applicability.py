@@ -1,0 +1,121 @@
+"""Whether a model's numbers speak for this cohort, and how it does on this cohort's own data.
+
+A model's cross-validated AUC describes the patients it was trained on. Shown
+beside a different clinic's risks it borrows a credibility it never earned
+there; a model trained on synthetic patients has never been checked against a
+real one. So every door that shows risks (the Risk page, Case review, the
+Patient page, the exports) words the model's provenance with :func:`provenance`,
+and where the cohort has outcome labels the model is checked on them
+(:func:`local_validation`): its discrimination and calibration here, with
+intervals, computed on patients it may never have seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from paincycle import model as risk_model
+from paincycle.cohort import Cohort
+from paincycle.outcomes import label_outcomes
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a model comes from, against the cohort it scores."""
+
+    trained_here: bool            # trained on this very cohort (its numbers are this cohort's)
+    model_synthetic: bool         # trained on generated patients
+    cohort_synthetic: bool | None  # this cohort is generated (None: not known)
+    trained_on: str = ""          # the training cohort's name
+
+    @property
+    def synthetic_on_real(self) -> bool:
+        """A synthetic model scoring patients who may be real: said on every page and export."""
+        return self.model_synthetic and self.cohort_synthetic is not True
+
+    @property
+    def measured_here(self) -> bool:
+        return self.trained_here
+
+    def words(self) -> str:
+        """One or two sentences every door shows beside the model's risks."""
+        if self.trained_here:
+            return ("The risk model was trained on this cohort: its cross-validated numbers "
+                    "describe these patients.")
+        source = ("synthetic (generated) data, not real patients" if self.model_synthetic
+                  else f"the cohort '{self.trained_on}'" if self.trained_on else "another cohort")
+        said = f"The risk model was trained on {source}"
+        if self.model_synthetic and self.cohort_synthetic is True:
+            return f"{said}; this cohort is synthetic too, so no risk here describes a real patient."
+        if self.model_synthetic:
+            who = "real patients" if self.cohort_synthetic is False else "patients who may be real"
+            return (f"{said}, and here it scores {who}: its risks have not been validated on "
+                    "them. Retrain it on this clinic's data before relying on them.")
+        return (f"{said}: its performance on this cohort was not measured in training; see the "
+                "local check on this cohort's own outcomes.")
+
+
+def provenance(trained: risk_model.TrainedModel, *, trained_here: bool,
+               cohort_synthetic: bool | None) -> Provenance:
+    meta = trained.metadata
+    return Provenance(trained_here=trained_here, model_synthetic=bool(meta.synthetic),
+                      cohort_synthetic=cohort_synthetic, trained_on=meta.cohort_name)
+
+
+@dataclass(frozen=True)
+class LocalValidation:
+    """The model checked on this cohort's labelled patients (its outcome, its landmark)."""
+
+    n_labelled: int
+    n_poor: int
+    n_scored_unlabelled: int
+    auc: float | None = None
+    auc_ci: tuple[float, float] | None = None
+    calibration_intercept: float | None = None
+    calibration_slope: float | None = None
+    brier: float | None = None
+    reason: str = ""  # why no numbers, when there are none
+
+    @property
+    def measured(self) -> bool:
+        return self.auc is not None
+
+
+def local_validation(trained: risk_model.TrainedModel, cohort: Cohort,
+                     scores: pd.DataFrame) -> LocalValidation:
+    """AUC (bootstrap interval), calibration intercept and slope and Brier of ``scores``
+    (patient_id, risk: the model's risks for ``cohort``) against the outcomes the model
+    predicts, observed in ``cohort``. Patients without a follow-up are counted, not used.
+    """
+    labels = label_outcomes(cohort, trained.outcome)[["patient_id", "poor_outcome"]]
+    labels = labels.assign(patient_id=labels["patient_id"].astype(str))
+    scored = scores.assign(patient_id=scores["patient_id"].astype(str))[["patient_id", "risk"]]
+    both = scored.merge(labels, on="patient_id", how="inner")
+    y = both["poor_outcome"].to_numpy(dtype=int)
+    risk = both["risk"].to_numpy(dtype=float)
+    n_poor = int(y.sum())
+    base = {"n_labelled": len(both), "n_poor": n_poor,
+            "n_scored_unlabelled": len(scored) - len(both)}
+    if len(both) < risk_model.MIN_LABELLED or min(n_poor, len(both) - n_poor) < risk_model.MIN_PER_CLASS:
+        return LocalValidation(**base, reason=(
+            f"{len(both)} scored patients have the outcome observed ({n_poor} poor); at least "
+            f"{risk_model.MIN_LABELLED}, with {risk_model.MIN_PER_CLASS} of each outcome, are "
+            "needed to check the model here"))
+    auc = float(risk_model.roc_auc_score(y, risk))
+    lo, hi = risk_model.bootstrap_auc_ci(y, risk, n_boot=300)
+    intercept, slope = risk_model.calibration_intercept_slope(y, risk)
+    brier = float(np.mean((risk - y) ** 2))
+    return LocalValidation(**base, auc=auc, auc_ci=(lo, hi), calibration_intercept=intercept,
+                           calibration_slope=slope, brier=brier)
+
+
+def trained_on_this(trained: risk_model.TrainedModel, cohort: Cohort) -> bool:
+    """Whether the model was trained on exactly this cohort's data (by the training data's
+    hash; the count of patients is compared first, so another cohort costs nothing)."""
+    meta = trained.metadata
+    if meta.metrics.n_patients != cohort.n_patients:
+        return False
+    return risk_model.data_hash(cohort) == meta.training_data_hash
