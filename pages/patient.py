@@ -47,12 +47,13 @@ else:
                "ticks for attended and crosses for missed appointments.")
 
 st.subheader("Latest scores")
-st.dataframe(trajectories.latest_for_display(view.latest), width="stretch", hide_index=True)
+st.dataframe(trajectories.latest_for_display(view.latest), width="stretch", height="content",
+             hide_index=True)
 st.subheader("Against the cohort")
 st.caption("Share of the cohort at the same week since intake that this patient is doing "
            "better than, at their latest week with each measure.")
 st.dataframe(trajectories.percentiles_for_display(view.percentiles), width="stretch",
-             hide_index=True)
+             height="content", hide_index=True)
 
 if principal.can(Permission.EXPORT_IDENTIFIED):  # made and audited only when downloaded
     analysis, engine = trajectories.prepared(version_id), database.get_engine()

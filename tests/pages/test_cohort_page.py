@@ -115,7 +115,8 @@ def test_cohort_page_on_the_sample_cohort(sample):
         latest(sample, "promis_physical_function").get(first), nan_ok=True)
     scores = risk_model.score(risk_model.load(config.DEMO_MODEL), sample, explain=False).table
     risk = scores.set_index("patient_id")["risk"]
-    assert table["risk"].iloc[0] == (risk_model.risk_words(risk[first]) if first in risk else None)
+    assert table["risk"].iloc[0] == risk_model.risk_percent(risk[first])  # whole percent
+    assert table["risk"].notna().sum() == table["link"].str.split("=").str[-1].isin(risk.index).sum()
 
 
 def _count_after(at: AppTest) -> int:

@@ -223,8 +223,9 @@ def table_columns(pain_code: str | None, function_code: str | None = None) -> di
             "Function", format="%.1f", width=70,
             help=(f"{function.instrument}, latest ({charts.better_direction(function.code)})"
                   if function else None)),
-        "risk": st.column_config.TextColumn(
-            "Risk", width=52, help="The risk model's risk for this patient, whole percent"),
+        "risk": st.column_config.NumberColumn(
+            "Risk", format="%d%%", width=52,
+            help="The risk model's risk for this patient, whole percent"),
         "flagged": st.column_config.CheckboxColumn(
             "Flag", width=44, help="At or above the team's flag threshold for this model"),
         "pain_trend": st.column_config.LineChartColumn(
@@ -254,7 +255,8 @@ def table_for_display(table: pd.DataFrame, version_id: str,
     Roles that may not see identified records get pseudonymous codes (stable within
     the session) and no link to the drill-down. ``risk`` (patient_id, risk, flagged:
     the model's scores, where a model scores this cohort) adds the model's risk in
-    whole percent and its flag; a patient the model could not score shows none.
+    whole percent (model.risk_percent: a number, so the column sorts) and its flag; a
+    patient the model could not score shows none.
     """
     columns = ["site", "diagnosis", "weeks_followed", "domains_worse", "triad", "pain",
                "phq9", "isi", *(["function"] if "function" in table else []), "pain_trend"]
@@ -262,8 +264,8 @@ def table_for_display(table: pd.DataFrame, version_id: str,
         scored = risk.assign(patient_id=risk["patient_id"].astype(str)).set_index("patient_id")
         ids = table["patient_id"].astype(str)
         table = table.assign(
-            risk=[risk_model.risk_words(v) if pd.notna(v) else None
-                  for v in ids.map(scored["risk"])],
+            risk=pd.array([risk_model.risk_percent(v) if pd.notna(v) else None
+                           for v in ids.map(scored["risk"])], dtype="Int64"),
             flagged=ids.map(scored["flagged"]).fillna(0).astype(bool).to_numpy()
             if "flagged" in scored else False)
         columns[columns.index("pain_trend"):columns.index("pain_trend")] = ["risk", "flagged"]
