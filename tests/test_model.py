@@ -69,8 +69,78 @@ def test_round_trip_predicts_identically(which, request, cohort, tmp_path):
     np.testing.assert_array_equal(model.predict_risk(X), loaded.predict_risk(X))
     assert loaded.metadata == model.metadata
     assert json.loads(path.with_suffix(".json").read_text())["training_data_hash"]
+    assert loaded.warnings == ()
     card = path.with_suffix(".md").read_text()
-    assert "not a diagnosis" in card and "Cross-validated AUC" in card
+    assert "not a diagnosis" in card and "TRIPOD+AI" in card
+    assert f"Model file SHA-256: {risk_model.file_sha256(path)}" in card
+    assert f"{model.metadata.metrics.auc:.3f} (95% bootstrap CI" in card
+    assert "More Information Needed" not in card
+    for heading in ("Source of data", "Participants and flow", "Missing data", "Subgroups",
+                    "Decision curve", "Limitations", "Monitoring"):
+        assert f"## {heading}" in card
+
+
+def _rewrite_embedded_metadata(path, change) -> None:
+    """What a tamperer does: rewrite the metadata inside the skops file itself."""
+    content = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    meta = json.loads(content["metadata"])
+    change(meta)
+    sio.dump({"estimator": content["estimator"], "metadata": json.dumps(meta)}, path)
+
+
+def test_a_rewritten_auc_inside_the_file_is_refused(trained, tmp_path):
+    path = risk_model.save(trained, tmp_path / "m.skops")
+
+    def better(meta):
+        meta["metrics"]["auc"] = 0.95
+
+    _rewrite_embedded_metadata(path, better)
+    with pytest.raises(risk_model.UntrustedModelError, match="states auc 0.950"):
+        risk_model.load(path)
+
+
+def test_a_rewritten_sample_size_inside_the_file_is_refused(trained, tmp_path):
+    path = risk_model.save(trained, tmp_path / "m.skops")
+
+    def bigger(meta):
+        meta["metrics"]["n_train"] *= 10
+
+    _rewrite_embedded_metadata(path, bigger)
+    with pytest.raises(risk_model.UntrustedModelError, match="labelled patients"):
+        risk_model.load(path)
+
+
+def test_an_edited_sidecar_is_flagged_and_not_used(trained, tmp_path):
+    path = risk_model.save(trained, tmp_path / "m.skops")
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sidecar[risk_model.FILE_HASH_KEY] == risk_model.file_sha256(path)
+    sidecar["metrics"]["auc"], sidecar["synthetic"] = 0.95, False
+    path.with_suffix(".json").write_text(json.dumps(sidecar))
+    loaded = risk_model.load(path)
+    assert loaded.metadata.metrics.auc == trained.metadata.metrics.auc  # the file's own
+    assert any("does not match the model file" in w for w in loaded.warnings)
+
+
+def test_a_file_without_evidence_loads_with_a_warning(trained, tmp_path):
+    path = risk_model.save(trained, tmp_path / "m.skops")
+
+    def older(meta):
+        meta["evidence"] = None
+
+    _rewrite_embedded_metadata(path, older)
+    path.with_suffix(".json").unlink()
+    loaded = risk_model.load(path)
+    assert any("cannot be verified" in w for w in loaded.warnings)
+
+
+def test_the_evaluation_is_nested(trained):
+    """Each outer fold chose its own kind; the evidence is the nested out-of-fold risks."""
+    m = trained.metadata.metrics
+    assert len(m.kinds_chosen_in_folds) == risk_model.N_FOLDS
+    assert set(m.kinds_chosen_in_folds) <= {"logistic", "hgb"}
+    assert len(trained.metadata.evidence.risk) == m.n_train
+    assert trained.metadata.flow["labelled"] == m.n_train
+    assert trained.metadata.data_period and trained.metadata.missing_share
 
 
 def test_foreign_type_is_refused(trained, tmp_path):

@@ -10,7 +10,9 @@ from paincycle.model_metadata import ModelMetadata
 
 @pytest.fixture(scope="module")
 def metadata() -> ModelMetadata:
-    return ModelMetadata.model_validate(json.loads(config.DEMO_MODEL.with_suffix(".json").read_text()))
+    described = json.loads(config.DEMO_MODEL.with_suffix(".json").read_text())
+    described.pop("model_file_sha256")  # the sidecar names the file it describes
+    return ModelMetadata.model_validate(described)
 
 
 def _data(chart) -> list[dict]:

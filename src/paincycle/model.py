@@ -144,6 +144,38 @@ def _oof(kind: str, X: pd.DataFrame, y: np.ndarray, calibrated: bool, seed: int
     return risk, fold_of
 
 
+def choose_kind(X: pd.DataFrame, y: np.ndarray, kinds: tuple[str, ...], seed: int
+                ) -> tuple[str, dict[str, float]]:
+    """The model kind to fit: logistic regression unless boosting's cross-validated AUC beats it
+    by SIMPLER_MARGIN; with every candidate's AUC."""
+    candidates = {kind: _auc_or_nan(y, _oof(kind, X, y, calibrated=False, seed=seed)[0])
+                  for kind in kinds}
+    chosen = "logistic" if "logistic" in candidates else kinds[0]
+    if "hgb" in candidates and candidates["hgb"] > candidates.get("logistic", -1) + SIMPLER_MARGIN:
+        chosen = "hgb"
+    return chosen, candidates
+
+
+def nested_oof(X: pd.DataFrame, y: np.ndarray, kinds: tuple[str, ...], seed: int
+               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Out-of-fold risks of the whole procedure: in each outer fold the kind is chosen by
+    cross-validation on the training part alone, then fitted and calibrated there, so the
+    reported performance includes the model choice (no optimism from choosing on the test folds).
+    Returns the risks, each patient's fold and the kind chosen in each fold."""
+    risk = np.zeros(len(y))
+    fold_of = np.zeros(len(y), dtype=int)
+    chosen_in: list[str] = []
+    folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed)
+    for k, (train, test) in enumerate(folds.split(X, y)):
+        kind, _ = (choose_kind(X.iloc[train], y[train], kinds, seed) if len(kinds) > 1
+                   else (kinds[0], {}))
+        model = fit_calibrated(kind, X.iloc[train], y[train], seed)
+        risk[test] = model.predict_proba(X.iloc[test])[:, 1]
+        fold_of[test] = k
+        chosen_in.append(kind)
+    return risk, fold_of, chosen_in
+
+
 # --------------------------------------------------------------------------- metrics
 
 
@@ -247,6 +279,8 @@ class TrainedModel:
 
     estimator: CalibratedClassifierCV
     metadata: ModelMetadata
+    #: What load() found doubtful but not fatal (e.g. the JSON beside the file was edited).
+    warnings: tuple[str, ...] = ()
 
     @property
     def feature_names(self) -> list[str]:
@@ -314,16 +348,10 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
     y = labels["poor_outcome"].to_numpy(dtype=int)
 
     report(0.10, "Comparing logistic regression and gradient boosting (5-fold CV)")
-    candidates = {}
-    for kind in kinds:
-        risk, _ = _oof(kind, X, y, calibrated=False, seed=seed)
-        candidates[kind] = _auc_or_nan(y, risk)
-    chosen = "logistic" if "logistic" in candidates else kinds[0]
-    if "hgb" in candidates and candidates["hgb"] > candidates.get("logistic", -1) + SIMPLER_MARGIN:
-        chosen = "hgb"
+    chosen, candidates = choose_kind(X, y, kinds, seed)
 
-    report(0.40, f"Evaluating the calibrated {chosen} model on held-out folds")
-    risk, fold_of = _oof(chosen, X, y, calibrated=True, seed=seed)
+    report(0.30, "Evaluating the whole procedure, model choice included, on held-out folds")
+    risk, fold_of, chosen_in_folds = nested_oof(X, y, kinds, seed)
     auc = _auc_or_nan(y, risk)
     fold_aucs = [_auc_or_nan(y[fold_of == k], risk[fold_of == k]) for k in range(N_FOLDS)]
     lo, hi = bootstrap_auc_ci(y, risk, seed=seed)
@@ -357,7 +385,7 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
         "auc": round(auc, 4), "auc_ci": [round(lo, 4), round(hi, 4)],
         "auc_folds": [round(a, 4) for a in fold_aucs],
         "candidates": {k: round(v, 4) for k, v in candidates.items()},
-        "model_kind": chosen,
+        "model_kind": chosen, "kinds_chosen_in_folds": chosen_in_folds,
         "brier": round(float(brier_score_loss(y, risk)), 4),
         "calibration_intercept": round(intercept, 3), "calibration_slope": round(slope, 3),
         "n_train": int(len(y)), "n_poor": int(y.sum()), "prevalence": round(float(y.mean()), 4),
@@ -375,9 +403,30 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
         "ablation": ablation, "subgroups": subgroup_table(y, risk, groups),
         "intended_use": INTENDED_USE + (" Trained on synthetic data." if synthetic else ""),
         "synthetic": bool(synthetic), "versions": library_versions(), "seed": int(seed),
+        "evidence": {"y": [int(v) for v in y], "risk": [round(float(r), 6) for r in risk]},
+        "data_period": [str(d.date()) for d in (cohort.date_range() or ())],
+        "flow": {"patients": int(cohort.n_patients),
+                 "with_data_by_landmark": int(len(feat.landmark_cut(cohort, landmark_days)
+                                                  .observations["patient_id"].unique())),
+                 "labelled": int(len(y)), "unlabelled": int(info["n_unlabelled"])},
+        "missing_share": {c: round(float(X[c].isna().mean()), 4) for c in columns},
+        "coefficients": coefficients(estimator),
     }
     report(1.0, "Done")
     return TrainedModel(estimator, ModelMetadata.model_validate(_jsonable(metadata)))
+
+
+def coefficients(estimator: CalibratedClassifierCV) -> list[dict]:
+    """A logistic model's coefficients per standardised input (get_feature_names_out), largest
+    first; empty for gradient boosting, which has none (the card points to the ablation)."""
+    pipeline = estimator.calibrated_classifiers_[0].estimator.estimator
+    clf = pipeline.named_steps["clf"]
+    if not hasattr(clf, "coef_"):
+        return []
+    names = pipeline.named_steps["prep"].get_feature_names_out()
+    rows = [{"input": str(n), "coefficient": round(float(c), 4)}
+            for n, c in zip(names, clf.coef_[0], strict=True)]
+    return sorted(rows, key=lambda r: -abs(r["coefficient"]))
 
 
 def _reference(estimator: CalibratedClassifierCV, X: pd.DataFrame) -> dict:
@@ -538,8 +587,13 @@ def _present(value) -> bool:
 # --------------------------------------------------------------------------- persistence
 
 
+#: The sidecar's key for the hash of the model file it describes.
+FILE_HASH_KEY = "model_file_sha256"
+
+
 def save(model: TrainedModel, path: str | Path) -> Path:
-    """Write the model (skops), a JSON sidecar with its metadata, and a model card (.md)."""
+    """Write the model (skops), a JSON sidecar with its metadata and the file's SHA-256, and a
+    model card (.md) naming that hash."""
     import skops.io as sio  # imported here: slow to import, and only saving/loading needs it
 
     path = Path(path)
@@ -547,9 +601,74 @@ def save(model: TrainedModel, path: str | Path) -> Path:
     tmp = path.with_suffix(".tmp")
     sio.dump({"estimator": model.estimator, "metadata": model.metadata.model_dump_json()}, tmp)
     tmp.replace(path)
-    path.with_suffix(".json").write_text(model.metadata.model_dump_json(indent=2) + "\n")
-    write_model_card(model, path.with_suffix(".md"))
+    sidecar = {FILE_HASH_KEY: file_sha256(path), **json.loads(model.metadata.model_dump_json())}
+    path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    write_model_card(model, path.with_suffix(".md"), file_hash=sidecar[FILE_HASH_KEY])
     return path
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+#: How far a stated metric may be from its recomputed value (the metadata rounds them).
+EVIDENCE_TOLERANCE = {"auc": 6e-4, "brier": 6e-4, "prevalence": 6e-4,
+                      "calibration_intercept": 6e-3, "calibration_slope": 6e-3}
+
+
+def check_evidence(metadata: ModelMetadata, name: str = "the model") -> bool:
+    """Recompute the stated metrics from the file's own out-of-fold predictions.
+
+    A mismatch raises UntrustedModelError naming the metric (a rewritten AUC is
+    refused, never shown). Returns False when the file carries no evidence
+    (older files): its numbers cannot be checked, and the Risk page says so.
+    """
+    evidence = metadata.evidence
+    if evidence is None:
+        return False
+    y = np.asarray(evidence.y, dtype=int)
+    risk = np.asarray(evidence.risk, dtype=float)
+    m = metadata.metrics
+    if len(y) != len(risk) or len(y) != m.n_train or int(y.sum()) != m.n_poor:
+        raise UntrustedModelError(f"{name} states {m.n_train} labelled patients ({m.n_poor} poor) "
+                                  "but its own evidence does not: it is not loaded")
+    intercept, slope = calibration_intercept_slope(y, risk)
+    recomputed = {"auc": _auc_or_nan(y, risk), "brier": float(brier_score_loss(y, risk)),
+                  "prevalence": float(y.mean()), "calibration_intercept": intercept,
+                  "calibration_slope": slope}
+    for metric, value in recomputed.items():
+        stated = float(getattr(m, metric))
+        if not abs(stated - value) <= EVIDENCE_TOLERANCE[metric]:
+            raise UntrustedModelError(
+                f"{name} states {metric.replace('_', ' ')} {stated:.3f}, but its own out-of-fold "
+                f"predictions give {value:.3f}: the file was changed after training and is not "
+                "loaded")
+    return True
+
+
+def _sidecar_warnings(path: Path, metadata: ModelMetadata) -> tuple[str, ...]:
+    """Compare the JSON beside the file with the file: an edited copy is flagged, never used."""
+    sidecar = path.with_suffix(".json")
+    if not sidecar.exists():
+        return ()
+    try:
+        described = json.loads(sidecar.read_text())
+        stated_hash = described.pop(FILE_HASH_KEY, None)
+        same = ModelMetadata.model_validate(described) == metadata
+    except (OSError, ValueError, TypeError, AttributeError):
+        stated_hash, same = None, False
+    problems = []
+    if stated_hash is not None and stated_hash != file_sha256(path):
+        problems.append(f"{sidecar.name} describes another model file (its SHA-256 differs)")
+    if not same:
+        problems.append(f"{sidecar.name} does not match the model file's own description; the "
+                        "file's own is shown")
+    return tuple(problems)
 
 
 def file_id(path: str | Path) -> str:
@@ -623,43 +742,17 @@ def load(path: str | Path) -> TrainedModel:
         fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:3])
         raise UntrustedModelError(f"{path.name} describes itself with metadata PainCycle does not "
                                   f"accept ({fields}); it is not loaded") from None
-    return TrainedModel(estimator, metadata)
+    warnings = list(_sidecar_warnings(path, metadata))
+    if not check_evidence(metadata, path.name):
+        warnings.append(f"{path.name} predates the evidence check: its stated performance "
+                        "cannot be verified; retrain it")
+    return TrainedModel(estimator, metadata, tuple(warnings))
 
 
-def write_model_card(model: TrainedModel, path: str | Path) -> Path:
-    """A skops model card (markdown) with data, outcome, landmark, features, metrics and use."""
-    from skops import card
+def write_model_card(model: TrainedModel, path: str | Path, file_hash: str = "") -> Path:
+    """The model card (TRIPOD+AI items, from the training run's own numbers; see model_card)."""
+    from paincycle import model_card
 
-    meta = model.metadata
-    metrics = meta.metrics
-    model_card = card.Card(model.estimator, model_diagram=False, trusted=None)
-    model_card.add(**{
-        "Model description": (
-            f"Calibrated {metrics.model_kind} model predicting a poor outcome at "
-            f"{meta.outcome['horizon_days']} days from features available "
-            f"{meta.landmark_days} days after intake."),
-        "Model description/Intended uses & limitations": meta.intended_use,
-        "Model description/Training Procedure": (
-            "Logistic regression and histogram gradient boosting compared by stratified 5-fold "
-            "cross-validated AUC (the simpler kept unless boosting wins by more than "
-            f"{SIMPLER_MARGIN}); the chosen pipeline is fitted on 75% of the labelled patients and "
-            "calibrated (sigmoid) on the other 25%. Metrics are out-of-fold."),
-        "Training data": (
-            f"Cohort '{meta.cohort_name}': {metrics.n_patients} patients, "
-            f"{metrics.n_train} with an outcome label (prevalence of poor outcome "
-            f"{metrics.prevalence:.1%}). Data hash (SHA-256): {meta.training_data_hash}."),
-        "Outcome": meta.outcome_words,
-        "Landmark": (f"Features use only rows dated on or before intake + "
-                     f"{meta.landmark_days} days."),
-        "Features": "\n".join(f"- `{n}`: {feat.FEATURES[n].meaning}" for n in meta.features),
-        "Evaluation": (
-            f"Cross-validated AUC {metrics.auc:.3f} (95% bootstrap CI {metrics.auc_ci[0]:.3f}"
-            f"-{metrics.auc_ci[1]:.3f}); Brier {metrics.brier:.3f}; calibration intercept "
-            f"{metrics.calibration_intercept:+.2f}, slope {metrics.calibration_slope:.2f}.\n\n"
-            + "\n".join(f"- {a['features']}: AUC {a['auc'] if a['auc'] is not None else 'n/a'}"
-                        for a in meta.ablation)),
-        "Library versions": ", ".join(f"{k} {v}" for k, v in meta.versions.items()),
-    })
     path = Path(path)
-    model_card.save(path)
+    path.write_text(model_card.render(model.metadata, file_hash, DISCLAIMER))
     return path

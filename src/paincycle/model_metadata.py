@@ -28,6 +28,8 @@ class Metrics(BaseModel):
     auc_folds: list[float]
     candidates: dict[str, float]
     model_kind: str
+    #: The kind chosen inside each outer fold of the nested evaluation (empty in older files).
+    kinds_chosen_in_folds: list[str] = Field(default_factory=list)
     brier: float = Probability
     calibration_intercept: float
     calibration_slope: float
@@ -47,6 +49,17 @@ class Curves(BaseModel):
     roc: list[dict[str, float]]
     calibration: list[dict[str, float]]
     decision: list[dict[str, float]]
+
+
+class Evidence(BaseModel):
+    """The training run's out-of-fold predictions (outcome and risk per labelled patient, no
+    identifiers): the stated metrics are recomputed from them on every load, so a file whose
+    numbers were rewritten is refused (paincycle.model.check_evidence)."""
+
+    model_config = _FROZEN
+
+    y: list[int]
+    risk: list[float]
 
 
 class ModelMetadata(BaseModel):
@@ -70,3 +83,12 @@ class ModelMetadata(BaseModel):
     synthetic: bool
     versions: dict[str, str]
     seed: int
+    #: Out-of-fold predictions behind ``metrics`` (absent in files from before release 0.5).
+    evidence: Evidence | None = None
+    #: For the TRIPOD+AI model card (empty in older files): the first and last record date,
+    #: the flow of patients, each feature's share missing among the labelled, and a logistic
+    #: model's coefficients per standardised input.
+    data_period: list[str] = Field(default_factory=list)
+    flow: dict[str, int] = Field(default_factory=dict)
+    missing_share: dict[str, float] = Field(default_factory=dict)
+    coefficients: list[dict[str, Any]] = Field(default_factory=list)

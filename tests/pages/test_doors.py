@@ -81,7 +81,7 @@ def test_the_threshold_set_on_the_risk_page_is_used_by_case_review_and_the_expor
     review_page = open_page("pages/case_review.py")
     review_page.sidebar.number_input(key="agenda_limit").set_value(200).run()
     agenda = review_page.dataframe[0].value
-    by_model = set(agenda.loc[agenda["why"].str.contains("flagged by model"), "patient"])
+    by_model = set(agenda.loc[agenda["model risk"].str.endswith("flagged"), "patient"])
     assert by_model and by_model <= flagged
 
     section = services.model_section(CohortStore().load(version_id), config.DEMO_MODEL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -47,13 +48,16 @@ def resolve(path: str) -> tuple[Cohort, str | None]:
     from paincycle.store import CohortStore
 
     if Path(path).exists():
-        return read_cohort(path), None
+        cohort = read_cohort(path)
+        # the model card names its training cohort: the folder's name when the files give none
+        return (cohort if cohort.name else dataclasses.replace(cohort, name=Path(path).stem)), None
     store = CohortStore()
     version = store.find(path)
     if version is None:
         raise UserError(f"{path!r} is neither a cohort folder or .zip nor a stored version "
                         "(see the Data page, or `paincycle import`)")
-    return store.load(version.id), version.id
+    cohort = store.load(version.id)
+    return (cohort if cohort.name else dataclasses.replace(cohort, name=version.name)), version.id
 
 
 def run(args: argparse.Namespace) -> int:
