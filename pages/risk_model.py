@@ -73,6 +73,8 @@ except ValueError as exc:
     st.error(f"The risk model could not be loaded: {exc}")
     st.stop()
 meta, m = trained.metadata, trained.metadata.metrics
+for doubt in trained.warnings:  # e.g. the description beside the file was edited
+    st.warning(doubt, icon=":material/gpp_maybe:")
 origin = risk.provenance(version_id, path)
 st.subheader("What it predicts")
 st.write(f"Model: {m.model_kind}. **Predicted at day {meta.landmark_days}** after intake, from "
@@ -117,7 +119,10 @@ left.altair_chart(model_charts.roc_chart(meta), width="stretch")
 right.altair_chart(model_charts.calibration_chart(meta), width="stretch")
 left.altair_chart(model_charts.decision_curve_chart(meta), width="stretch")
 right.altair_chart(model_charts.ablation_chart(meta), width="stretch")
-st.caption("All numbers are out-of-fold: each patient was predicted by a model that never saw them.")
+st.caption("All numbers are out-of-fold over the whole procedure, the choice of model kind "
+           "included: each patient was predicted by a model that never saw them."
+           + (" They were recomputed from the file's own out-of-fold predictions when it was "
+              "loaded." if meta.evidence is not None else ""))
 st.markdown("**By subgroup**")
 st.dataframe(meta.subgroups, hide_index=True, width="stretch")
 

@@ -10,7 +10,6 @@ and no treatment colour is ever drawn over it (treatments have lanes of their ow
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 
 import altair as alt
@@ -86,13 +85,6 @@ def min_patients_per_week(n_patients: int) -> int:
     rising to 20 in large cohorts (a twentieth of the patients), so sparse late weeks do not
     draw a jagged tail."""
     return max(MIN_PATIENTS_PER_WEEK, min(20, n_patients // 20))
-
-
-def to_png(chart: alt.TopLevelMixin, scale_factor: float = 1.5) -> bytes:
-    """A chart as PNG for a report (vl-convert, offline; no browser, no network)."""
-    buffer = io.BytesIO()
-    chart.save(buffer, format="png", scale_factor=scale_factor)
-    return buffer.getvalue()
 
 
 def better_direction(code: str) -> str:

@@ -177,12 +177,15 @@ class PdfReport:
                 grid.row([self._text(v) for v in values])
         self.pdf.ln(2)
 
-    def image(self, png: bytes, title: str, width: float = 0.9) -> None:
-        """A chart ``width`` of the text width wide, on a new page only if it does not fit here."""
-        w = self.pdf.epw * width
-        self._room_for(w * _aspect(png))
-        self.pdf.image(io.BytesIO(png), w=w, alt_text=self._text(title))
-        self.pdf.ln(2)
+    def image(self, png: bytes, title: str, width: float = 0.9,
+              size_mm: tuple[float, float] | None = None) -> None:
+        """A chart ``width`` of the text width wide (or exactly ``size_mm``, centred), on a new
+        page only if it does not fit here."""
+        w, h = size_mm if size_mm else (self.pdf.epw * width, self.pdf.epw * width * _aspect(png))
+        self._room_for(h)
+        x = self.pdf.l_margin + (self.pdf.epw - w) / 2 if size_mm else None
+        self.pdf.image(io.BytesIO(png), x=x, w=w, h=h, alt_text=self._text(title))
+        self.pdf.ln(1 if size_mm else 2)
 
     def figure(self, png: bytes, title: str, width: float = 0.9) -> None:
         """A chart under its own title, the two kept on one page."""

@@ -14,7 +14,6 @@ rather than drawing one.
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -232,10 +231,8 @@ def _draw(pdf: document.PdfReport, report: PatientReport, cohort_name: str,
     if chart is not None:
         png, w, h = chart
         pdf.subheading("Timeline")
-        x = pdf.pdf.l_margin + (pdf.pdf.epw - w) / 2
-        pdf.pdf.image(io.BytesIO(png), x=x, w=w, h=h,
-                      alt_text="Timeline of the four domains, treatments and appointments")
-        pdf.pdf.ln(1)
+        pdf.image(png, "Timeline of the four domains, treatments and appointments",
+                  size_mm=(w, h))
     pdf.subheading("Latest scores")
     rows = latest_rows(report.latest)
     half = -(-len(rows) // 2)  # two lists side by side: half the height
@@ -259,8 +256,8 @@ def patient_report_pdf(analysis: CohortTrajectories, patient_id: str, *,
     dry = document.PdfReport(title)  # a dry run without the chart measures the text
     _draw(dry, report, cohort_name, None)
     room = dry.pdf.h - dry.pdf.b_margin - dry.pdf.y - CHART_HEADING_MM
-    png = charts.to_png(timeline(report, width=PDF_CHART_WIDTH, row_height=PDF_ROW_HEIGHT),
-                        PDF_CHART_SCALE)
+    png = document.chart_png(timeline(report, width=PDF_CHART_WIDTH, row_height=PDF_ROW_HEIGHT),
+                             PDF_CHART_SCALE)
     px_w, px_h = _png_size(png)
     w = min(dry.pdf.epw, room * px_w / px_h)
     while True:  # wrapped lines can differ by a hair: shrink until the page holds it all

@@ -46,8 +46,6 @@ MIME: dict[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "html": "text/html", "pdf": "application/pdf", "csv": "text/csv",
 }
-#: Weeks where fewer patients than this contributed are left out of the band charts.
-MIN_PATIENTS_PER_WEEK = 5
 #: Flagged patients printed in HTML and PDF; the .xlsx and .csv carry them all.
 MAX_PRINTED_ROWS = 50
 
@@ -168,6 +166,9 @@ def build_summary(analysis: CohortTrajectories, ids: pd.Series | None = None, *,
     chosen = set(ids)
     patients = analysis.patients[analysis.patients["patient_id"].isin(chosen)].reset_index(drop=True)
     n = len(patients)
+    from paincycle.charts import min_patients_per_week  # the pages' rule, one definition
+
+    minimum = min_patients_per_week(n)
     step(0.05, "Change since baseline for every patient")
     status = analysis.status[analysis.status["patient_id"].isin(chosen)]
     domains = analysis.domain[analysis.domain["patient_id"].isin(chosen)]
@@ -189,7 +190,7 @@ def build_summary(analysis: CohortTrajectories, ids: pd.Series | None = None, *,
               "Among patients with a baseline and a follow-up in the window, the share whose "
               "domain improved by at least the MCID, on the measure that speaks for the domain. "
               "Beside each domain: the cohort's scores by week since intake (median and "
-              f"middle half; weeks with fewer than {MIN_PATIENTS_PER_WEEK} patients left out).",
+              f"middle half; weeks with fewer than {minimum} patients left out).",
               group_by="domain"),
         _flag_counts(triad, worse, safety, model, n),
         _agenda_table(agenda, ids_shown),
@@ -213,7 +214,8 @@ def build_summary(analysis: CohortTrajectories, ids: pd.Series | None = None, *,
         for i, (domain, code) in enumerate(analysis.primary.items()):
             step(0.65 + 0.3 * i / max(1, len(analysis.primary)), f"Band chart: {domain}")
             images.append(Chart(f"{domain.capitalize()}: {measures.get(code).instrument}",
-                                band_png(bands[code], code), section=RATES, group=domain))
+                                band_png(bands[code], code, minimum), section=RATES,
+                                group=domain))
     step(1.0, "Done")
     return Summary(
         title="PainCycle cohort summary" + (" (de-identified)" if deidentify else ""),
@@ -453,11 +455,12 @@ def model_section(cohort: Cohort, path: str | Path | None = None, explain: bool 
 # --------------------------------------------------------------------------- charts
 
 
-def band_png(bands: pd.DataFrame, code: str) -> bytes:
-    """One measure's cohort band chart (from CohortTrajectories.bands) as PNG (vl-convert, offline)."""
+def band_png(bands: pd.DataFrame, code: str, minimum: int) -> bytes:
+    """One measure's cohort band chart (from CohortTrajectories.bands) as PNG (vl-convert,
+    offline), weeks with fewer than ``minimum`` patients left out as on the Cohort page."""
     from paincycle import charts
 
-    chart = charts.band_chart(bands, code, min_patients=MIN_PATIENTS_PER_WEEK).properties(width=520)
+    chart = charts.band_chart(bands, code, min_patients=minimum).properties(width=520)
     return document.chart_png(chart)
 
 

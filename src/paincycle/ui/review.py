@@ -248,7 +248,7 @@ def case_card(card: review.CaseCard) -> None:
         else:
             st.text("No model score for this patient.")
         st.markdown("**Current treatments**")
-        st.text(", ".join(t.replace("_", " ") for t in card.treatments) or "none recorded")
+        st.text(", ".join(charts.treatment_name(t) for t in card.treatments) or "none recorded")
     with right:
         st.markdown("**Appointments**")
         missed = ", ".join(f"{d:%Y-%m-%d}" for d in card.missed_appointments) or "none"
