@@ -138,10 +138,12 @@ else:
                   " (not set yet: the default flags the 20% of this cohort at highest risk)")
                + ". Case review, the export and `paincycle summary` flag at it.")
     # keyed by the threshold in force, so the slider starts there again once it changes
-    threshold = st.slider("Flag threshold (risk)", 0.01, 0.99,
-                          float(min(0.99, max(0.01, round(scores.threshold, 2)))), 0.01,
+    start = float(min(0.99, max(0.01, round(scores.threshold, 2))))
+    threshold = st.slider("Flag threshold (risk)", 0.01, 0.99, start, 0.01,
                           key=f"rm_threshold_{version_id}_{scores.threshold:.4f}",
                           help="Try a threshold here; only saving it changes what the team sees.")
+    if threshold == start:  # untouched: the threshold in force exactly, not its rounding
+        threshold = scores.threshold
     flagged = risk.flagged_table(scores.table, threshold)
     st.metric("Flagged at this threshold", f"{len(flagged):,} of {len(scores.table):,}")
     if abs(threshold - scores.threshold) > 1e-9:

@@ -19,7 +19,9 @@ def trained():
 
 
 def test_the_words_for_each_case():
-    assert "describe these patients" in Provenance(True, True, True).words()
+    assert "describe these patients" in Provenance(True, False, False).words()
+    own_synthetic = Provenance(True, True, True).words()
+    assert "trained on synthetic (generated) data" in own_synthetic and "none of them real" in own_synthetic
     both = Provenance(False, True, True).words()
     assert "synthetic too" in both and "no risk here describes a real patient" in both
     real = Provenance(False, True, False)

@@ -261,7 +261,8 @@ def test_latest_values_with_severity_band():
     assert out["measure"].tolist() == ["pain_nrs", "phq9", "promis_physical_function", "pseq", "x_custom"]
     bands = dict(zip(out["measure"], out["band"], strict=True))
     assert bands["phq9"] == "moderate" and bands["pain_nrs"] == "severe" and bands["pseq"] == "low"
-    assert pd.isna(bands["promis_physical_function"])
+    assert bands["promis_physical_function"] == "moderate"  # T 35: below 40, not below 30
+    assert pd.isna(bands["x_custom"])  # a custom measure has no bands
     assert out.set_index("measure").loc["phq9", "value"] == 12
     assert out.set_index("measure").loc["x_custom", "domain"] == "custom"
 

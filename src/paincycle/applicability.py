@@ -42,6 +42,9 @@ class Provenance:
 
     def words(self) -> str:
         """One or two sentences every door shows beside the model's risks."""
+        if self.trained_here and self.model_synthetic:
+            return ("The risk model was trained on synthetic (generated) data: this very cohort, "
+                    "so its cross-validated numbers describe these patients, none of them real.")
         if self.trained_here:
             return ("The risk model was trained on this cohort: its cross-validated numbers "
                     "describe these patients.")

@@ -45,14 +45,21 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_executable: str):
+def playwright_driver():
+    """One Playwright driver per test process: a second sync_playwright() in the same
+    thread refuses to start while the first is running."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable,
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_executable: str, playwright_driver):
+    browser = playwright_driver.chromium.launch(executable_path=chromium_executable,
+                                                args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

@@ -71,10 +71,11 @@ def test_the_frame_and_every_summary_export(page, tmp_path):
     reader = PdfReader(pdf)
     pages = [p.extract_text() for p in reader.pages]
     assert all(f"page {i} of {len(pages)}" in t for i, t in enumerate(pages, start=1))
-    text = "\n".join(pages)
+    text = " ".join("\n".join(pages).split())  # lines wrap anywhere in a PDF
     assert "prognostic support, not a diagnosis" in text
     assert "trained on synthetic (generated) data" in text
-    assert "this cohort is synthetic too" in text, "the demo cohort is synthetic as well"
+    # the demo model was trained on this very (synthetic) cohort, and says so
+    assert "none of them real" in text, "the demo cohort is synthetic as well"
     subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "2", "-l", "2", str(pdf),
                     str(SHOTS / "frame_summary_pdf")], check=True)
 

@@ -21,28 +21,27 @@ def _text(tab) -> str:
     return tab.locator("section.main, [data-testid='stMain']").first.inner_text()
 
 
-def test_a_rebound_domain_reaches_nothing_in_local_mode(chromium_executable, app_server):
-    from playwright.sync_api import sync_playwright
-
+def test_a_rebound_domain_reaches_nothing_in_local_mode(chromium_executable, app_server,
+                                                        playwright_driver):
     port = urlsplit(app_server.url).port
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_executable,
-            args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP rebind.example 127.0.0.1"])
-        try:
-            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-            tab.set_default_timeout(90_000)
-            goto(tab, f"http://rebind.example:{port}/patient?patient_id=P000001")
-            text = _text(tab)
-            tab.screenshot(path=SCREENSHOTS / "fail-closed-rebinding.png")
-            assert "not addressed to this computer" in text
-            assert "Local single-user mode" not in tab.content()
-            assert "P000001" not in text
+    # a browser of its own: it resolves a foreign name to this computer
+    browser = playwright_driver.chromium.launch(
+        executable_path=chromium_executable,
+        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP rebind.example 127.0.0.1"])
+    try:
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.set_default_timeout(90_000)
+        goto(tab, f"http://rebind.example:{port}/patient?patient_id=P000001")
+        text = _text(tab)
+        tab.screenshot(path=SCREENSHOTS / "fail-closed-rebinding.png")
+        assert "not addressed to this computer" in text
+        assert "Local single-user mode" not in tab.content()
+        assert "P000001" not in text
 
-            goto(tab, f"http://127.0.0.1:{port}/")  # the same server, addressed as itself
-            assert "Local single-user mode" in tab.content()
-        finally:
-            browser.close()
+        goto(tab, f"http://127.0.0.1:{port}/")  # the same server, addressed as itself
+        assert "Local single-user mode" in tab.content()
+    finally:
+        browser.close()
 
 
 @pytest.mark.parametrize("case", ["broken secrets", "no door chosen"])

@@ -107,7 +107,9 @@ def test_a_whole_meeting(meeting_page, tmp_path):
     page.get_by_role("button", name=re.compile(r"^\W*Sign off$")).click()
     wait_idle(page)
     page.get_by_text(re.compile("^Signed off at ")).wait_for()
-    assert page.get_by_role("button", name=re.compile("Save decision")).count() == 0
+    wait_idle(page)  # the rest of the page redraws after the sign-off's notice
+    expect(page.get_by_role("button", name=re.compile("Save decision"))).to_have_count(0)
+    expect(page.get_by_text("This meeting is signed off")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "meeting-signed-off.png", full_page=True)
 
     # the record, as the team files it

@@ -125,13 +125,12 @@ def test_the_teams_threshold_is_used_by_case_review_and_the_export(tab, two_vers
     open_page(tab, "Case review")
     assert_no_exception(tab, "Case review")
     # the agenda grid keeps each cell's text in the page (drawn on a canvas): every listed
-    # patient is flagged at 1%, so every row's reasons say so
-    cells = tab.locator('[data-testid="stDataFrame"] td[aria-colindex="4"]')
+    # patient is flagged at 1%, so every row's model-risk cell (column 5) says so
+    cells = tab.locator('[data-testid="stDataFrame"] td[aria-colindex="5"]')
     cells.first.wait_for(state="attached")
     assert cells.count() > 0
-    assert all("flagged by model (risk" in cells.nth(i).inner_text() or "…" in cells.nth(i).inner_text()
+    assert all(re.fullmatch(r"\d{1,2}% flagged", cells.nth(i).inner_text().strip())
                for i in range(cells.count()))
-    assert any("flagged by model (risk" in cells.nth(i).inner_text() for i in range(cells.count()))
 
     open_page(tab, "Export")
     tab.locator('[data-testid="stRadio"]').get_by_text("Per-patient table (.csv)").click()

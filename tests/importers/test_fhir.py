@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from paincycle import importers
@@ -165,6 +166,33 @@ def test_a_condition_after_intake_does_not_become_the_diagnosis(tmp_path: Path):
     result = importers.convert("fhir", path, {"intake": "condition"})
     assert result.cohort.patients["diagnosis"].tolist() == ["Chronic low back pain"]
     assert any("after the patient's intake" in n.message for n in result.notices)
+
+
+def test_a_diagnosis_after_the_landmark_does_not_change_a_risk(tmp_path: Path):
+    """The model reads the diagnosis known at intake: one made later cannot move the risk."""
+    from paincycle import config
+    from paincycle import model as risk_model
+
+    if not config.DEMO_MODEL.exists():
+        pytest.skip("no shipped model")
+    early = {"resourceType": "Condition", "subject": {"reference": "Patient/p1"},
+             "code": {"coding": [{"system": "http://snomed.info/sct", "code": "278860009",
+                                  "display": "Chronic low back pain"}]},
+             "onsetDateTime": "2024-01-10"}
+    later = {**early, "code": {"coding": [{"system": "http://snomed.info/sct",
+                                          "code": "203082005", "display": "Fibromyalgia"}]},
+             "onsetDateTime": "2024-09-01"}  # long after the day-90 landmark
+    scores = [observation("72514-3", "valueInteger", v, when=f"2024-0{m}-10")
+              for m, v in ((1, 6), (2, 7), (3, 7))]
+    trained = risk_model.load(config.DEMO_MODEL)
+    risks = []
+    for name, conditions in (("without", [early]), ("with", [early, later])):
+        path = bundle(patient(), *conditions, *scores, path=tmp_path / f"{name}.json")
+        cohort = importers.convert("fhir", path, {"intake": "condition"}).cohort
+        assert cohort.patients["diagnosis"].tolist() == ["Chronic low back pain"]
+        risks.append(risk_model.score(trained, cohort, explain=False,
+                                      as_of=pd.Timestamp("2025-01-01")).table["risk"].tolist())
+    assert risks[0] == risks[1] and len(risks[0]) == 1
 
 
 def test_a_score_coded_only_in_snomed_is_named_with_its_code_and_system(tmp_path: Path):

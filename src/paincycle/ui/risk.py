@@ -75,6 +75,8 @@ def _factors(version_id: str, path: str, mtime: float, patient_ids: tuple[str, .
 
 def factors(version_id: str, path: Path, patient_ids: list[str]) -> dict[str, str]:
     """Top factors in plain words for these patients (cached per set of patients)."""
+    if not patient_ids:
+        return {}
     return _factors(version_id, str(path), path.stat().st_mtime, tuple(map(str, patient_ids)))
 
 
