@@ -6,6 +6,7 @@ from paincycle import charts
 from paincycle.measures import CLINICAL_DOMAINS
 from paincycle.ui import data, filters, trajectories
 from paincycle.ui import review as review_ui
+from paincycle.ui import risk as risk_ui
 from paincycle.ui.audit import Action, audit_once
 from paincycle.ui.auth import current_principal
 
@@ -63,8 +64,11 @@ st.caption(f"Most domains worse first; showing {len(view.table):,} of {head['pat
            "Open a patient from the link in the first column.")
 if principal.sees_identified_data:  # a list of identified patients is a view of their records
     audit_once(Action.VIEW_PATIENT_LIST, detail="cohort table")
+table_risk = review_ui.model_scores(version_id)
+if table_risk is not None:
+    risk_ui.provenance_notice(version_id)
 st.dataframe(trajectories.table_for_display(view.table, version_id, principal,
-                                            risk=review_ui.model_scores(version_id)),
+                                            risk=table_risk),
              width="stretch", height=trajectories.TABLE_HEIGHT, hide_index=True,
              column_config=trajectories.table_columns(view.primary.get("pain"),
                                                       view.primary.get("function")))

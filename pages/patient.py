@@ -7,6 +7,7 @@ from paincycle.access import Permission
 from paincycle.reports import patient as patient_report
 from paincycle.ui import data, filters, trajectories
 from paincycle.ui import review as review_ui
+from paincycle.ui import risk as risk_ui
 from paincycle.ui.audit import Action, audit_once, refuse
 from paincycle.ui.auth import current_principal
 
@@ -31,6 +32,8 @@ audit_once(Action.VIEW_PATIENT, patient_id)
 view = trajectories.patient_view(version_id, patient_id)
 scores = review_ui.model_scores(version_id)  # None where no model scores this cohort
 trajectories.show_header(trajectories.patient_header(version_id, patient_id, scores))
+if scores is not None:
+    risk_ui.provenance_notice(version_id)
 
 st.subheader("Change since baseline")
 st.altair_chart(charts.responder_tiles(view.domain_status), width="stretch")
@@ -61,7 +64,9 @@ if principal.can(Permission.EXPORT_IDENTIFIED):  # made and audited only when do
         "Download the one-page report (PDF)", icon=":material/picture_as_pdf:", type="primary",
         data=lambda: services.patient_report_file(analysis, patient_id, principal=principal,
                                                   engine=engine, cohort_version=version_id,
-                                                  risk=scores),
+                                                  risk=scores,
+                                                  model_note=risk_ui.provenance_words(version_id)
+                                                  if scores is not None else ""),
         file_name=patient_report.file_name(patient_id, clock.stamp_for_file()),
         mime="application/pdf", on_click="ignore", key="patient_report_pdf")
 else:

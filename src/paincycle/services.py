@@ -291,16 +291,18 @@ def verify_audit_log(principal: Principal, *, expect: str | None = None,
 def patient_report_file(analysis: CohortTrajectories, patient_id: str, *,
                         principal: Principal | None = None, engine: Engine | None = None,
                         cohort_version: str | None = None,
-                        risk: pd.DataFrame | None = None) -> bytes:
+                        risk: pd.DataFrame | None = None, model_note: str = "") -> bytes:
     """One patient's one-page report (PDF) for their chart; identified, so export rights; audited.
 
-    ``risk`` is the patient's model risk over time where a model scores them
-    (columns as paincycle.reports.patient expects), else None.
+    ``risk`` is the model's scores where a model scores the cohort (columns as
+    paincycle.reports.patient expects), else None; ``model_note`` says where the
+    model comes from (printed beside the risk).
     """
     from paincycle.reports import patient as patient_report  # heavy (fpdf, charts): on demand
 
     who = require(principal, Permission.EXPORT_IDENTIFIED)
-    content = patient_report.patient_report_pdf(analysis, str(patient_id), risk=risk)
+    content = patient_report.patient_report_pdf(analysis, str(patient_id), risk=risk,
+                                                model_note=model_note)
     audit.record(_engine(engine), who, audit.Action.EXPORT, patient_id=str(patient_id),
                  cohort_version=cohort_version, detail="patient report .pdf")
     return content

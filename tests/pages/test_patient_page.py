@@ -137,3 +137,12 @@ def test_no_model_score_is_said_plainly(tiny_cohort_dir, monkeypatch):
     assert shown["Model risk"] == "no model score"
     assert shown["Age at intake"] == "55" and shown["Weeks in care"] == "52"
     assert "Current treatments: CBT" in [t.value for t in at.text]
+
+
+def test_a_synthetic_model_on_real_patients_is_said_beside_the_risk(tiny_cohort_dir):
+    """A cohort not known to be synthetic, scored by the demo model: a warning on the page."""
+    assert config.DEMO_MODEL.exists(), "models/demo.skops is shipped (make model)"
+    CohortStore().save(read_cohort(tiny_cohort_dir), name="clinic")
+    at = open_patient_page("P001")
+    assert any("trained on synthetic (generated) data" in w.value
+               and "scores real patients" in w.value for w in at.warning)

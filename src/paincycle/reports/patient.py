@@ -23,13 +23,12 @@ import pandas as pd
 
 from paincycle import charts, clock, measures, review, trajectories
 from paincycle.cohort import Cohort
-from paincycle.model import risk_words
+from paincycle.model import DISCLAIMER, risk_words
 from paincycle.reports import document
 from paincycle.trajectories import CohortTrajectories
 
 RISK_TREND_NOTE = ("Risk trend: not available yet. The model gives one risk at its landmark; "
                    "a trend needs a weekly model.")
-NOT_A_DIAGNOSIS = "Prognostic support for the clinical team, not a diagnosis."
 MCID_NOTE = ("Improved or worse: a change of at least the measure's MCID (minimal clinically "
              "important difference) from the baseline closest to intake to the latest score.")
 #: Timeline plot size in the PDF, in pixels: wide and low, so it spans the page at a legible size.
@@ -217,10 +216,10 @@ def latest_rows(latest: pd.DataFrame) -> list[list[str]]:
 
 
 def _draw(pdf: document.PdfReport, report: PatientReport, cohort_name: str,
-          chart: tuple[bytes, float, float] | None) -> None:
+          chart: tuple[bytes, float, float] | None, model_note: str = "") -> None:
     """The page: header, change since baseline, the timeline (when given as png, w, h mm), latest."""
     pdf.paragraph(f"{cohort_name} · printed {clock.local(clock.now()):%Y-%m-%d} · "
-                  f"{NOT_A_DIAGNOSIS}", size=8.5)
+                  f"Risk: {DISCLAIMER}" + (f" {model_note}" if model_note else ""), size=8.5)
     facts = [*report.header.facts(), ("Risk trend", "not available yet")]
     for part in (facts[:5], facts[5:]):  # labels as the headings, values under them
         pdf.table([label for label, _ in part], [[value for _, value in part]],
@@ -244,17 +243,18 @@ def _draw(pdf: document.PdfReport, report: PatientReport, cohort_name: str,
 
 
 def patient_report_pdf(analysis: CohortTrajectories, patient_id: str, *,
-                       risk: pd.DataFrame | None = None) -> bytes:
+                       risk: pd.DataFrame | None = None, model_note: str = "") -> bytes:
     """The patient's report as one A4 page (fpdf2): the chart is scaled to the room the text leaves.
 
     ``risk`` is the model's scores (patient_id, risk, optional flagged: one
-    row per patient, as ``ui.review.model_scores`` returns them) or None.
+    row per patient, as ``ui.review.model_scores`` returns them) or None;
+    ``model_note`` says where the model comes from (applicability.Provenance.words).
     """
     report = build(analysis, patient_id, risk)
     title = f"Patient report: {report.header.patient_id}"
     cohort_name = analysis.cohort.name or "cohort"
     dry = document.PdfReport(title)  # a dry run without the chart measures the text
-    _draw(dry, report, cohort_name, None)
+    _draw(dry, report, cohort_name, None, model_note)
     room = dry.pdf.h - dry.pdf.b_margin - dry.pdf.y - CHART_HEADING_MM
     png = document.chart_png(timeline(report, width=PDF_CHART_WIDTH, row_height=PDF_ROW_HEIGHT),
                              PDF_CHART_SCALE)
@@ -262,7 +262,7 @@ def patient_report_pdf(analysis: CohortTrajectories, patient_id: str, *,
     w = min(dry.pdf.epw, room * px_w / px_h)
     while True:  # wrapped lines can differ by a hair: shrink until the page holds it all
         pdf = document.PdfReport(title)
-        _draw(pdf, report, cohort_name, (png, w, w * px_h / px_w))
+        _draw(pdf, report, cohort_name, (png, w, w * px_h / px_w), model_note)
         if pdf.pdf.page_no() == 1 or w < 40:
             return pdf.output()
         w *= 0.95

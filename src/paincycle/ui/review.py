@@ -373,15 +373,5 @@ def rerun_discussion() -> None:
 
 
 def model_provenance(version_id: str) -> None:
-    """Say where the agenda's model comes from; a synthetic model on real patients is a warning."""
-    path = risk.model_path(version_id)
-    if path is None:
-        return
-    try:
-        origin = risk.provenance(version_id, path)
-    except Exception:  # a model that cannot be read must not stop the meeting  # noqa: BLE001
-        return
-    if origin.synthetic_on_real:
-        st.warning(origin.words(), icon=":material/warning:")
-    else:
-        st.caption(f"{origin.words()} {risk_model.DISCLAIMER}")
+    """Say where the agenda's model comes from (ui.risk.provenance_notice)."""
+    risk.provenance_notice(version_id)

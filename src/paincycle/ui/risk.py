@@ -132,3 +132,30 @@ def provenance(version_id: str, path: Path) -> applicability.Provenance:
 def local_check(version_id: str, path: Path) -> applicability.LocalValidation | None:
     """The model checked on this cohort's own outcomes; None when it was trained on them."""
     return _applicability(version_id, str(path), path.stat().st_mtime)[1]
+
+
+def provenance_words(version_id: str) -> str:
+    """The model's provenance in words for a page or a file showing its risks ("" without one)."""
+    path = model_path(version_id)
+    if path is None:
+        return ""
+    try:
+        return provenance(version_id, path).words()
+    except Exception:  # a model that cannot be read says nothing here  # noqa: BLE001
+        return ""
+
+
+def provenance_notice(version_id: str) -> None:
+    """Beside any risk on a page: where the model comes from; a synthetic model scoring
+    patients who may be real is a warning, on every page that shows its risks."""
+    path = model_path(version_id)
+    if path is None:
+        return
+    try:
+        origin = provenance(version_id, path)
+    except Exception:  # a model that cannot be read must not stop the page  # noqa: BLE001
+        return
+    if origin.synthetic_on_real:
+        st.warning(origin.words(), icon=":material/warning:")
+    else:
+        st.caption(f"{origin.words()} {risk_model.DISCLAIMER}")
