@@ -29,7 +29,6 @@ PAGES = [
 ]
 
 principal = auth.require_sign_in()  # the sign-in screen is all a stranger gets
-warmup.start()  # the model's libraries load while the first page draws (once per server)
 page_by_file = {
     file: st.Page(f"pages/{file}", title=title, icon=icon, default=(file == "home.py"))
     for file, title, icon, needs in PAGES
@@ -48,3 +47,6 @@ if data.unknown_linked_version():  # never echoed: the link's text is not ours t
     st.warning("The link names a cohort version that is not stored here, so it cannot be "
                "opened. The version shown is named in the sidebar.")
 errors.guarded(navigation.run)
+# Once the first page has drawn, the model's libraries load while its reader reads (once per
+# server): started earlier, the import would slow the landing page itself.
+warmup.start()

@@ -2,9 +2,11 @@
 
 scikit-learn and skops take seconds to import; without this, the first person
 to open Case review or the Risk model page after a restart waits for them.
-The landing page does not need them, so they are imported on a daemon thread
-while it draws; a page that needs them first simply waits for the import to
-finish (Python's import lock), never for a second copy.
+The landing page does not need them, so once it has drawn they are imported on
+a daemon thread while its reader reads (started before, the import would slow
+the landing page itself: both want the same interpreter); a page that needs
+them first simply waits for the import to finish (Python's import lock), never
+for a second copy.
 """
 
 from __future__ import annotations
