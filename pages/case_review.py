@@ -37,17 +37,24 @@ else:
     widgets.model_provenance(version_id)
 
 with st.expander("Add or remove a patient by hand", icon=":material/person_add:"):
-    all_ids = trajectories.patient_ids(version_id)
+    # typed, not picked from a list: a registry has 100,000 patients to scroll through
     with st.form("agenda_override", clear_on_submit=True):
-        who = st.selectbox("Patient", all_ids, key="override_patient")
+        who = st.text_input("Patient id", max_chars=64, key="override_patient",
+                            placeholder="as in the patient table, e.g. P000123").strip()
         why = st.text_input("Reason (optional)", max_chars=300)
         add, remove = st.columns(2)
         added = add.form_submit_button("Add to agenda")
         removed = remove.form_submit_button("Remove from agenda")
     if added or removed:
-        change = services.add_to_agenda if added else services.remove_from_agenda
-        change(who, why, principal=principal, cohort_version=version_id)
-        st.rerun()
+        if not who:
+            st.warning("Type the patient's id first.")
+        elif not trajectories.has_patient(version_id, who):
+            st.warning("No patient with that id in this cohort version; check the id in the "
+                       "patient table.")
+        else:
+            change = services.add_to_agenda if added else services.remove_from_agenda
+            change(who, why, principal=principal, cohort_version=version_id)
+            st.rerun()
 
 
 @st.fragment

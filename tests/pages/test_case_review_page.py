@@ -125,7 +125,12 @@ def test_hand_added_patient_is_remembered(tiny_cohort_dir, no_model):
     assert any(h.value == "Agenda (0 patients)" for h in at.subheader)
     assert any("No risk model available" in c.value for c in at.caption)
     assert any("No patient meets any review rule" in i.value for i in at.info)
-    _widget(at.selectbox, "Patient").select("P002")
+    _widget(at.text_input, "Patient id").input("P999")  # no such patient: said, nothing stored
+    _widget(at.button, "Add to agenda").click()
+    at.run()
+    assert any("No patient with that id" in w.value for w in at.warning)
+    assert any(h.value == "Agenda (0 patients)" for h in at.subheader)
+    _widget(at.text_input, "Patient id").input("P002")
     _widget(at.text_input, "Reason (optional)").input("asked by GP")
     _widget(at.button, "Add to agenda").click()
     at.run()
@@ -149,7 +154,7 @@ def test_tiles_are_vega_lite(tiny_cohort_dir, no_model):
     """The case card draws real charts (not an always-empty element type)."""
     CohortStore().save(read_cohort(tiny_cohort_dir), name="tiny")
     at = _open(60)
-    _widget(at.selectbox, "Patient").select("P001")
+    _widget(at.text_input, "Patient id").input("P001")
     _widget(at.button, "Add to agenda").click()
     at.run()
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
@@ -161,7 +166,7 @@ def test_tiles_are_vega_lite(tiny_cohort_dir, no_model):
 def test_a_meeting_is_started_with_attendees_and_signed_off(tiny_cohort_dir, no_model):
     CohortStore().save(read_cohort(tiny_cohort_dir), name="tiny")
     at = _open(60)
-    _widget(at.selectbox, "Patient").select("P001")
+    _widget(at.text_input, "Patient id").input("P001")
     _widget(at.button, "Add to agenda").click()
     at.run()
     agenda = at.dataframe[0].value

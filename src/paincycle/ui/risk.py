@@ -109,29 +109,34 @@ def explained_flags(version_id: str, path: Path, flagged: pd.DataFrame) -> pd.Da
     return top
 
 
-@st.cache_resource(show_spinner="Checking the model against this cohort...", max_entries=8)
-def _applicability(version_id: str, path: str, mtime: float
-                   ) -> tuple[applicability.Provenance, applicability.LocalValidation | None]:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _provenance(version_id: str, path: str, mtime: float) -> applicability.Provenance:
     trained = load(Path(path))
-    cohort = data.load_cohort(version_id)
     version = data.version_by_id(version_id)
-    here = Path(path) == retrained_path(version_id) or applicability.trained_on_this(trained, cohort)
-    prov = applicability.provenance(trained, trained_here=here,
+    here = (Path(path) == retrained_path(version_id)
+            or applicability.trained_on_this(trained, data.load_cohort(version_id)))
+    return applicability.provenance(trained, trained_here=here,
                                     cohort_synthetic=version.synthetic if version else None)
-    if here:  # its cross-validated numbers are this cohort's; an in-sample check would flatter
-        return prov, None
+
+
+@st.cache_resource(show_spinner="Checking the model against this cohort...", max_entries=8)
+def _local_check(version_id: str, path: str, mtime: float
+                 ) -> applicability.LocalValidation | None:
+    if _provenance(version_id, path, mtime).trained_here:
+        return None  # its cross-validated numbers are this cohort's; an in-sample check flatters
     scored = _scores(version_id, path, mtime).table
-    return prov, applicability.local_validation(trained, cohort, scored)
+    return applicability.local_validation(load(Path(path)), data.load_cohort(version_id), scored)
 
 
 def provenance(version_id: str, path: Path) -> applicability.Provenance:
     """Where the model comes from against this cohort (once per version and model file)."""
-    return _applicability(version_id, str(path), path.stat().st_mtime)[0]
+    return _provenance(version_id, str(path), path.stat().st_mtime)
 
 
 def local_check(version_id: str, path: Path) -> applicability.LocalValidation | None:
-    """The model checked on this cohort's own outcomes; None when it was trained on them."""
-    return _applicability(version_id, str(path), path.stat().st_mtime)[1]
+    """The model checked on this cohort's own outcomes (the Risk page; once per version and
+    model); None when it was trained on them."""
+    return _local_check(version_id, str(path), path.stat().st_mtime)
 
 
 def provenance_words(version_id: str) -> str:

@@ -123,6 +123,16 @@ def patient_ids(version_id: str) -> list[str]:
     return prepared(version_id).sorted_ids
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _id_set(version_id: str) -> frozenset[str]:
+    return frozenset(patient_ids(version_id))
+
+
+def has_patient(version_id: str, patient_id: str) -> bool:
+    """Whether the version holds this patient (a set per version: a typed id is checked fast)."""
+    return str(patient_id) in _id_set(version_id)
+
+
 def patient_count(version_id: str) -> int:
     return len(prepared(version_id).patients)
 
