@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -371,57 +372,66 @@ def rule_reasons(patient_ids: Iterable[str], inputs: AgendaInputs) -> pd.DataFra
 
     This is the slow part of the agenda and depends only on the cohort version,
     the model and its threshold, so the app computes it once for those; hand
-    additions and removals are applied on top (:func:`rank_agenda`).
+    additions and removals are applied on top (:func:`rank_agenda`). Rows come
+    ranked: highest priority first, then by patient id.
     """
-    known = [str(p) for p in patient_ids]
-    reasons: dict[str, list[tuple[str, str, str]]] = {}
-    priority: dict[str, float] = {}
-    risk_of: dict[str, float] = {}
-    known_set = set(known)
+    known = pd.Index(pd.Series(list(patient_ids), dtype=object).astype(str).unique())
+    parts: list[pd.DataFrame] = []  # one row per reason: patient, kind, words, short, weight
 
-    def add(pid: str, kind: str, words: str, weight: float, short: str) -> None:
-        reasons.setdefault(pid, []).append((kind, words, short))
-        priority[pid] = priority.get(pid, 0.0) + weight
+    def part(pids, kind: str, words, shorts, weights) -> None:
+        frame = pd.DataFrame({"patient_id": pd.Series(pids, dtype=object).astype(str).to_numpy(),
+                              "kind": kind, "words": list(words), "short": list(shorts),
+                              "weight": weights})
+        frame = frame[frame["patient_id"].isin(known)]
+        parts.append(frame.assign(order=len(parts) * 10_000_000 + np.arange(len(frame))))
 
     if inputs.triad is not None:
-        for row in safety_signals(inputs.triad).itertuples(index=False):
-            if row.patient_id in known_set:
-                add(row.patient_id, "safety", safety_reason(row.phq9), WEIGHTS["safety"],
-                    f"PHQ-9 {_number(row.phq9)}")
+        safety = safety_signals(inputs.triad)
+        part(safety["patient_id"], "safety", [safety_reason(v) for v in safety["phq9"]],
+             [f"PHQ-9 {_number(v)}" for v in safety["phq9"]], WEIGHTS["safety"])
+    risk = pd.DataFrame({"patient_id": pd.Series(dtype=object), "risk": pd.Series(dtype=float)})
     if inputs.risk is not None and not inputs.risk.empty:
         risk = inputs.risk.assign(patient_id=inputs.risk["patient_id"].astype(str))
-        risk = risk[risk["patient_id"].isin(known_set) & risk["risk"].notna()]
-        risk_of = dict(zip(risk["patient_id"], risk["risk"].astype(float), strict=True))
-        flagged = risk["flagged"].astype(bool) if "flagged" in risk else pd.Series(False, risk.index)
-        for pid, value in zip(risk.loc[flagged, "patient_id"], risk.loc[flagged, "risk"], strict=True):
-            add(pid, "model", model_reason(float(value)), WEIGHTS["model"], "flagged")
+        risk = risk[risk["patient_id"].isin(known) & risk["risk"].notna()]
+        flagged = risk[risk["flagged"].astype(bool)] if "flagged" in risk else risk.iloc[:0]
+        part(flagged["patient_id"], "model",
+             [model_reason(float(v)) for v in flagged["risk"]], ["flagged"] * len(flagged),
+             WEIGHTS["model"])
+        risk = risk[["patient_id", "risk"]].astype({"risk": float})
     worse = trajectories.deterioration(None, inputs.domains) if inputs.domains is not None else None
     if worse is not None and not worse.empty:
         worst = worse.copy()
-        worst["patient_id"] = worst["patient_id"].astype(str)
-        worst["size"] = [abs(float(w)) / (measures.MEASURES[m].mcid or 1.0)
-                          if m in measures.MEASURES else 1.0
-                          for m, w in zip(worst["measure"], worst["worsened_by"], strict=True)]
+        mcid = {code: m.mcid or 1.0 for code, m in measures.MEASURES.items()}
+        worst["size"] = [abs(float(w)) / mcid[m] if m in mcid else 1.0
+                         for m, w in zip(worst["measure"], worst["worsened_by"], strict=True)]
+        # the biggest change (in MCIDs) per domain, bigger ones first within a patient
         worst = (worst.sort_values("size", ascending=False, kind="stable")
                  .drop_duplicates(["patient_id", "domain"]))
-        for row in worst.itertuples(index=False):
-            if row.patient_id in known_set:
-                # bigger changes (in MCIDs, capped at 5) rank a little higher
-                add(row.patient_id, "deterioration",
-                    deterioration_reason(row.domain, row.measure, row.worsened_by),
-                    WEIGHTS["deterioration"] * (1 + 0.1 * min(row.size, 5)), row.domain)
+        part(worst["patient_id"], "deterioration",
+             [deterioration_reason(d, m, w) for d, m, w in
+              zip(worst["domain"], worst["measure"], worst["worsened_by"], strict=True)],
+             worst["domain"],
+             # bigger changes (in MCIDs, capped at 5) rank a little higher
+             (WEIGHTS["deterioration"] * (1 + 0.1 * worst["size"].clip(upper=5))).to_numpy())
     if inputs.triad is not None and not inputs.triad.empty:
-        for pid in inputs.triad.loc[inputs.triad["triad"].astype(bool), "patient_id"].astype(str):
-            if pid in known_set:
-                add(pid, "triad", TRIAD_REASON, WEIGHTS["triad"], "triad")
-    rows = [{"patient_id": pid,
-             "priority": priority.get(pid, 0.0) + risk_of.get(pid, 0.0),
-             "risk": risk_of.get(pid, float("nan")),
-             "reasons": [words for _, words, _ in reasons.get(pid, [])],
-             "kinds": [kind for kind, _, _ in reasons.get(pid, [])],
-             "short": [short for _, _, short in reasons.get(pid, [])]}
-            for pid in known if pid in reasons or pid in risk_of]
-    return pd.DataFrame(rows, columns=["patient_id", "priority", "risk", "reasons", "kinds", "short"])
+        pids = inputs.triad.loc[inputs.triad["triad"].astype(bool), "patient_id"]
+        part(pids, "triad", [TRIAD_REASON] * len(pids), ["triad"] * len(pids), WEIGHTS["triad"])
+    columns = ["patient_id", "priority", "risk", "reasons", "kinds", "short"]
+    reasons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["patient_id", "kind", "words", "short", "weight", "order"])
+    reasons = reasons.sort_values(["patient_id", "order"], kind="stable")
+    grouped = reasons.groupby("patient_id", sort=False).agg(
+        weight=("weight", "sum"), reasons=("words", list), kinds=("kind", list),
+        short=("short", list)).reset_index()
+    frame = grouped.merge(risk, on="patient_id", how="outer")
+    frame["weight"] = frame["weight"].fillna(0.0).astype(float)
+    frame["priority"] = (frame["weight"] + frame["risk"].fillna(0.0)).round(4)
+    for column in ("reasons", "kinds", "short"):
+        frame[column] = pd.Series([v if isinstance(v, list) else [] for v in frame[column]],
+                                  index=frame.index, dtype=object)
+    # ranked once here, so every rerun takes the agenda's head without sorting the cohort
+    return frame.sort_values(["priority", "patient_id"], ascending=[False, True],
+                             kind="stable").reset_index(drop=True)[columns]
 
 
 def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs | None = None,
@@ -435,48 +445,49 @@ def rank_agenda(patient_ids: Iterable[str], inputs: AgendaInputs | None = None,
     rule-based patients; patients added by hand are always kept.
     Patients with no reason are not listed; a hand removal drops a patient
     whatever the rules say; a hand addition lists a patient whatever they say.
-    ``rules`` is :func:`rule_reasons` already computed for these inputs.
+    ``rules`` is :func:`rule_reasons` already computed for these inputs (ranked):
+    only the agenda's own rows are then touched, so a rerun at registry scale
+    costs the agenda's length, not the cohort's.
     """
-    known = [str(p) for p in patient_ids]
     if rules is None:
-        rules = rule_reasons(known, inputs or AgendaInputs())
-    by_id = {row.patient_id: row for row in rules.itertuples(index=False)}
-    entries: dict[str, dict] = {
-        pid: {"patient_id": pid, "priority": row.priority, "risk": row.risk,
-              "reasons": list(row.reasons), "kinds": list(row.kinds), "short": list(row.short),
-              "source": "rules"}
-        for pid, row in by_id.items() if row.reasons}
-    known_set = set(known)
-    for pid, override in (overrides or {}).items():
-        if pid not in known_set:
-            continue
-        if override.action == "remove":
-            entries.pop(pid, None)
-        elif override.action == "add":
-            row = by_id.get(pid)
-            entry = entries.get(pid) or {
-                "patient_id": pid, "priority": row.priority if row is not None else 0.0,
-                "risk": row.risk if row is not None else float("nan"), "reasons": [], "kinds": [],
-                "short": []}
-            note = f": {override.reason}" if override.reason else ""
-            entry["reasons"] = [f"added by hand ({override.author}){note}", *entry["reasons"]]
-            entry["kinds"] = ["added", *entry["kinds"]]
-            entry["short"] = ["by hand", *entry["short"]]
-            entry["priority"] += WEIGHTS["added"]
-            entry["source"] = "added by hand"
-            entries[pid] = entry
-    frame = pd.DataFrame(list(entries.values()),
-                         columns=["patient_id", "priority", "risk", "reasons", "kinds", "short",
-                                  "source"])
+        rules = rule_reasons(patient_ids, inputs or AgendaInputs())
+    overrides = overrides or {}
+    if overrides:  # only hand changes about patients of this version count
+        wanted = pd.Series(list(overrides), dtype=object)
+        present = set(wanted[wanted.isin(pd.Index(pd.Series(list(patient_ids), dtype=object)
+                                                  .astype(str)))])
+        overrides = {p: o for p, o in overrides.items() if p in present}
+    removed = {p for p, o in overrides.items() if o.action == "remove"}
+    added = {p: o for p, o in overrides.items() if o.action == "add"}
+    listed = rules[(rules["reasons"].map(len) > 0)
+                   & ~rules["patient_id"].isin(removed | set(added))]
+    if limit is not None:  # the limit trims the rule-based list; hand additions always stay
+        listed = listed.head(limit)
+    entries = [{"patient_id": row.patient_id, "priority": row.priority, "risk": row.risk,
+                "reasons": list(row.reasons), "kinds": list(row.kinds), "short": list(row.short),
+                "source": "rules"} for row in listed.itertuples(index=False)]
+    known_rules = rules[rules["patient_id"].isin(set(added))].set_index("patient_id")
+    for pid, override in added.items():
+        row = known_rules.loc[pid] if pid in known_rules.index else None
+        note = f": {override.reason}" if override.reason else ""
+        entries.append({
+            "patient_id": pid,
+            "priority": (row["priority"] if row is not None else 0.0) + WEIGHTS["added"],
+            "risk": row["risk"] if row is not None else float("nan"),
+            "reasons": [f"added by hand ({override.author}){note}",
+                        *(row["reasons"] if row is not None else [])],
+            "kinds": ["added", *(row["kinds"] if row is not None else [])],
+            "short": ["by hand", *(row["short"] if row is not None else [])],
+            "source": "added by hand"})
+    frame = pd.DataFrame(entries, columns=["patient_id", "priority", "risk", "reasons", "kinds",
+                                           "short", "source"])
     frame["priority"] = frame["priority"].astype(float).round(4)
+    frame["risk"] = frame["risk"].astype(float)
     frame["priority_words"] = [
         PRIORITY_WORDS[max(kinds, key=lambda k: WEIGHTS[k])] if kinds else ""
         for kinds in frame["kinds"]]
     frame["reason_text"] = ["; ".join(r) for r in frame["reasons"]]
     frame = frame.sort_values(["priority", "patient_id"], ascending=[False, True], kind="stable")
-    if limit is not None:  # the limit trims the rule-based list; hand additions always stay
-        by_rules = frame["source"] == "rules"
-        frame = frame[~by_rules | (by_rules.cumsum() <= limit)]
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame.reset_index(drop=True)[list(AGENDA_COLUMNS)]
 

@@ -16,6 +16,7 @@ from paincycle import applicability, database, kept_scores, services
 from paincycle import features as feat
 from paincycle import model as risk_model
 from paincycle.access import Principal
+from paincycle.cohort import Cohort
 from paincycle.ui import data
 
 retrained_path = services.retrained_path
@@ -64,13 +65,25 @@ def scores(version_id: str, path: Path) -> risk_model.Scores:
 def _factors(version_id: str, path: str, mtime: float, patient_ids: tuple[str, ...]
              ) -> dict[str, str]:
     trained = load(Path(path))
-    subset = data.load_cohort(version_id).subset(patient_ids)
+    subset = _patients_of(version_id, patient_ids)
     features = feat.landmark_features(subset, trained.landmark_days)
     features = features.loc[[p for p in patient_ids if p in features.index]]
     if features.empty:
         return {}
     texts = risk_model.top_factors(trained, features, trained.landmark_days)
     return dict(zip(features.index.astype(str), texts, strict=True))
+
+
+def _patients_of(version_id: str, patient_ids: tuple[str, ...]) -> Cohort:
+    """These patients' rows, sliced from the version's sorted analysis (no scan of the cohort:
+    at 100,000 patients a filter over 35 million rows costs seconds, a slice microseconds)."""
+    from paincycle.ui import trajectories as kept  # the analysis the other pages read
+
+    analysis = kept.prepared(version_id)
+    slices = [analysis.patient(pid) for pid in patient_ids]
+    return Cohort(*(pd.concat([getattr(c, table) for c in slices], ignore_index=True)
+                    for table in ("patients", "observations", "events")),
+                  name=analysis.cohort.name)
 
 
 def factors(version_id: str, path: Path, patient_ids: list[str]) -> dict[str, str]:
