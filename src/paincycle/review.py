@@ -375,14 +375,14 @@ def rule_reasons(patient_ids: Iterable[str], inputs: AgendaInputs) -> pd.DataFra
     additions and removals are applied on top (:func:`rank_agenda`). Rows come
     ranked: highest priority first, then by patient id.
     """
-    known = pd.Index(pd.Series(list(patient_ids), dtype=object).astype(str).unique())
+    known = {str(p) for p in patient_ids}
     parts: list[pd.DataFrame] = []  # one row per reason: patient, kind, words, short, weight
 
     def part(pids, kind: str, words, shorts, weights) -> None:
-        frame = pd.DataFrame({"patient_id": pd.Series(pids, dtype=object).astype(str).to_numpy(),
-                              "kind": kind, "words": list(words), "short": list(shorts),
-                              "weight": weights})
-        frame = frame[frame["patient_id"].isin(known)]
+        ids = np.array([str(p) for p in pids], dtype=object)
+        frame = pd.DataFrame({"patient_id": ids, "kind": kind, "words": list(words),
+                              "short": list(shorts), "weight": weights})
+        frame = frame[np.fromiter((p in known for p in ids), dtype=bool, count=len(ids))]
         parts.append(frame.assign(order=len(parts) * 10_000_000 + np.arange(len(frame))))
 
     if inputs.triad is not None:
@@ -391,8 +391,10 @@ def rule_reasons(patient_ids: Iterable[str], inputs: AgendaInputs) -> pd.DataFra
              [f"PHQ-9 {_number(v)}" for v in safety["phq9"]], WEIGHTS["safety"])
     risk = pd.DataFrame({"patient_id": pd.Series(dtype=object), "risk": pd.Series(dtype=float)})
     if inputs.risk is not None and not inputs.risk.empty:
-        risk = inputs.risk.assign(patient_id=inputs.risk["patient_id"].astype(str))
-        risk = risk[risk["patient_id"].isin(known) & risk["risk"].notna()]
+        ids = np.array([str(p) for p in inputs.risk["patient_id"]], dtype=object)
+        risk = inputs.risk.assign(patient_id=ids)
+        risk = risk[np.fromiter((p in known for p in ids), dtype=bool, count=len(ids))
+                    & risk["risk"].notna().to_numpy()]
         flagged = risk[risk["flagged"].astype(bool)] if "flagged" in risk else risk.iloc[:0]
         part(flagged["patient_id"], "model",
              [model_reason(float(v)) for v in flagged["risk"]], ["flagged"] * len(flagged),
@@ -420,9 +422,26 @@ def rule_reasons(patient_ids: Iterable[str], inputs: AgendaInputs) -> pd.DataFra
     reasons = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["patient_id", "kind", "words", "short", "weight", "order"])
     reasons = reasons.sort_values(["patient_id", "order"], kind="stable")
-    grouped = reasons.groupby("patient_id", sort=False).agg(
-        weight=("weight", "sum"), reasons=("words", list), kinds=("kind", list),
-        short=("short", list)).reset_index()
+    # one list per patient, in the meeting's order (a plain pass: groupby(list) is per group)
+    lists: dict[str, tuple[list, list, list, float]] = {}
+    for pid, kind, words, short, weight in zip(
+            reasons["patient_id"].to_numpy(dtype=object), reasons["kind"].to_numpy(dtype=object),
+            reasons["words"].to_numpy(dtype=object), reasons["short"].to_numpy(dtype=object),
+            reasons["weight"].to_numpy(dtype=float), strict=True):
+        entry = lists.get(pid)
+        if entry is None:
+            lists[pid] = ([words], [kind], [short], weight)
+        else:
+            entry[0].append(words)
+            entry[1].append(kind)
+            entry[2].append(short)
+            lists[pid] = (entry[0], entry[1], entry[2], entry[3] + weight)
+    grouped = pd.DataFrame({"patient_id": np.array(list(lists), dtype=object),
+                            "weight": [v[3] for v in lists.values()],
+                            "reasons": [v[0] for v in lists.values()],
+                            "kinds": [v[1] for v in lists.values()],
+                            "short": [v[2] for v in lists.values()]})
+    risk = risk.assign(patient_id=risk["patient_id"].to_numpy(dtype=object))
     frame = grouped.merge(risk, on="patient_id", how="outer")
     frame["weight"] = frame["weight"].fillna(0.0).astype(float)
     frame["priority"] = (frame["weight"] + frame["risk"].fillna(0.0)).round(4)
