@@ -80,8 +80,8 @@ def discussion() -> None:
 
     st.subheader("Decisions")
     if meeting.signed_off:
-        st.info("This meeting is signed off, so no decision is recorded under it. Choose "
-                "today's date in the sidebar to record a new one.")
+        st.info("This meeting is signed off, so no decision is recorded under it. Choose the "
+                "next meeting's date in the sidebar to record or revise a decision there.")
     else:
         saved = widgets.decision_form(patient_id, principal, version_id, meeting_date)
         edited = widgets.edit_form(review.latest_revisions(card.decisions), principal, meeting_date)
