@@ -55,3 +55,20 @@ def test_risks_are_kept_and_read_back_the_same(trained, tmp_path):
     kept_scores.path_of(store, version.id, config.DEMO_MODEL).write_bytes(b"not parquet")
     kept_scores.scores(store, version.id, config.DEMO_MODEL, compute)
     assert len(calls) == 2
+
+
+def test_import_keeps_every_reason_and_where_the_model_comes_from(tmp_path):
+    """services.prepare_version (what `paincycle import` runs) keeps each patient's reasons and
+    the model's provenance, so the pages read them without the model."""
+    from paincycle import services
+
+    cohort = read_cohort(config.SAMPLE_COHORT)
+    part = cohort.subset(cohort.patients["patient_id"].head(80))
+    store = CohortStore()
+    version = store.save(part, name="part")
+    services.prepare_version(store, version.id)
+    kept = kept_scores.scores(store, version.id, config.DEMO_MODEL,
+                              lambda: pytest.fail("scored again instead of read"))
+    assert (kept.table["top_factors"].str.contains("risk")).all()
+    origin = kept_scores.kept_provenance(store, version.id, config.DEMO_MODEL)
+    assert origin == {"trained_here": False, "model_synthetic": True, "trained_on": "demo"}

@@ -13,13 +13,15 @@ intervals, computed on patients it may never have seen.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from paincycle import model as risk_model
 from paincycle.cohort import Cohort
-from paincycle.outcomes import label_outcomes
+
+if TYPE_CHECKING:  # the model (scikit-learn) is imported only where a model is used
+    from paincycle.model import TrainedModel
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class Provenance:
     model_synthetic: bool         # trained on generated patients
     cohort_synthetic: bool | None  # this cohort is generated (None: not known)
     trained_on: str = ""          # the training cohort's name
+
+    def to_dict(self) -> dict:
+        """What is kept beside a version's risks (the cohort's own flag is read from it)."""
+        return {"trained_here": self.trained_here, "model_synthetic": self.model_synthetic,
+                "trained_on": self.trained_on}
 
     @property
     def synthetic_on_real(self) -> bool:
@@ -61,7 +68,7 @@ class Provenance:
                 "local check on this cohort's own outcomes.")
 
 
-def provenance(trained: risk_model.TrainedModel, *, trained_here: bool,
+def provenance(trained: TrainedModel, *, trained_here: bool,
                cohort_synthetic: bool | None) -> Provenance:
     meta = trained.metadata
     return Provenance(trained_here=trained_here, model_synthetic=bool(meta.synthetic),
@@ -87,12 +94,15 @@ class LocalValidation:
         return self.auc is not None
 
 
-def local_validation(trained: risk_model.TrainedModel, cohort: Cohort,
+def local_validation(trained: TrainedModel, cohort: Cohort,
                      scores: pd.DataFrame) -> LocalValidation:
     """AUC (bootstrap interval), calibration intercept and slope and Brier of ``scores``
     (patient_id, risk: the model's risks for ``cohort``) against the outcomes the model
     predicts, observed in ``cohort``. Patients without a follow-up are counted, not used.
     """
+    from paincycle import model as risk_model
+    from paincycle.outcomes import label_outcomes
+
     labels = label_outcomes(cohort, trained.outcome)[["patient_id", "poor_outcome"]]
     labels = labels.assign(patient_id=labels["patient_id"].astype(str))
     scored = scores.assign(patient_id=scores["patient_id"].astype(str))[["patient_id", "risk"]]
@@ -115,10 +125,12 @@ def local_validation(trained: risk_model.TrainedModel, cohort: Cohort,
                            calibration_slope=slope, brier=brier)
 
 
-def trained_on_this(trained: risk_model.TrainedModel, cohort: Cohort) -> bool:
+def trained_on_this(trained: TrainedModel, cohort: Cohort) -> bool:
     """Whether the model was trained on exactly this cohort's data (by the training data's
     hash; the count of patients is compared first, so another cohort costs nothing)."""
     meta = trained.metadata
     if meta.metrics.n_patients != cohort.n_patients:
         return False
-    return risk_model.data_hash(cohort) == meta.training_data_hash
+    from paincycle.model import data_hash
+
+    return data_hash(cohort) == meta.training_data_hash

@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache, wraps
+from functools import wraps
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +44,20 @@ from paincycle.cohort import Cohort
 from paincycle.model_metadata import ModelMetadata
 from paincycle.outcomes import OutcomeDefinition, label_outcomes
 from paincycle.outcomes import summary as outcome_summary
+from paincycle.risks import (  # noqa: F401 - the light half of the model, re-exported
+    DEFAULT_FLAG_SHARE,
+    DISCLAIMER,
+    Scores,
+    file_id,
+    flag_threshold,
+    risk_percent,
+    risk_words,
+)
 
 INTENDED_USE = ("Prognostic support for a multidisciplinary pain team, not a diagnosis: the "
                 "risk ranks patients for case review and never replaces clinical judgement.")
-DISCLAIMER = "Prognostic support, not a diagnosis."
 #: Keep gradient boosting only when its cross-validated AUC beats logistic regression by this.
 SIMPLER_MARGIN = 0.01
-DEFAULT_FLAG_SHARE = 0.20
 DECISION_THRESHOLDS = tuple(np.round(np.arange(0.10, 0.501, 0.01), 2))
 MIN_LABELLED = 40
 MIN_PER_CLASS = 10
@@ -458,35 +465,6 @@ def _jsonable(value):
 # --------------------------------------------------------------------------- scoring
 
 
-@dataclass
-class Scores:
-    """Risks of the patients scored, and the ones skipped with the reason."""
-
-    table: pd.DataFrame  # patient_id, risk, flagged, top_factors
-    skipped: pd.DataFrame  # patient_id, reason
-    threshold: float
-
-
-def risk_percent(risk: float) -> int:
-    """A risk as a whole percent from 1 to 99: a model's risk is never certain, so never
-    0 or 100 (the one rounding for words, tables and spreadsheets)."""
-    return min(99, max(1, round(float(risk) * 100)))
-
-
-def risk_words(risk: float) -> str:
-    """A risk as a clinician reads it: "34%" (see risk_percent); no "<1%" or ">99%", which
-    spreadsheets and Markdown turn into symbols."""
-    return f"{risk_percent(risk)}%"
-
-
-def flag_threshold(risks: np.ndarray | pd.Series, share: float = DEFAULT_FLAG_SHARE) -> float:
-    """The risk above which the top ``share`` of patients are flagged."""
-    risks = np.asarray(risks, dtype=float)
-    if not len(risks):
-        return 1.0
-    return float(np.quantile(risks, 1 - share, method="higher"))
-
-
 @single_threaded
 def score(model: TrainedModel, cohort: Cohort, landmark_days: int | None = None,
           threshold: float | None = None, as_of: pd.Timestamp | None = None,
@@ -669,22 +647,6 @@ def _sidecar_warnings(path: Path, metadata: ModelMetadata) -> tuple[str, ...]:
         problems.append(f"{sidecar.name} does not match the model file's own description; the "
                         "file's own is shown")
     return tuple(problems)
-
-
-def file_id(path: str | Path) -> str:
-    """A model file's identity: the start of the SHA-256 of its bytes (settings are kept per file)."""
-    stat = Path(path).stat()
-    return _file_id(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=32)
-def _file_id(path: str, _mtime_ns: int, _size: int) -> str:
-    """Hashed once per file version (pages ask on every rerun)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 #: A PainCycle model file is about 1 MB; these bound what a hostile file can make us unpack.

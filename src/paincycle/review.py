@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from paincycle import access, audit, clock, database, measures, meetings, safe_text, trajectories
 from paincycle.access import Permission, Principal
 from paincycle.cohort import Cohort
-from paincycle.model import risk_words
+from paincycle.risks import risk_words
 from paincycle.trajectories import CohortTrajectories
 
 #: The disciplines around the table, in the order the meeting goes round them.

@@ -16,13 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from paincycle import audit, database, meetings, review, team
-from paincycle import model as risk_model
+from paincycle import audit, database, meetings, review, risks, team
 from paincycle.access import Permission, Principal, Role, require
 from paincycle.cohort import Cohort, CohortError
 from paincycle.importers.common import Conversion
@@ -31,6 +30,9 @@ from paincycle.reports import meeting
 from paincycle.reports import summary as export
 from paincycle.store import CohortStore, Version
 from paincycle.trajectories import CohortTrajectories
+
+if TYPE_CHECKING:  # scikit-learn loads only for the services that train, score or explain
+    from paincycle import model as risk_model
 
 Progress = Callable[[float, str], None]
 
@@ -144,6 +146,8 @@ def retrain(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int, out:
     """Train on ``cohort``, save the model file and audit the retrain."""
     who = require(principal, Permission.TRAIN_MODEL)
     outcome.check_landmark(landmark_days)
+    from paincycle import model as risk_model
+
     trained = risk_model.train(cohort, outcome, landmark_days, seed=seed, progress=progress,
                                synthetic=synthetic, principal=who)
     path = risk_model.save(trained, out)
@@ -157,14 +161,25 @@ def retrain(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int, out:
 def prepare_version(store: CohortStore, version_id: str) -> None:
     """Compute what every page reads of a new version once, now: its trajectory analyses and
     the risks from the model that scores it (both kept beside the version)."""
-    from paincycle import analyses, kept_scores
+    from paincycle import analyses, applicability, kept_scores
+    from paincycle import model as risk_model
 
     cohort = store.load(version_id)
     analyses.prepared(store, version_id, cohort)
     path = model_path(version_id)
-    if path is not None:
-        kept_scores.scores(store, version_id, path, lambda: risk_model.score(
-            risk_model.load(path), cohort, explain=False))
+    if path is None:
+        return
+    trained = risk_model.load(path)
+    version = store.find(version_id)
+
+    def origin() -> dict:
+        here = path == retrained_path(version_id) or applicability.trained_on_this(trained, cohort)
+        return applicability.provenance(trained, trained_here=here, cohort_synthetic=(
+            version.synthetic if version else None)).to_dict()
+
+    # every patient's reasons too: Case review and the Risk page then never wait for the model
+    kept_scores.scores(store, version_id, path,
+                       lambda: risk_model.score(trained, cohort, explain=True), origin)
 
 
 def retrained_path(version_id: str) -> Path:
@@ -185,27 +200,29 @@ def model_path(version_id: str | None) -> Path | None:
 
 def team_threshold(model_path: str | Path, engine: Engine | None = None) -> float | None:
     """The team's flag threshold for this model file, or None (the model's default share)."""
-    return team.flag_threshold(_engine(engine), risk_model.file_id(model_path))
+    return team.flag_threshold(_engine(engine), risks.file_id(model_path))
 
 
 def set_flag_threshold(model_path: str | Path, threshold: float, *,
                        principal: Principal | None = None, engine: Engine | None = None,
                        cohort_version: str | None = None) -> team.Setting:
     """Set the team's flag threshold for this model (admins; audited with the change)."""
-    return team.set_flag_threshold(_engine(engine), principal, risk_model.file_id(model_path),
+    return team.set_flag_threshold(_engine(engine), principal, risks.file_id(model_path),
                                    threshold, cohort_version)
 
 
 def score(trained: risk_model.TrainedModel, cohort: Cohort, *, model_path: str | Path,
           landmark_days: int | None = None, threshold: float | None = None,
           as_of: pd.Timestamp | None = None, principal: Principal | None = None,
-          engine: Engine | None = None, cohort_version: str | None = None) -> risk_model.Scores:
+          engine: Engine | None = None, cohort_version: str | None = None) -> risks.Scores:
     """Score every patient (identified risks: clinicians and admins) at the team's threshold
     unless one is given; audited."""
     who = require(principal, Permission.VIEW_IDENTIFIED)
     engine = _engine(engine)
     if threshold is None:
         threshold = team_threshold(model_path, engine)
+    from paincycle import model as risk_model
+
     scores = risk_model.score(trained, cohort, landmark_days, threshold=threshold, as_of=as_of)
     audit.record(engine, who, audit.Action.SCORE, cohort_version=cohort_version,
                  detail=f"{len(scores.table)} patients scored at flag threshold "
@@ -214,7 +231,7 @@ def score(trained: risk_model.TrainedModel, cohort: Cohort, *, model_path: str |
 
 
 def model_section(cohort: Cohort, path: str | Path | None, *, principal: Principal | None = None,
-                  engine: Engine | None = None, scores: risk_model.Scores | None = None,
+                  engine: Engine | None = None, scores: risks.Scores | None = None,
                   cohort_synthetic: bool | None = None) -> export.ModelSection | None:
     """The summary's model section, flagged at the team's threshold (None without a model file).
 

@@ -23,8 +23,8 @@ import pandas as pd
 
 from paincycle import charts, clock, measures, review, trajectories
 from paincycle.cohort import Cohort
-from paincycle.model import DISCLAIMER, risk_words
 from paincycle.reports import document
+from paincycle.risks import DISCLAIMER, risk_words
 from paincycle.trajectories import CohortTrajectories
 
 RISK_TREND_NOTE = ("Risk trend: not available yet. The model gives one risk at its landmark; "

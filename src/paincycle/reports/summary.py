@@ -37,8 +37,8 @@ import pandas as pd
 from paincycle import access, clock, measures, review, rules, trajectories
 from paincycle.access import Permission, Principal
 from paincycle.cohort import Cohort
-from paincycle.model import DISCLAIMER, risk_words
 from paincycle.reports import document
+from paincycle.risks import DISCLAIMER, risk_percent, risk_words
 from paincycle.trajectories import CohortTrajectories
 
 FORMATS: tuple[str, ...] = ("xlsx", "html", "pdf", "csv")
@@ -486,10 +486,8 @@ def yes_no(value: object) -> str:
 
 
 def whole_percent(risk: float) -> int:
-    """A risk as a whole percent for a number column (model.risk_percent: 1 to 99)."""
-    from paincycle import model as risk_model  # slow to import; only exports with risks need it
-
-    return risk_model.risk_percent(risk)
+    """A risk as a whole percent for a number column (risks.risk_percent: 1 to 99)."""
+    return risk_percent(risk)
 
 
 def _cell_kind(table: Table, row: int, column: str) -> str | None:

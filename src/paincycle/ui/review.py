@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from paincycle import charts, clock, database, measures, meetings, review, services, trajectories
-from paincycle import model as risk_model
+from paincycle import risks as risk_model  # the light half: no scikit-learn on this page
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
 from paincycle.reports import meeting

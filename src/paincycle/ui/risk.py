@@ -3,40 +3,54 @@
 The shipped model is loaded once per file version; scores are cached by cohort
 version and model file, since neither ever changes. A model retrained on the
 current cohort is saved under the data folder, next to the cohort store.
+
+Risks, their reasons and the model's provenance are read from what was kept at
+import (paincycle.kept_scores) whenever it is there, so Case review, the
+Patient and Cohort pages never import scikit-learn or load the model; only
+what was not kept (an older version, the Risk page's own checks) does.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
-from paincycle import applicability, database, kept_scores, services
-from paincycle import features as feat
-from paincycle import model as risk_model
+from paincycle import applicability, database, kept_scores, risks, services
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
 from paincycle.ui import data
+
+if TYPE_CHECKING:
+    from paincycle.model import TrainedModel
 
 retrained_path = services.retrained_path
 model_path = services.model_path
 
 
 @st.cache_resource(show_spinner="Loading the risk model...", max_entries=8)
-def _load(path: str, mtime: float) -> risk_model.TrainedModel:
+def _load(path: str, mtime: float) -> TrainedModel:
+    from paincycle import model as risk_model  # scikit-learn: only when a model is used
+
     return risk_model.load(path)
 
 
-def load(path: Path) -> risk_model.TrainedModel:
+def load(path: Path) -> TrainedModel:
     return _load(str(path), path.stat().st_mtime)
 
 
 @st.cache_resource(show_spinner="Scoring the cohort...", max_entries=8)
-def _scores(version_id: str, path: str, mtime: float) -> risk_model.Scores:
+def _scores(version_id: str, path: str, mtime: float) -> risks.Scores:
     # kept beside the version: a fresh server reads the risks instead of scoring again
-    return kept_scores.scores(data.store(), version_id, path, lambda: risk_model.score(
-        load(Path(path)), data.load_cohort(version_id), explain=False))
+    def compute() -> risks.Scores:
+        from paincycle import model as risk_model
+
+        return risk_model.score(load(Path(path)), data.load_cohort(version_id), explain=False)
+
+    return kept_scores.scores(data.store(), version_id, path, compute,
+                              lambda: _computed_provenance(version_id, path).to_dict())
 
 
 def team_threshold(path: Path) -> float | None:
@@ -44,13 +58,13 @@ def team_threshold(path: Path) -> float | None:
     return services.team_threshold(path, database.get_engine())
 
 
-def scores(version_id: str, path: Path) -> risk_model.Scores:
+def scores(version_id: str, path: Path) -> risks.Scores:
     """Risks of every patient of this cohort version, flagged at the team's threshold.
 
     The risks are computed once per version and model; the flags follow the
     team's threshold (stored in the database), so the Risk page, Case review and
-    the export flag the same patients. Top factors are left empty here:
-    explaining is the slow part, so it is done only for the patients someone
+    the export flag the same patients. Top factors are there when they were
+    kept at import; otherwise explaining is done only for the patients someone
     looks at (``factors``).
     """
     computed = _scores(version_id, str(path), path.stat().st_mtime)
@@ -58,12 +72,15 @@ def scores(version_id: str, path: Path) -> risk_model.Scores:
     if threshold is None or computed.table.empty:
         return computed
     table = computed.table.assign(flagged=(computed.table["risk"] >= threshold).astype(int))
-    return risk_model.Scores(table, computed.skipped, threshold)
+    return risks.Scores(table, computed.skipped, threshold)
 
 
 @st.cache_data(show_spinner="Explaining the risk...", max_entries=512)
 def _factors(version_id: str, path: str, mtime: float, patient_ids: tuple[str, ...]
              ) -> dict[str, str]:
+    from paincycle import features as feat
+    from paincycle import model as risk_model
+
     trained = load(Path(path))
     subset = _patients_of(version_id, patient_ids)
     features = feat.landmark_features(subset, trained.landmark_days)
@@ -87,10 +104,17 @@ def _patients_of(version_id: str, patient_ids: tuple[str, ...]) -> Cohort:
 
 
 def factors(version_id: str, path: Path, patient_ids: list[str]) -> dict[str, str]:
-    """Top factors in plain words for these patients (cached per set of patients)."""
+    """Top factors in plain words for these patients: as kept at import, else explained now
+    (cached per set of patients)."""
     if not patient_ids:
         return {}
-    return _factors(version_id, str(path), path.stat().st_mtime, tuple(map(str, patient_ids)))
+    table = _scores(version_id, str(path), path.stat().st_mtime).table
+    kept = dict(zip(table["patient_id"], table["top_factors"], strict=True))
+    found = {str(p): kept[str(p)] for p in patient_ids if kept.get(str(p))}
+    missing = tuple(str(p) for p in patient_ids if str(p) not in found)
+    if missing:
+        found |= _factors(version_id, str(path), path.stat().st_mtime, missing)
+    return found
 
 
 def retrain(version_id: str, outcome, landmark_days: int, progress,
@@ -124,6 +148,16 @@ def explained_flags(version_id: str, path: Path, flagged: pd.DataFrame) -> pd.Da
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _provenance(version_id: str, path: str, mtime: float) -> applicability.Provenance:
+    kept = kept_scores.kept_provenance(data.store(), version_id, path)
+    if kept is None:
+        return _computed_provenance(version_id, path)
+    version = data.version_by_id(version_id)
+    return applicability.Provenance(bool(kept["trained_here"]), bool(kept["model_synthetic"]),
+                                    version.synthetic if version else None,
+                                    str(kept["trained_on"]))
+
+
+def _computed_provenance(version_id: str, path: str) -> applicability.Provenance:
     trained = load(Path(path))
     version = data.version_by_id(version_id)
     here = (Path(path) == retrained_path(version_id)
@@ -176,4 +210,4 @@ def provenance_notice(version_id: str) -> None:
     if origin.synthetic_on_real:
         st.warning(origin.words(), icon=":material/warning:")
     else:
-        st.caption(f"{origin.words()} {risk_model.DISCLAIMER}")
+        st.caption(f"{origin.words()} {risks.DISCLAIMER}")

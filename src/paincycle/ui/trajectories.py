@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from paincycle import access, analyses, charts, measures
-from paincycle import model as risk_model
+from paincycle import risks as risk_model  # the light half: no scikit-learn here
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
 from paincycle.reports import patient as patient_report
