@@ -96,7 +96,8 @@ if st.button("Import", type="primary", icon=":material/download_done:"):
     version = imported.version
     upload.discard()  # the upload is patient data: kept no longer than the import needs it
     data.set_current_version(version.id)
-    bar.progress(0.95, text="Preparing its trajectories (once per version)")
+    bar.progress(0.9, text="Preparing its trajectories, risks and reasons (once per version)")
+    services.prepare_version(data.store(), version.id)  # what `paincycle import` prepares too
     trajectories.prepared(version.id)
     bar.progress(1.0, text="Imported")
     st.success(f"Imported {plain(version.label)}. You are looking at it now; colleagues keep the "

@@ -49,7 +49,7 @@ def test_steps_fall_and_missed_appointments_in_words():
     assert a["odi_change"] == 20 and a["odi_baseline"] == 30
     assert a["steps_change"] < -3000 and a["steps_slope"] < 0
     assert a["withdrawal_index"] > 0.4  # steps, ODI and appointments all point to withdrawal
-    assert feat.describe_value("missed_appointment_share", a) == "missed 3 of 6 appointments"
+    assert feat.describe_value("missed_appointment_share", a) == "missed 3 of 6 appointments by day 90"
     words = feat.describe_value("steps_change", a)
     assert words.startswith("Daily step count (wearable) fell") and "% over 13 weeks" in words
     assert a["age"] == 54 and a["sex"] == "female" and a["diagnosis"] == "fibromyalgia"

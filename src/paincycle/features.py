@@ -294,7 +294,7 @@ def describe_value(name: str, row: pd.Series, landmark_days: int = DEFAULT_LANDM
     if name in ("missed_appointment_share", "appointments_missed", "appointments_total"):
         missed, total = row.get("appointments_missed"), row.get("appointments_total")
         if total is not None and not pd.isna(total) and total > 0:
-            return f"missed {int(missed)} of {int(total)} appointments"
+            return f"missed {int(missed)} of {int(total)} appointments by day {landmark_days}"
         return "no appointments due yet"
     if name == "diary_fade":
         return ("diary entries fading" if value > 0 else "diary kept up") + f" ({value:+.0%})"
@@ -348,7 +348,7 @@ def describe_effect(name: str, row: pd.Series, reference: object, contribution: 
         return f"{feature.label.lower()} {value} {verb}"
     if feature.unit == "share":
         level = "higher " if above else "lower " if below else ""
-        return f"{level}{feature.label.lower()} ({value:.0%}) {verb}"
+        return f"{level}{feature.label.lower()} by day {landmark_days} ({value:.0%}) {verb}"
     level = "more " if above else "fewer " if below else ""
     return f"{level}{describe_value(name, row, landmark_days)} {verb}"
 
