@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from paincycle.access import Permission
-from paincycle.ui import auth, data, errors, router, warmup
+from paincycle.ui import auth, data, errors, router
 
 # Material icons: Streamlit serves their font itself, so they draw offline and with no emoji font.
 st.set_page_config(page_title="PainCycle", page_icon=auth.APP_ICON, layout="wide")
@@ -47,6 +47,3 @@ if data.unknown_linked_version():  # never echoed: the link's text is not ours t
     st.warning("The link names a cohort version that is not stored here, so it cannot be "
                "opened. The version shown is named in the sidebar.")
 errors.guarded(navigation.run)
-# Once the first page has drawn, the model's libraries load while its reader reads (once per
-# server): started earlier, the import would slow the landing page itself.
-warmup.start()
