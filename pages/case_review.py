@@ -76,7 +76,7 @@ def discussion() -> None:
     factors = widgets.agenda_factors(version_id, ids, scores).get(patient_id, [])
     card = review.case_card(trajectories.prepared(version_id), patient_id, agenda_row=row,
                             top_factors=factors, principal=principal)
-    widgets.case_card(card)
+    widgets.case_card(card, version_id)
 
     st.subheader("Decisions")
     if meeting.signed_off:

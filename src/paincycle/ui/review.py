@@ -69,8 +69,7 @@ def agenda_factors(version_id: str, patient_ids: list[str],
     path = risk.model_path(version_id)
     if path is None or scores is None:
         return {}
-    scored = set(scores["patient_id"].astype(str))
-    wanted = [p for p in patient_ids if p in scored]
+    wanted = risk.scored(version_id, path, patient_ids)
     if not wanted:
         return {}
     try:
@@ -209,8 +208,25 @@ def _weekly_frame(mine: Cohort, code: str) -> pd.DataFrame:
     return trajectories.weekly_series(mine, [code])[["week", "value"]]
 
 
-def case_card(card: review.CaseCard) -> None:
-    """The patient's card: profile, reasons, four domains, responder tiles, care, decisions."""
+@st.cache_data(show_spinner=False, max_entries=256)
+def _card_charts(version_id: str, patient_id: str) -> tuple[dict[str, dict], dict]:
+    """The card's sparklines and tiles as Vega-Lite specs, built once per version and patient
+    (a version never changes): a save or a switch back then only draws them, and Altair's
+    building and validating (a third of a rerun) is not paid again."""
+    analysis = trajectories_cache.prepared(version_id)
+    rows = analysis.patient(patient_id)
+    domains = analysis.patient_domain_status(patient_id)
+    speaking = dict(zip(domains["domain"], domains["measure"], strict=True)) if len(domains) else {}
+    sparks = {domain: charts.sparkline(_weekly_frame(rows, code), width=150, height=40).to_dict()
+              for domain, code in speaking.items()}
+    return sparks, charts.responder_tiles(domains).to_dict()
+
+
+def case_card(card: review.CaseCard, version_id: str | None = None) -> None:
+    """The patient's card: profile, reasons, four domains, responder tiles, care, decisions.
+
+    With the ``version_id`` the card came from, its charts are drawn from specs kept per
+    version and patient."""
     st.subheader(f":material/person: Patient {plain(card.patient_id)}")
     cols = st.columns(4)
     cols[0].metric("Age at intake", card.age if card.age is not None else "unknown")
@@ -228,16 +244,22 @@ def case_card(card: review.CaseCard) -> None:
     # each sparkline draws the measure its tile's verdict rests on
     speaking = dict(zip(card.domains["domain"], card.domains["measure"], strict=True)) \
         if len(card.domains) else {}
+    kept = _card_charts(version_id, card.patient_id) if version_id else None
     spark_cols = st.columns(len(measures.VERDICT_GROUPS))
     for col, domain in zip(spark_cols, measures.VERDICT_GROUPS, strict=True):
         code = speaking.get(domain)
         col.caption(f"{domain.capitalize()}" + (f": {measures.get(code).instrument}" if code else ""))
-        if code and card.rows is not None:
+        if kept is not None and domain in kept[0]:
+            col.vega_lite_chart(spec=kept[0][domain], width="content")
+        elif code and card.rows is not None:
             col.altair_chart(charts.sparkline(_weekly_frame(card.rows, code),
                                               width=150, height=40), width="content")
         else:
             col.text("no scores")
-    st.altair_chart(charts.responder_tiles(card.domains), width="stretch")
+    if kept is not None:
+        st.vega_lite_chart(spec=kept[1], width="stretch")
+    else:
+        st.altair_chart(charts.responder_tiles(card.domains), width="stretch")
 
     left, right = st.columns(2)
     with left:

@@ -103,13 +103,31 @@ def _patients_of(version_id: str, patient_ids: tuple[str, ...]) -> Cohort:
                   name=analysis.cohort.name)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _kept_factors(version_id: str, path: str, mtime: float) -> dict[str, str]:
+    """patient -> reasons kept at import (one dict per version and model, not per rerun)."""
+    table = _scores(version_id, path, mtime).table
+    return {pid: text for pid, text in zip(table["patient_id"], table["top_factors"], strict=True)
+            if text}
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _scored_ids(version_id: str, path: str, mtime: float) -> frozenset[str]:
+    return frozenset(_scores(version_id, path, mtime).table["patient_id"].astype(str))
+
+
+def scored(version_id: str, path: Path, patient_ids: list[str]) -> list[str]:
+    """Those of ``patient_ids`` the model scores (a set per version and model, not per rerun)."""
+    ids = _scored_ids(version_id, str(path), path.stat().st_mtime)
+    return [p for p in patient_ids if p in ids]
+
+
 def factors(version_id: str, path: Path, patient_ids: list[str]) -> dict[str, str]:
     """Top factors in plain words for these patients: as kept at import, else explained now
     (cached per set of patients)."""
     if not patient_ids:
         return {}
-    table = _scores(version_id, str(path), path.stat().st_mtime).table
-    kept = dict(zip(table["patient_id"], table["top_factors"], strict=True))
+    kept = _kept_factors(version_id, str(path), path.stat().st_mtime)
     found = {str(p): kept[str(p)] for p in patient_ids if kept.get(str(p))}
     missing = tuple(str(p) for p in patient_ids if str(p) not in found)
     if missing:
