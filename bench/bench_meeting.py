@@ -109,6 +109,15 @@ def _child_meeting(_data_dir: str) -> dict:
     out["revise"] = timed(lambda: widget(at.button, "Save as new revision").click().run())
     widget(at.checkbox, "Every decision of this meeting is recorded and correct").check()
     out["sign_off"] = timed(lambda: widget(at.button, "Sign off").click().run())
+    # what was timed really happened: three decisions, one revision, the meeting signed off
+    from datetime import date
+
+    from paincycle import meetings, review
+
+    stored = review.all_revisions(meeting_date=date.today())
+    if (len({d.decision_id for d in stored}) != 3 or len(stored) != 4
+            or not meetings.meeting(date.today()).signed_off):
+        raise RuntimeError(f"the meeting was not recorded as played: {len(stored)} revisions")
     return out
 
 

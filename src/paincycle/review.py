@@ -546,6 +546,43 @@ class CaseCard:
     rows: Cohort | None = field(default=None, compare=False)
 
 
+@dataclass(frozen=True)
+class Profile:
+    """Who the patient is and how long they have been in care, as every screen and paper
+    states it (the case card, the Patient page header, the patient PDF): one definition."""
+
+    patient_id: str
+    sex: str | None
+    age: int | None                    # at intake: intake year minus birth year
+    diagnosis: str | None
+    site: str | None
+    intake: pd.Timestamp | None
+    last_contact: pd.Timestamp | None  # the last score or care event on record
+    weeks_in_care: int | None          # whole weeks from intake to the last contact
+
+
+def profile(mine: Cohort, patient_id: str) -> Profile:
+    """The profile from one patient's rows (KeyError when the rows hold no such patient)."""
+    pid = str(patient_id)
+    found = mine.patients[mine.patients["patient_id"].astype(str) == pid]
+    if found.empty:
+        raise KeyError(f"no patient {pid!r} in this cohort")
+    patient = found.iloc[0]
+    intake = pd.to_datetime(patient.get("intake_date"))
+    intake = None if pd.isna(intake) else pd.Timestamp(intake)
+    birth = patient.get("birth_year")
+    age = int(intake.year - int(birth)) if pd.notna(birth) and intake is not None else None
+    seen = trajectories.last_record(mine) if len(mine.observations) or len(mine.events) else None
+    last = pd.Timestamp(seen.get(pid)) if seen is not None and pd.notna(seen.get(pid)) else None
+    weeks = int((last - intake).days // 7) if last is not None and intake is not None else None
+
+    def text(value: object) -> str | None:
+        return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+    return Profile(pid, text(patient.get("sex")), age, text(patient.get("diagnosis")),
+                   text(patient.get("site")), intake, last, weeks)
+
+
 def current_treatments(events: pd.DataFrame, patient_id: str) -> list[str]:
     """Treatments started and not stopped since (a stop after the last start ends it)."""
     mine = events[(events["patient_id"] == str(patient_id))
@@ -572,29 +609,18 @@ def case_card(analysis: CohortTrajectories, patient_id: str, *, agenda_row: Mapp
     access.require(principal, Permission.VIEW_IDENTIFIED)
     pid = str(patient_id)
     cohort = analysis.patient(pid)
-    found = cohort.patients[cohort.patients["patient_id"].astype(str) == pid]
-    if found.empty:
-        raise KeyError(f"no patient {pid!r} in this cohort")
-    patient = found.iloc[0]
-    intake = pd.to_datetime(patient.get("intake_date"))
-    birth = patient.get("birth_year")
-    age = int(intake.year - int(birth)) if pd.notna(birth) and pd.notna(intake) else None
-    last_seen = cohort.observations.loc[
-        cohort.observations["patient_id"] == pid, "date"].max()
-    reference = today if today is not None else last_seen
-    weeks = int((pd.Timestamp(reference) - intake).days // 7) if pd.notna(reference) and pd.notna(intake) else None
+    who = profile(cohort, pid)
+    weeks = who.weeks_in_care
+    if today is not None and who.intake is not None:
+        weeks = int((pd.Timestamp(today) - who.intake).days // 7)
     events = cohort.events
     if agenda_row is not None and risk is None:
         value = agenda_row.get("risk")
         risk = None if value is None or pd.isna(value) else float(value)
 
-    def text(value: object) -> str | None:
-        return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-
     return CaseCard(
-        patient_id=pid, sex=text(patient.get("sex")), age=age,
-        diagnosis=text(patient.get("diagnosis")), site=text(patient.get("site")),
-        intake_date=intake, weeks_since_intake=weeks,
+        patient_id=pid, sex=who.sex, age=who.age, diagnosis=who.diagnosis, site=who.site,
+        intake_date=who.intake, weeks_since_intake=weeks,
         reasons=list(agenda_row.get("reasons", [])) if agenda_row is not None else [],
         risk=risk, top_factors=list(top_factors),
         treatments=current_treatments(events, pid),

@@ -153,14 +153,17 @@ def test_an_export_with_no_pain_data_is_refused_with_the_reason(tmp_path: Path):
     assert "set `intake:` in a mapping" in str(refused.value.report.summary())
 
 
+def condition(code: str, display: str, onset: str) -> dict:
+    """A SNOMED-coded Condition of patient p1 with its onset date."""
+    return {"resourceType": "Condition", "subject": {"reference": "Patient/p1"},
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": code,
+                                 "display": display}]},
+            "onsetDateTime": onset}
+
+
 def test_a_condition_after_intake_does_not_become_the_diagnosis(tmp_path: Path):
-    early = {"resourceType": "Condition", "subject": {"reference": "Patient/p1"},
-             "code": {"coding": [{"system": "http://snomed.info/sct", "code": "278860009",
-                                  "display": "Chronic low back pain"}]},
-             "onsetDateTime": "2024-01-10"}
-    later = {**early, "code": {"coding": [{"system": "http://snomed.info/sct",
-                                          "code": "203082005", "display": "Fibromyalgia"}]},
-             "onsetDateTime": "2030-05-01"}
+    early = condition("278860009", "Chronic low back pain", "2024-01-10")
+    later = condition("203082005", "Fibromyalgia", "2030-05-01")
     path = bundle(patient(), early, later, observation("72514-3", "valueInteger", 6),
                   path=tmp_path / "b.json")
     result = importers.convert("fhir", path, {"intake": "condition"})
@@ -175,13 +178,8 @@ def test_a_diagnosis_after_the_landmark_does_not_change_a_risk(tmp_path: Path):
 
     if not config.DEMO_MODEL.exists():
         pytest.skip("no shipped model")
-    early = {"resourceType": "Condition", "subject": {"reference": "Patient/p1"},
-             "code": {"coding": [{"system": "http://snomed.info/sct", "code": "278860009",
-                                  "display": "Chronic low back pain"}]},
-             "onsetDateTime": "2024-01-10"}
-    later = {**early, "code": {"coding": [{"system": "http://snomed.info/sct",
-                                          "code": "203082005", "display": "Fibromyalgia"}]},
-             "onsetDateTime": "2024-09-01"}  # long after the day-90 landmark
+    early = condition("278860009", "Chronic low back pain", "2024-01-10")
+    later = condition("203082005", "Fibromyalgia", "2024-09-01")  # long after the landmark
     scores = [observation("72514-3", "valueInteger", v, when=f"2024-0{m}-10")
               for m, v in ((1, 6), (2, 7), (3, 7))]
     trained = risk_model.load(config.DEMO_MODEL)

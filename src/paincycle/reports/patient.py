@@ -102,10 +102,6 @@ def date_text(value: date | None) -> str:
     return "unknown" if value is None else f"{value:%Y-%m-%d}"
 
 
-def _text(value: object) -> str | None:
-    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-
-
 def patient_risk(risk: pd.DataFrame | None, patient_id: str) -> tuple[float | None, bool | None]:
     """(risk, flagged) for this patient from the model's scores (patient_id, risk, flagged
     optional), or (None, None) where no model scores them."""
@@ -127,22 +123,13 @@ def header(analysis: CohortTrajectories, patient_id: str, risk: pd.DataFrame | N
     """
     pid = str(patient_id)
     mine = rows if rows is not None else analysis.patient(pid)
-    found = mine.patients[mine.patients["patient_id"].astype(str) == pid]
-    if found.empty:
-        raise KeyError(f"no patient {pid!r} in this cohort")
-    patient = found.iloc[0]
-    intake = pd.to_datetime(patient.get("intake_date"))
-    birth = patient.get("birth_year")
-    age = int(intake.year - int(birth)) if pd.notna(birth) and pd.notna(intake) else None
-    seen = trajectories.last_record(mine) if len(mine.observations) or len(mine.events) else None
-    last = pd.Timestamp(seen.get(pid)) if seen is not None and pd.notna(seen.get(pid)) else None
-    weeks = int((last - intake).days // 7) if last is not None and pd.notna(intake) else None
+    who = review.profile(mine, pid)  # the case card's profile: one definition
     value, flagged = patient_risk(risk, pid)
     return Header(
-        patient_id=pid, age=age, sex=_text(patient.get("sex")),
-        diagnosis=_text(patient.get("diagnosis")), site=_text(patient.get("site")),
-        intake_date=intake.date() if pd.notna(intake) else None, weeks_in_care=weeks,
-        last_contact=last.date() if last is not None else None,
+        patient_id=pid, age=who.age, sex=who.sex, diagnosis=who.diagnosis, site=who.site,
+        intake_date=who.intake.date() if who.intake is not None else None,
+        weeks_in_care=who.weeks_in_care,
+        last_contact=who.last_contact.date() if who.last_contact is not None else None,
         current_treatments=tuple(charts.treatment_name(t)
                                  for t in review.current_treatments(mine.events, pid)),
         risk=value, flagged=flagged,

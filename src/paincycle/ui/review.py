@@ -230,7 +230,7 @@ def case_card(card: review.CaseCard, version_id: str | None = None) -> None:
     st.subheader(f":material/person: Patient {plain(card.patient_id)}")
     cols = st.columns(4)
     cols[0].metric("Age at intake", card.age if card.age is not None else "unknown")
-    cols[1].metric("Weeks from intake to last score", card.weeks_since_intake
+    cols[1].metric("Weeks in care", card.weeks_since_intake
                    if card.weeks_since_intake is not None else "unknown")
     cols[2].metric("Model risk", risk_model.risk_words(card.risk) if card.risk is not None else "no score")
     cols[3].metric("Missed appointments", len(card.missed_appointments))
