@@ -36,7 +36,7 @@ if scores is not None:
     risk_ui.provenance_notice(version_id)
 
 st.subheader("Change since baseline")
-st.altair_chart(charts.responder_tiles(view.domain_status), width="stretch")
+trajectories.draw(charts.responder_tiles(view.domain_status))
 st.caption(patient_report.MCID_NOTE)
 
 st.subheader("Timeline")
@@ -44,7 +44,7 @@ if view.cohort.observations.empty and view.cohort.events.empty:
     st.info("No scores, treatments or appointments recorded for this patient yet.")
 else:
     for row in patient_report.timeline_rows(view.report):  # one time axis; each row fits the page
-        st.altair_chart(row, width="stretch")
+        trajectories.draw(row)
     st.caption("Each row is the measure its domain's verdict rests on (weekly means, a point per "
                "week scored) over the grey severity bands. Lanes: one per treatment course had; "
                "ticks for attended and crosses for missed appointments.")

@@ -260,3 +260,13 @@ def test_sparkline_from_values_or_frame():
     assert s["encoding"]["x"]["axis"] is None and s["encoding"]["y"]["axis"] is None
     frame = charts.sparkline(pd.DataFrame({"week": [0, 5], "value": [1.0, 2.0], "extra": [1, 1]}))
     assert [r["week"] for r in datasets(frame)[0]] == [0, 5]
+
+
+def test_the_patient_page_charts_pass_the_vega_lite_schema(tiny_cohort_dir):
+    """The Patient page draws these without validating them again (ui.trajectories.draw):
+    here they are validated once, against Altair's Vega-Lite schema."""
+    cohort = _timeline_cohort(tiny_cohort_dir)
+    status = tr.domain_status(tr.responder_status(cohort))
+    for chart in [*charts.patient_timeline_rows(cohort, "P001"),
+                  charts.responder_tiles(status[status["patient_id"] == "P001"])]:
+        assert chart.to_dict(validate=True)["$schema"].startswith("https://vega.github.io/schema/")

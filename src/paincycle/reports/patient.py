@@ -107,7 +107,8 @@ def patient_risk(risk: pd.DataFrame | None, patient_id: str) -> tuple[float | No
     optional), or (None, None) where no model scores them."""
     if risk is None or risk.empty:
         return None, None
-    mine = risk[risk["patient_id"].astype(str) == str(patient_id)]
+    ids = risk["patient_id"]
+    mine = risk[(ids if ids.dtype == object else ids.astype(str)) == str(patient_id)]
     if mine.empty or pd.isna(mine["risk"].iloc[-1]):
         return None, None
     flagged = bool(mine["flagged"].iloc[-1]) if "flagged" in mine else None
