@@ -15,8 +15,17 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from paincycle import charts, clock, database, measures, meetings, review, services, trajectories
-from paincycle import risks as risk_model  # the light half: no scikit-learn on this page
+from paincycle import (
+    charts,
+    clock,
+    database,
+    measures,
+    meetings,
+    review,
+    risks,  # the light half of the model: no scikit-learn here
+    services,
+    trajectories,
+)
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
 from paincycle.reports import meeting
@@ -94,7 +103,7 @@ def agenda_table(frame: pd.DataFrame, decided: set[str]) -> None:
         return [", ".join(short for k, short in zip(kinds, shorts, strict=True) if k == kind)
                 for kinds, shorts in zip(frame["kinds"], frame["short"], strict=True)]
 
-    risk_text = [risk_model.risk_words(r) if pd.notna(r) else "" for r in frame["risk"]]
+    risk_text = [risks.risk_words(r) if pd.notna(r) else "" for r in frame["risk"]]
     flagged = of_kind("model")
     shown = pd.DataFrame({
         "#": frame["rank"], "patient": frame["patient_id"], "priority": frame["priority_words"],
@@ -232,7 +241,7 @@ def case_card(card: review.CaseCard, version_id: str | None = None) -> None:
     cols[0].metric("Age at intake", card.age if card.age is not None else "unknown")
     cols[1].metric("Weeks in care", card.weeks_since_intake
                    if card.weeks_since_intake is not None else "unknown")
-    cols[2].metric("Model risk", risk_model.risk_words(card.risk) if card.risk is not None else "no score")
+    cols[2].metric("Model risk", risks.risk_words(card.risk) if card.risk is not None else "no score")
     cols[3].metric("Missed appointments", len(card.missed_appointments))
     st.text(f"Sex: {card.sex or 'unknown'} · Diagnosis: {card.diagnosis or 'not recorded'} · "
             f"Site: {card.site or 'not recorded'}")

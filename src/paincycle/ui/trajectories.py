@@ -17,8 +17,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from paincycle import access, analyses, charts, measures
-from paincycle import risks as risk_model  # the light half: no scikit-learn here
+from paincycle import (
+    access,
+    analyses,
+    charts,
+    measures,
+    risks,  # the light half of the model: no scikit-learn here
+)
 from paincycle.access import Principal
 from paincycle.cohort import Cohort
 from paincycle.reports import patient as patient_report
@@ -281,7 +286,7 @@ def table_for_display(table: pd.DataFrame, version_id: str,
         scored = risk.assign(patient_id=risk["patient_id"].astype(str)).set_index("patient_id")
         ids = table["patient_id"].astype(str)
         table = table.assign(
-            risk=pd.array([risk_model.risk_percent(v) if pd.notna(v) else None
+            risk=pd.array([risks.risk_percent(v) if pd.notna(v) else None
                            for v in ids.map(scored["risk"])], dtype="Int64"),
             flagged=ids.map(scored["flagged"]).fillna(0).astype(bool).to_numpy()
             if "flagged" in scored else False)
