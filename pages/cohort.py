@@ -64,7 +64,7 @@ st.caption(f"Most domains worse first; showing {len(view.table):,} of {head['pat
            "Open a patient from the link in the first column.")
 if principal.sees_identified_data:  # a list of identified patients is a view of their records
     audit_once(Action.VIEW_PATIENT_LIST, detail="cohort table")
-table_risk = review_ui.model_scores(version_id)
+table_risk = review_ui.scores_by_patient(version_id)
 if table_risk is not None:
     risk_ui.provenance_notice(version_id)
 st.dataframe(trajectories.table_for_display(view.table, version_id, principal,

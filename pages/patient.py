@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from paincycle import charts, clock, database, services
+from paincycle import clock, database, services
 from paincycle.access import Permission
 from paincycle.reports import patient as patient_report
 from paincycle.ui import data, filters, trajectories
@@ -30,21 +30,22 @@ if patient_id is None:
     st.stop()  # otherwise the picker says why nobody is shown and waits for a choice
 audit_once(Action.VIEW_PATIENT, patient_id)
 view = trajectories.patient_view(version_id, patient_id)
-scores = review_ui.model_scores(version_id)  # None where no model scores this cohort
+scores = review_ui.scores_by_patient(version_id)  # None where no model scores this cohort
 trajectories.show_header(trajectories.patient_header(version_id, patient_id, scores))
 if scores is not None:
     risk_ui.provenance_notice(version_id)
 
 st.subheader("Change since baseline")
-trajectories.draw(charts.responder_tiles(view.domain_status))
+specs = trajectories.patient_specs(version_id, patient_id)
+trajectories.draw_spec(specs.tiles)
 st.caption(patient_report.MCID_NOTE)
 
 st.subheader("Timeline")
 if view.cohort.observations.empty and view.cohort.events.empty:
     st.info("No scores, treatments or appointments recorded for this patient yet.")
 else:
-    for row in patient_report.timeline_rows(view.report):  # one time axis; each row fits the page
-        trajectories.draw(row)
+    for row in specs.timeline:  # one time axis; each row fits the page
+        trajectories.draw_spec(row)
     st.caption("Each row is the measure its domain's verdict rests on (weekly means, a point per "
                "week scored) over the grey severity bands. Lanes: one per treatment course had; "
                "ticks for attended and crosses for missed appointments.")
@@ -64,7 +65,7 @@ if principal.can(Permission.EXPORT_IDENTIFIED):  # made and audited only when do
         "Download the one-page report (PDF)", icon=":material/picture_as_pdf:", type="primary",
         data=lambda: services.patient_report_file(analysis, patient_id, principal=principal,
                                                   engine=engine, cohort_version=version_id,
-                                                  risk=scores,
+                                                  risk=trajectories.own_score(scores, patient_id),
                                                   model_note=risk_ui.provenance_words(version_id)
                                                   if scores is not None else ""),
         file_name=patient_report.file_name(patient_id, clock.stamp_for_file()),

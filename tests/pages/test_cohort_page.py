@@ -162,6 +162,7 @@ def test_every_filter_changes_the_patient_count(sample):
 def test_tiny_cohort_responders_and_empty_state(tiny_cohort_dir, monkeypatch):
     monkeypatch.setattr("paincycle.config.SAMPLE_COHORT", tiny_cohort_dir.parent / "none")
     monkeypatch.setattr("paincycle.ui.review.model_scores", lambda version_id: None)
+    monkeypatch.setattr("paincycle.ui.review.scores_by_patient", lambda version_id: None)
     CohortStore().save(read_cohort(tiny_cohort_dir), name="tiny")
     at = open_cohort_page()
     table = at.dataframe[-1].value

@@ -131,6 +131,7 @@ def test_patient_header_and_latest_band_for_a_low_physical_function():
 def test_no_model_score_is_said_plainly(tiny_cohort_dir, monkeypatch):
     monkeypatch.setattr("paincycle.config.SAMPLE_COHORT", tiny_cohort_dir.parent / "none")
     monkeypatch.setattr("paincycle.ui.review.model_scores", lambda version_id: None)
+    monkeypatch.setattr("paincycle.ui.review.scores_by_patient", lambda version_id: None)
     CohortStore().save(read_cohort(tiny_cohort_dir), name="tiny")
     at = open_patient_page("P001")
     shown = metrics(at)

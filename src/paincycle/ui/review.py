@@ -48,6 +48,24 @@ def model_scores(version_id: str) -> pd.DataFrame | None:
         return None
 
 
+def scores_by_patient(version_id: str) -> pd.DataFrame | None:
+    """``model_scores`` indexed by patient id (as text), kept per version, model and team
+    threshold: a page that shows one patient's risk, or the risks of a table's rows, looks
+    them up instead of copying and re-keying every patient's score on each rerun. Read-only."""
+    key = _model_key(version_id)
+    return _scores_by_patient(version_id, key) if key else None
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _scores_by_patient(version_id: str, model_key: str) -> pd.DataFrame | None:
+    scores = model_scores(version_id)
+    if scores is None:
+        return None
+    ids = scores["patient_id"].astype(str)
+    return (scores.assign(patient_id=ids).drop_duplicates("patient_id", keep="last")
+            .set_index("patient_id"))
+
+
 def _model_key(version_id: str) -> str | None:
     """What the model part of the agenda depends on: the file, its version and the team's threshold."""
     path = risk.model_path(version_id)

@@ -172,9 +172,42 @@ def patient_view(version_id: str, patient_id: str) -> PatientView:
 
 def patient_header(version_id: str, patient_id: str,
                    risk: pd.DataFrame | None = None) -> patient_report.Header:
-    """The report's header with the model's risk for this patient (``risk``: its scores, or None)."""
-    return patient_report.header(prepared(version_id), patient_id, risk,
+    """The report's header with the model's risk for this patient (``risk``: its scores, or
+    None; indexed by patient id as ``ui.review.scores_by_patient`` keeps them, or not)."""
+    return patient_report.header(prepared(version_id), patient_id, own_score(risk, patient_id),
                                  rows=patient_view(version_id, patient_id).cohort)
+
+
+def own_score(risk: pd.DataFrame | None, patient_id: str) -> pd.DataFrame | None:
+    """The patient's own row of the model's scores (looked up, not scanned), as a frame."""
+    if risk is None or risk.index.name != "patient_id":
+        return risk
+    pid = str(patient_id)
+    return risk.loc[[pid]].reset_index() if pid in risk.index else risk.iloc[:0].reset_index()
+
+
+@dataclass(frozen=True)
+class PatientSpecs:
+    """The Patient page's charts as Vega-Lite specs: built once per version and patient (a
+    version never changes), so a rerun or a return to the patient only draws them."""
+
+    tiles: dict
+    timeline: tuple[dict, ...]
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def patient_specs(version_id: str, patient_id: str) -> PatientSpecs:
+    """Specs of the patient's tiles and timeline rows (read-only: shared by every session)."""
+    view = patient_view(version_id, patient_id)
+    rows = (patient_report.timeline_rows(view.report)
+            if not (view.cohort.observations.empty and view.cohort.events.empty) else [])
+    return PatientSpecs(charts.responder_tiles(view.domain_status).to_dict(validate=False),
+                        tuple(row.to_dict(validate=False) for row in rows))
+
+
+def draw_spec(spec: dict, width: str = "stretch") -> None:
+    """Draw a kept spec (see ``draw``: the builders are tested against the schema)."""
+    st.vega_lite_chart(spec=spec, width=width)
 
 
 def show_header(head: patient_report.Header) -> None:
@@ -283,7 +316,8 @@ def table_for_display(table: pd.DataFrame, version_id: str,
     columns = ["site", "diagnosis", "weeks_followed", "domains_worse", "triad", "pain",
                "phq9", "isi", *(["function"] if "function" in table else []), "pain_trend"]
     if risk is not None:
-        scored = risk.assign(patient_id=risk["patient_id"].astype(str)).set_index("patient_id")
+        scored = risk if risk.index.name == "patient_id" else \
+            risk.assign(patient_id=risk["patient_id"].astype(str)).set_index("patient_id")
         ids = table["patient_id"].astype(str)
         table = table.assign(
             risk=pd.array([risks.risk_percent(v) if pd.notna(v) else None
