@@ -57,7 +57,7 @@ for i, code in enumerate(view.bands):
     with grid[i % 2]:
         for chart in charts.band_chart_pair(view.bands[code], code, view.followed,
                                             min_patients=least, whole_height=True):
-            st.altair_chart(chart, width="stretch")
+            trajectories.draw(chart)
 
 st.subheader("Patients")
 st.caption(f"Most domains worse first; showing {len(view.table):,} of {head['patients']:,}. "

@@ -842,13 +842,13 @@ class CohortTrajectories:
         return t.loc[keep, "patient_id"].reset_index(drop=True)
 
     # ----------------------------------------------------------------- overview
-    def _rows_of(self, ids: pd.Series) -> pd.DataFrame:
+    def rows_of(self, ids: pd.Series) -> pd.DataFrame:
         """The patient table's rows for ``ids`` (by integer code, not by text)."""
         return self.patients[self._mask(ids)[self._patient_code]]
 
     def headline(self, ids: pd.Series) -> dict[str, float]:
         """Patients, active in the last 90 days, median follow-up (weeks), share with the triad."""
-        t = self._rows_of(ids)
+        t = self.rows_of(ids)
         n = len(t)
         return {
             "patients": n,
@@ -923,7 +923,7 @@ class CohortTrajectories:
 
     def table(self, ids: pd.Series, limit: int = TABLE_ROWS) -> pd.DataFrame:
         """Patients to look at first (most domains worse, then the triad), with a pain trend."""
-        t = self._rows_of(ids)
+        t = self.rows_of(ids)
         t = t.sort_values(["domains_worse", "triad", "patient_id"], ascending=[False, False, True])
         t = t.head(limit).copy()
         codes = np.searchsorted(self._sorted_ids, t["patient_id"].to_numpy(dtype=object)).astype("int32")

@@ -86,7 +86,7 @@ def overview(version_id: str, filters: Filters) -> Overview:
     function = prep.primary.get("function")
     if function:
         table["function"] = latest_scores(prep.status, function, table["patient_id"])
-    kept = prep.patients[prep.patients["patient_id"].isin(set(ids))]
+    kept = prep.rows_of(ids)  # by integer code: matching text ids was most of a first render
     return Overview(prep.headline(ids), prep.rates(ids), prep.bands(ids), table,
                     dict(prep.primary), followed_by_week(kept["weeks_followed"]))
 
@@ -116,6 +116,12 @@ def matching(version_id: str, filters: Filters) -> pd.Series:
 
 
 def filter_options(version_id: str) -> dict[str, list[str]]:
+    """The values each sidebar filter can take, found once per version (shared, read-only)."""
+    return _filter_options(str(data.store().root.resolve()), version_id)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _filter_options(root: str, version_id: str) -> dict[str, list[str]]:
     return prepared(version_id).filter_options()
 
 
