@@ -1,0 +1,117 @@
+"""Real public files no one here wrote (tests/fixtures/public/README.md names source and licence).
+
+Each file goes through the real converters; the expected patient, date, measure
+and value were read from the file by hand.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from paincycle import importers
+from paincycle.importers import ConversionError
+
+PUBLIC = Path(__file__).resolve().parents[1] / "fixtures" / "public"
+
+
+def value(cohort, patient: str, measure: str, day: str) -> list[float]:
+    obs = cohort.observations
+    rows = obs[(obs["patient_id"] == patient) & (obs["measure"] == measure)
+               & (obs["date"].dt.strftime("%Y-%m-%d") == day)]
+    return rows["value"].tolist()
+
+
+def test_synthea_2022_csv_pain_and_phq9_from_chronic_pain_patients():
+    result = importers.convert("synthea", PUBLIC / "synthea-csv-2022")
+    patients = result.cohort.patients.set_index("patient_id")
+    # 0c3ad792 has PHQ-9 and pain scores but no chronic-pain condition: not a pain-clinic patient.
+    assert set(patients.index) == {"6761ab26-73e9-ad0b-cec4-56c6edd74762",
+                                   "e8d8c51a-bce2-23e4-2964-6e486fcad902"}
+    low_back = "6761ab26-73e9-ad0b-cec4-56c6edd74762"
+    assert f"{patients.loc[low_back, 'intake_date']:%Y-%m-%d}" == "2014-01-31"
+    assert "chronic low back pain" in patients.loc[low_back, "diagnosis"].lower()
+    assert value(result.cohort, low_back, "phq9", "2014-01-29") == [9.0]
+    assert value(result.cohort, low_back, "pain_nrs", "2017-02-01") == [2.0]
+
+
+def test_redcap_repeating_instrument_reading_before_intake_is_left_out_with_a_notice():
+    mapping = importers.parse_mapping(
+        'format = "redcap"\nintake = { field = "date_enrolled" }\n'
+        'ignore = ["first_name", "dob", "age", "ethnicity", "race", "sex"]\n'
+        '[measures]\nbp_systolic = "x_bp_systolic"\nbp_diastolic = "x_bp_diastolic"\n'
+        '[repeat_instruments]\nbp = { date_field = "date_bp" }\n', "map.toml")
+    result = importers.convert("redcap", PUBLIC / "redcap-repeating", mapping)
+    cohort = result.cohort
+    assert value(cohort, "1", "x_bp_systolic", "2019-10-14") == [110, 111, 112]
+    # Record 2 enrolled 2019-02-02; its one reading is dated 2004-04-04: left out, counted.
+    assert value(cohort, "2", "x_bp_systolic", "2004-04-04") == []
+    early = [n for n in result.notices if "before" in n.message]
+    assert early and early[0].rows == 2  # systolic and diastolic of that reading
+
+
+def test_redcap_number_comma_decimal_fields_from_the_data_dictionary():
+    mapping = importers.parse_mapping(
+        'format = "redcap"\nintake = { date = "2020-01-01" }\nignore = ["name"]\n'
+        '[measures]\nweight = "x_weight_kg"\nheight = "x_height_m"\nbmi = "x_bmi"\n', "map.toml")
+    result = importers.convert("redcap", PUBLIC / "redcap-decimal-comma", mapping)
+    cohort = result.cohort
+    assert value(cohort, "1", "x_weight_kg", "2020-01-01") == [52.3]
+    assert value(cohort, "3", "x_height_m", "2020-01-01") == [1.95]
+    assert value(cohort, "4", "x_bmi", "2020-01-01") == [17.7]  # a calc field, written with a dot
+
+
+def test_redcap_repeating_appointments_dated_by_their_own_field():
+    mapping = importers.parse_mapping(
+        'format = "redcap"\nrecord_id = "patient_id"\nintake = { field = "date_at_visit" }\n'
+        'ignore = ["county_id", "race", "ethnicity", "age", "int_factor_1", "slope_factor_1",'
+        ' "cog_2", "cog_3", "phys_2", "phys_3"]\n'
+        '[measures]\ncog_1 = "x_cog_1"\nphys_1 = "x_phys_1"\n'
+        '[patient]\nsex = { field = "gender_id", values = { "1" = "male", "2" = "female",'
+        ' "255" = "unknown" } }\n'
+        '[repeat_instruments]\nappointment = { date_field = "date_at_visit" }\n', "map.toml")
+    result = importers.convert("redcap", PUBLIC / "redcap-multilevel", mapping)
+    cohort = result.cohort
+    patients = cohort.patients.set_index("patient_id")
+    assert f"{patients.loc['1001', 'intake_date']:%Y-%m-%d}" == "2002-02-06"
+    assert patients.loc["1002", "sex"] == "female"
+    assert value(cohort, "1001", "x_cog_1", "2003-03-28") == [5.5]
+    assert value(cohort, "1002", "x_phys_1", "2000-02-24") == [2.0]
+    assert cohort.patients["patient_id"].nunique() == 20
+
+
+NECK_PAIN_MAPPING = """
+format: wide
+id_column: patient
+intake_date: 2002-03-01
+patient:
+  sex: sex
+measures:
+  - {measure: x_neck_pain_vas, column: vas1, day: 0}
+  - {measure: x_neck_pain_vas, column: vas2, day: 90}
+  - {measure: x_neck_pain_vas, column: vas3, day: 120}
+"""
+
+
+def test_wide_neck_pain_trial_spreadsheet_refuses_two_patients_under_one_id(tmp_path: Path):
+    mapping = importers.parse_mapping(NECK_PAIN_MAPPING, "map.yaml")
+    with pytest.raises(ConversionError) as caught:
+        importers.convert("wide", PUBLIC / "wide-neck-pain" / "pain.csv", mapping)
+    text = " ".join(p.message for p in caught.value.report.problems)
+    assert "JS" in text or "JC" in text or "duplicate" in text.lower() or "unique" in text.lower()
+
+
+def test_wide_neck_pain_trial_first_rows_blank_cells_as_single_spaces(tmp_path: Path):
+    lines = (PUBLIC / "wide-neck-pain" / "pain.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "pain.csv").write_text("".join(lines[:21]))  # header and the first 20 patients
+    mapping = importers.parse_mapping(NECK_PAIN_MAPPING + "ignore: [age, group, duration, laterali,"
+                                      " headache, backpain, laser, mva, injury, localisa, vas1cat..vas3cat]\n",
+                                      "map.yaml")
+    result = importers.convert("wide", tmp_path / "pain.csv", mapping)
+    cohort = result.cohort
+    assert value(cohort, "AA", "x_neck_pain_vas", "2002-03-01") == [9.1]
+    assert value(cohort, "AD", "x_neck_pain_vas", "2002-03-01") == [0.2]  # written ".2"
+    assert value(cohort, "VB", "x_neck_pain_vas", "2002-05-30") == [3.0]
+    assert value(cohort, "PB", "x_neck_pain_vas", "2002-05-30") == []  # a single space: no score
