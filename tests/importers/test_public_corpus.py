@@ -6,7 +6,6 @@ and value were read from the file by hand.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -99,8 +98,9 @@ def test_wide_neck_pain_trial_spreadsheet_refuses_two_patients_under_one_id(tmp_
     mapping = importers.parse_mapping(NECK_PAIN_MAPPING, "map.yaml")
     with pytest.raises(ConversionError) as caught:
         importers.convert("wide", PUBLIC / "wide-neck-pain" / "pain.csv", mapping)
-    text = " ".join(p.message for p in caught.value.report.problems)
-    assert "JS" in text or "JC" in text or "duplicate" in text.lower() or "unique" in text.lower()
+    problems = {(p.file, p.row, p.column, p.message) for p in caught.value.report.problems}
+    assert ("pain.csv", 8, "patient_id", "duplicate patient_id 'JC' (rows 8, 41)") in problems
+    assert ("pain.csv", 33, "patient_id", "duplicate patient_id 'JS' (rows 33, 35, 76)") in problems
 
 
 def test_wide_neck_pain_trial_first_rows_blank_cells_as_single_spaces(tmp_path: Path):
@@ -115,3 +115,11 @@ def test_wide_neck_pain_trial_first_rows_blank_cells_as_single_spaces(tmp_path: 
     assert value(cohort, "AD", "x_neck_pain_vas", "2002-03-01") == [0.2]  # written ".2"
     assert value(cohort, "VB", "x_neck_pain_vas", "2002-05-30") == [3.0]
     assert value(cohort, "PB", "x_neck_pain_vas", "2002-05-30") == []  # a single space: no score
+
+
+def test_fhir_mii_phq9_observation_without_its_patient_is_refused_with_the_reason():
+    # The MII PRO IG's PHQ-9 example (panel code 44249-1, value 27, 2023-10-01) refers to
+    # Patient/example, which the file does not hold.
+    with pytest.raises(ConversionError) as caught:
+        importers.convert("fhir", PUBLIC / "fhir-mii-phq9")
+    assert [p.message for p in caught.value.report.problems] == ["no Patient resources found"]
