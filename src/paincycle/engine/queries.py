@@ -59,6 +59,7 @@ def connect(engine: str = "duckdb", *, session: Any = None, master: str = "local
 
             session = (SparkSession.builder.master(master).appName("paincycle")
                        .config("spark.ui.enabled", "false")
+                       .config("spark.ui.showConsoleProgress", "false")
                        .config("spark.sql.shuffle.partitions", "2")
                        .config("spark.sql.session.timeZone", "UTC")
                        .getOrCreate())
