@@ -84,3 +84,22 @@ def test_fading_diary():
     assert frame.loc["A", "diary_fade"] == pytest.approx(0, abs=0.2)
     assert frame.loc["B", "diary_fade"] > 0.8
     assert frame.loc["B", "diary_weeks_share"] < frame.loc["A", "diary_weeks_share"]
+
+
+def test_custom_measure_baseline_is_a_feature_only_when_asked_and_earlier_wins():
+    # A: two scores equally far from intake (day -3 and +3): the earlier wins; B has none.
+    cohort = _cohort([("A", -3, "x_anxiety", 60.0), ("A", 3, "x_anxiety", 70.0),
+                      ("A", 0, "pain_nrs", 6.0), ("B", 0, "pain_nrs", 5.0)])
+    plain = feat.landmark_features(cohort, 90)
+    assert "x_anxiety_baseline" not in plain.columns
+    X = feat.landmark_features(cohort, 90, include_custom=True)
+    assert X.loc["A", "x_anxiety_baseline"] == 60.0
+    assert np.isnan(X.loc["B", "x_anxiety_baseline"])
+    assert "not recorded" in feat.describe_value("x_anxiety_baseline", X.loc["B"])
+    assert "60" in feat.describe_value("x_anxiety_baseline", X.loc["A"])
+
+
+def test_custom_measure_after_the_landmark_is_not_a_baseline():
+    cohort = _cohort([("A", 20, "x_anxiety", 60.0), ("A", 0, "pain_nrs", 6.0)])
+    X = feat.landmark_features(cohort, 10, include_custom=True)
+    assert np.isnan(X.loc["A", "x_anxiety_baseline"])

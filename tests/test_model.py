@@ -321,3 +321,15 @@ def test_a_model_whose_metadata_was_edited_out_of_range_is_refused(trained, tmp_
         rb'(auc\\*":\s*)0\.', rb"\g<1>3.", data, count=1))
     with pytest.raises(risk_model.UntrustedModelError, match="metadata PainCycle does not accept"):
         risk_model.load(bad)
+
+
+def test_missing_indicators_are_an_option_visible_in_feature_names():
+    from paincycle.model import build_pipeline
+
+    X = pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0] * 10, "b": [1.0, 2.0, 3.0, 4.0] * 10})
+    y = np.array([0, 1, 0, 1] * 10)
+    with_ind = build_pipeline("logistic", X, missing_indicators=True).fit(X, y)
+    names = list(with_ind.named_steps["prep"].get_feature_names_out())
+    assert "missingindicator_a" in names and "missingindicator_b" not in names
+    without = build_pipeline("logistic", X).fit(X, y)
+    assert not any(n.startswith("missingindicator") for n in without.named_steps["prep"].get_feature_names_out())

@@ -106,6 +106,22 @@ WITHDRAWAL_FEATURES = tuple(
     + ["appointments_missed", "appointments_total", "diary_weeks_share", "data_missing_share"])
 
 
+def custom_codes(cohort: Cohort) -> list[str]:
+    """The custom measures (``x_`` codes, not in the registry) this cohort has scores for."""
+    codes = cohort.observations["measure"].astype(str)
+    return sorted(set(codes[codes.str.startswith(measures.CUSTOM_PREFIX)]))
+
+
+def feature_info(name: str) -> Feature:
+    """The registry entry of a feature; a custom measure's baseline gets a generic one."""
+    if name in FEATURES:
+        return FEATURES[name]
+    code = name.removesuffix("_baseline")
+    label = code.removeprefix(measures.CUSTOM_PREFIX).replace("_", " ")
+    return Feature(name, f"{label} at intake", "custom", "",
+                   f"Custom measure {code} closest to intake (the registry's baseline window).")
+
+
 def landmark_cut(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS) -> Cohort:
     """The cohort as it stood at each patient's landmark: rows after day ``landmark_days`` removed."""
 
@@ -137,8 +153,14 @@ def baseline_values(obs: pd.DataFrame, landmark_days: int) -> pd.DataFrame:
                         ).pivot(index="patient_id", columns="measure", values="value")
 
 
-def landmark_features(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS) -> pd.DataFrame:
-    """One row per patient (index patient_id), one column per entry of FEATURES."""
+def landmark_features(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS,
+                      include_custom: bool = False) -> pd.DataFrame:
+    """One row per patient (index patient_id), one column per entry of FEATURES.
+
+    With ``include_custom``, also ``<code>_baseline`` for each custom measure of the cohort
+    (e.g. CHOIR's anxiety, global mental health, painful body-map regions): a registry's
+    strongest predictors are often measures PainCycle has no registry entry for.
+    """
     cut = landmark_cut(cohort, landmark_days)
     ids = pd.Index(cohort.patients["patient_id"].astype(str), name="patient_id")
     obs = _with_day(cut, cut.observations)
@@ -166,7 +188,17 @@ def landmark_features(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS
             if f.group in ("care", "withdrawal"):
                 out[name] = np.nan
     _person_features(out, cohort.patients)
-    return out[list(FEATURES)].astype({n: "float64" for n in FEATURES if n not in CATEGORICAL})
+    names = list(FEATURES)
+    if include_custom:
+        custom = custom_codes(cohort)
+        rows = _with_day(cut, cut.observations)
+        rows = rows[rows["measure"].isin(custom) & rows["value"].notna()]
+        cbase = baseline_values(rows, landmark_days)
+        for code in custom:
+            out[f"{code}_baseline"] = (cbase[code] if code in cbase
+                                       else pd.Series(dtype=float)).reindex(ids)
+            names.append(f"{code}_baseline")
+    return out[names].astype({n: "float64" for n in names if n not in CATEGORICAL})
 
 
 def _slopes(obs: pd.DataFrame) -> pd.Series:
@@ -271,7 +303,7 @@ def _person_features(out: pd.DataFrame, patients: pd.DataFrame) -> None:
 
 def describe_value(name: str, row: pd.Series, landmark_days: int = DEFAULT_LANDMARK_DAYS) -> str:
     """A feature's value for one patient in the words a clinician would use."""
-    feature = FEATURES[name]
+    feature = feature_info(name)
     value = row.get(name)
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return f"{feature.label}: not recorded"
@@ -322,7 +354,7 @@ def describe_effect(name: str, row: pd.Series, reference: object, contribution: 
     read from the same two numbers and cannot contradict each other.
     """
     verb = "raises risk" if contribution > 0 else "lowers risk"
-    feature = FEATURES[name]
+    feature = feature_info(name)
     value = row.get(name)
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return f"{feature.label} not recorded {verb}"

@@ -98,11 +98,18 @@ def _columns(X: pd.DataFrame) -> tuple[list[str], list[str]]:
     return numeric, categorical
 
 
-def build_pipeline(kind: str, X: pd.DataFrame, random_state: int = 0) -> Pipeline:
-    """Imputation + scaling / one-hot, then a well-regularised classifier ('logistic' or 'hgb')."""
+def build_pipeline(kind: str, X: pd.DataFrame, random_state: int = 0,
+                   missing_indicators: bool = False) -> Pipeline:
+    """Imputation + scaling / one-hot, then a well-regularised classifier ('logistic' or 'hgb').
+
+    With ``missing_indicators`` the imputer adds a 0/1 column per numeric feature that has
+    gaps (``missingindicator_<name>`` in get_feature_names_out): in registries, who did not
+    answer a questionnaire carries signal of its own.
+    """
     numeric, categorical = _columns(X)
     prep = ColumnTransformer(
-        [("num", Pipeline([("impute", SimpleImputer(strategy="mean")),
+        [("num", Pipeline([("impute", SimpleImputer(strategy="mean",
+                                                    add_indicator=missing_indicators)),
                            ("scale", StandardScaler())]), numeric),
          ("cat", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value="missing")),
                            ("onehot", OneHotEncoder(handle_unknown="ignore", min_frequency=10,
