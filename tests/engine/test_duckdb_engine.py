@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from paincycle import rules, trajectories
-from paincycle.cohort import read_cohort
+from paincycle.cohort import read_cohort, write_cohort
 from paincycle.engine import connect, queries
 from tests.conftest import ROOT
 
@@ -34,5 +34,30 @@ def test_responder_status_at_12_months_equals_numpy(cohort) -> None:
     assert len(got) == len(want) > 0
     assert (got["patient_id"].to_numpy() == want["patient_id"].to_numpy()).all()
     assert (got["status"].to_numpy() == want["status"].to_numpy()).all()
+    np.testing.assert_allclose(got["baseline"], want["baseline"], equal_nan=True)
+    np.testing.assert_allclose(got["latest"], want["latest"], equal_nan=True)
+
+
+def test_ties_follow_the_rules_module_on_duckdb(tiny_cohort_dir, tmp_path) -> None:
+    """Equally far from a target, the earlier observation wins; on the same day, the first
+    in the table: the engine picks the rows trajectories (rules.closest_rows) picks."""
+    cohort = read_cohort(tiny_cohort_dir)
+    intake = cohort.patients.set_index("patient_id").loc["P001", "intake_date"]
+    extra = pd.DataFrame({
+        "patient_id": ["P001"] * 4,
+        "date": [intake, intake, intake + pd.Timedelta(days=358), intake + pd.Timedelta(days=372)],
+        "measure": ["isi"] * 4, "value": [20.0, 9.0, 11.0, 4.0]})
+    obs = pd.concat([cohort.observations, extra.astype(cohort.observations.dtypes.to_dict())],
+                    ignore_index=True)
+    tied = type(cohort)(cohort.patients, obs, cohort.events)
+    folder = write_cohort(tied, tmp_path / "tied")
+    stored = read_cohort(folder)
+    want = trajectories.responder_status(stored, rules.FOLLOW_UPS[12])
+    got = queries.responder_status(connect("duckdb"), folder, rules.FOLLOW_UPS[12])
+    mine = want[(want["patient_id"] == "P001") & (want["measure"] == "isi")]
+    assert mine[["baseline", "latest"]].to_numpy().tolist() == [[20.0, 11.0]]  # the reference
+    keys = ["patient_id", "measure"]
+    got, want = (f.sort_values(keys).reset_index(drop=True) for f in (got, want))
+    assert (got[keys].to_numpy() == want[keys].to_numpy()).all()
     np.testing.assert_allclose(got["baseline"], want["baseline"], equal_nan=True)
     np.testing.assert_allclose(got["latest"], want["latest"], equal_nan=True)
