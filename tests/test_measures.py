@@ -41,3 +41,14 @@ def test_the_code_table_gives_each_loinc_code_one_measure_and_the_docs_list_it()
     for m in measures.MEASURES.values():
         for code in m.also_loinc:
             assert f"| {m.code} | {code}" in docs, f"docs/importers.md does not list {code}"
+
+
+def test_promis_form_t_scores_mean_the_domain_and_raw_scores_do_not() -> None:
+    """Per-form T-score codes map to the domain's T-score; a raw score or another item bank
+    must never be read as one (77821-7: depression 4a raw; 77859-7: sleep-related impairment)."""
+    assert measures.BY_LOINC["77861-3"].code == "promis_depression"
+    assert measures.BY_LOINC["77865-4"].code == "promis_pain_interference"
+    assert measures.BY_LOINC["77860-5"].code == "promis_sleep_disturbance"
+    assert measures.BY_LOINC["91721-1"].code == measures.BY_LOINC["77866-2"].code \
+        == "promis_physical_function"
+    assert "77821-7" not in measures.BY_LOINC and "77859-7" not in measures.BY_LOINC

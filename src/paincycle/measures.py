@@ -111,7 +111,8 @@ _MEASURES: tuple[Measure, ...] = (
             _bands(("mild", 0), ("moderate", 5), ("severe", 7)), "77565-0"),
     Measure("promis_pain_interference", "PROMIS pain interference T", "pain", 20, 90,
             "worse_high", 3, None, _bands(("mild", 55), ("moderate", 60), ("severe", 70)),
-            "71961-7", "T-score"),
+            "71961-7", "T-score",
+            also_loinc=("77865-4",)),  # PROMIS pain interference v1.0 T-score (short forms, CAT)
     Measure("phq9", "PHQ-9 total", "mood", 0, 27, "worse_high", 5, None,
             _bands(("mild", 5), ("moderate", 10), ("moderately severe", 15), ("severe", 20)),
             "44261-6", also_loinc=("44249-1",)),  # the PHQ-9 panel, when it carries the total
@@ -119,14 +120,18 @@ _MEASURES: tuple[Measure, ...] = (
             _bands(("mild", 5), ("moderate", 10), ("severe", 15)), "70274-6",
             also_loinc=("69737-5",)),  # the GAD-7 panel, when it carries the total
     Measure("promis_depression", "PROMIS depression T", "mood", 20, 90, "worse_high", 3, None,
-            _bands(("mild", 55), ("moderate", 60), ("severe", 70)), "71965-8", "T-score"),
+            _bands(("mild", 55), ("moderate", 60), ("severe", 70)), "71965-8", "T-score",
+            # the depression item bank's T-score (short forms, CAT); not 77821-7, a raw score
+            also_loinc=("77861-3",)),
     Measure("pcs", "Pain Catastrophizing Scale", "psychological", 0, 52, "worse_high", 8, None,
             _bands(("high", 30),)),
     Measure("isi", "Insomnia Severity Index", "sleep", 0, 28, "worse_high", 6, None,
             _bands(("subthreshold", 8), ("moderate", 15), ("severe", 22))),
     Measure("promis_sleep_disturbance", "PROMIS sleep disturbance T", "sleep", 20, 90,
             "worse_high", 3, None, _bands(("mild", 55), ("moderate", 60), ("severe", 70)),
-            "71955-9", "T-score"),
+            "71955-9", "T-score",
+            # sleep disturbance item bank T-score; not 77859-7 (sleep-related impairment)
+            also_loinc=("77860-5",)),
     Measure("sleep_hours", "Diary total sleep time", "sleep", 0, 24, "better_high", 1, None, (),
             None, "hours"),
     # PROMIS function T-scores (higher is better) use the HealthMeasures adult cut points for
@@ -134,7 +139,8 @@ _MEASURES: tuple[Measure, ...] = (
     # the mirror of the symptom bands above at 0.5, 1 and 2 SD from the population mean of 50:
     # within normal limits from 45, mild below 45, moderate below 40, severe below 30.
     Measure("promis_physical_function", "PROMIS physical function T", "function", 10, 90,
-            "better_high", 4, None, _PROMIS_FUNCTION_BANDS, "71959-1", "T-score"),
+            "better_high", 4, None, _PROMIS_FUNCTION_BANDS, "71959-1", "T-score",
+            also_loinc=("91721-1", "77866-2")),  # physical function v2.0 and v1.0 T-scores
     Measure("promis_social_roles", "PROMIS social roles T", "function", 20, 90, "better_high",
             4, None, _PROMIS_FUNCTION_BANDS, "71957-5", "T-score"),
     Measure("odi", "Oswestry Disability Index", "function", 0, 100, "worse_high", 10, None,

@@ -237,3 +237,15 @@ def test_other_codes_for_the_same_score_are_read_through_the_code_table(tmp_path
     cohort = importers.convert("fhir", path).cohort
     got = dict(zip(cohort.observations["measure"], cohort.observations["value"], strict=True))
     assert got == {"pain_nrs": 6.0, "phq9": 14.0, "gad7": 9.0}
+
+
+def test_promis_form_t_scores_are_read_and_a_raw_score_is_not_taken_for_one(tmp_path: Path):
+    """A PROMIS depression short form's T-score (77861-3) is the registry's depression T-score;
+    the same form's raw score (77821-7) is never read as a T-score."""
+    path = bundle(patient(), observation("38208-5", "valueInteger", 6),
+                  observation("77861-3", "valueQuantity", {"value": 58.3}, when="2024-01-11"),
+                  observation("77821-7", "valueQuantity", {"value": 11}, when="2024-01-11"),
+                  path=tmp_path / "b.json")
+    cohort = importers.convert("fhir", path).cohort
+    got = dict(zip(cohort.observations["measure"], cohort.observations["value"], strict=True))
+    assert got == {"pain_nrs": 6.0, "promis_depression": 58.3}
