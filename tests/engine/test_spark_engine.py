@@ -1,6 +1,6 @@
 """Spark runs the same engine-neutral analyses as DuckDB and gets the same answers.
 
-A local Spark (local[2]) is started once for the module; the tests need Java and
+A local Spark (local[1]: one core, beside the rest of the suite) is started once; the tests need Java and
 never skip without it: a machine that cannot run Spark fails here (.ci/run installs
 a headless JRE).
 """
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spar
 def spark():
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master("local[2]").appName("paincycle-tests")
+    session = (SparkSession.builder.master("local[1]").appName("paincycle-tests")
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", "2").getOrCreate())
     yield connect("spark", session=session)
@@ -40,21 +40,20 @@ def _by_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return frame.sort_values(keys).reset_index(drop=True)
 
 
-def test_cohort_bands_on_spark_equal_duckdb(spark, duckdb) -> None:
+def test_spark_gives_the_duckdb_answers(spark, duckdb) -> None:
+    """One test, so one JVM: the bands, then the responder status at 3, 6 and 12 months."""
     keys = ["measure", "week"]
     got = _by_key(queries.cohort_bands(spark, DEMO), keys)
     want = _by_key(queries.cohort_bands(duckdb, DEMO), keys)
     assert len(want) > 0 and list(got.columns) == list(want.columns)
     pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-9, rtol=0)
 
-
-@pytest.mark.parametrize("months", sorted(rules.FOLLOW_UPS))
-def test_responder_status_on_spark_equals_duckdb(spark, duckdb, months) -> None:
     keys = ["patient_id", "measure"]
-    got = _by_key(queries.responder_status(spark, DEMO, rules.FOLLOW_UPS[months]), keys)
-    want = _by_key(queries.responder_status(duckdb, DEMO, rules.FOLLOW_UPS[months]), keys)
-    assert len(got) == len(want) > 0
-    assert (got[keys].to_numpy() == want[keys].to_numpy()).all()
-    assert (got["status"].to_numpy() == want["status"].to_numpy()).all()
-    np.testing.assert_allclose(got["baseline"], want["baseline"], equal_nan=True)
-    np.testing.assert_allclose(got["latest"], want["latest"], equal_nan=True)
+    for months in sorted(rules.FOLLOW_UPS):
+        got = _by_key(queries.responder_status(spark, DEMO, rules.FOLLOW_UPS[months]), keys)
+        want = _by_key(queries.responder_status(duckdb, DEMO, rules.FOLLOW_UPS[months]), keys)
+        assert len(got) == len(want) > 0, months
+        assert (got[keys].to_numpy() == want[keys].to_numpy()).all(), months
+        assert (got["status"].to_numpy() == want["status"].to_numpy()).all(), months
+        np.testing.assert_allclose(got["baseline"], want["baseline"], equal_nan=True)
+        np.testing.assert_allclose(got["latest"], want["latest"], equal_nan=True)
