@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.results import write_section  # noqa: E402
-from paincycle import cli, config, synth  # noqa: E402
+from paincycle import cli, config, evaluation, synth  # noqa: E402
 from paincycle import model as risk_model  # noqa: E402
 from paincycle.cohort import read_cohort  # noqa: E402
 from paincycle.outcomes import OutcomeDefinition, label_outcomes  # noqa: E402
@@ -67,8 +67,8 @@ def evaluate_synthetic(n: int, seed: int) -> str:
     joined = labels.merge(scores, on="patient_id")
     y, risk = joined["poor_outcome"].to_numpy(int), joined["risk"].to_numpy()
     auc = roc_auc_score(y, risk)
-    lo, hi = risk_model.bootstrap_auc_ci(y, risk)
-    a, b = risk_model.calibration_intercept_slope(y, risk)
+    lo, hi = evaluation.bootstrap_intervals(y, risk)["auc"]
+    a, b = evaluation.calibration_intercept_slope(y, risk)
     brier = float(np.mean((risk - y) ** 2))
     retrained = risk_model.train(cohort, shipped.outcome, shipped.landmark_days, synthetic=True)
     return "\n".join([

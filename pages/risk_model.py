@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from paincycle import measures, model_charts, services
+from paincycle import evaluation, measures, model_charts, services
 from paincycle.access import AccessDenied, Permission, require
 from paincycle.features import DEFAULT_LANDMARK_DAYS
 from paincycle.model import DISCLAIMER
@@ -33,6 +33,15 @@ def retrain_form() -> None:
     threshold = cols[2].text_input("Minimum improvement", "", key="rm_threshold",
                                    help="Points (5) or percent (30%); empty: the measure's MCID")
     landmark = cols[3].number_input("Landmark (days)", 0, 365, DEFAULT_LANDMARK_DAYS, key="rm_landmark")
+    cols = st.columns(2)
+    include_custom = cols[0].checkbox(
+        "Use this cohort's custom measures", value=True, key="rm_custom",
+        help="Each custom (x_) measure's intake score becomes a feature: a clinic's own "
+             "questionnaires are often its strongest predictors.")
+    indicators = cols[1].checkbox(
+        "Add missing-value indicators", value=False, key="rm_indicators",
+        help="A 0/1 feature per feature with gaps: not answering can carry signal. The "
+             "ablation reports the model both with and without them.")
     if not st.button("Retrain on this cohort", type="primary", key="rm_retrain"):
         return
     try:
@@ -50,7 +59,8 @@ def retrain_form() -> None:
             bar.progress(min(1.0, fraction), text=message)
 
         try:
-            path = risk.retrain(version_id, outcome, int(landmark), progress, principal)
+            path = risk.retrain(version_id, outcome, int(landmark), progress, principal,
+                                include_custom=include_custom, missing_indicators=indicators)
         except ValueError as exc:
             status.update(label="Not enough data to train", state="error")
             st.error(str(exc))
@@ -106,13 +116,25 @@ else:
     st.caption(f"Checked on this cohort's own outcomes (AUC 95% CI {lo:.2f}-{hi:.2f}). The "
                "numbers below describe the cohort the model was trained on.")
 
+
+
+def interval(ci: tuple[float, float] | None, fmt: str = ".2f") -> str:
+    return f"95% CI {ci[0]:{fmt}} to {ci[1]:{fmt}}" if ci else "no interval in this file"
+
+
 st.subheader("How it did in training")
-cols = st.columns(4)
-cols[0].metric("AUC (cross-validated)", f"{m.auc:.2f}",
-               help=f"95% CI {m.auc_ci[0]:.2f}-{m.auc_ci[1]:.2f}")
-cols[1].metric("Brier score", f"{m.brier:.3f}")
-cols[2].metric("Calibration slope", f"{m.calibration_slope:.2f}")
-cols[3].metric("Labelled patients", f"{m.n_train:,}", help=f"{m.prevalence:.0%} poor outcomes")
+cols = st.columns(5)
+cols[0].metric("AUC (cross-validated)", f"{m.auc:.2f}", help=interval(m.auc_ci))
+cols[1].metric("Calibration slope", f"{m.calibration_slope:.2f}",
+               help=f"{interval(m.calibration_slope_ci)}; 1 is ideal")
+cols[2].metric("Calibration intercept", f"{m.calibration_intercept:+.2f}",
+               help=f"{interval(m.calibration_intercept_ci)}; 0 is ideal")
+cols[3].metric("Scaled Brier", "n/a" if m.scaled_brier is None else f"{m.scaled_brier:.2f}",
+               help=f"{interval(m.scaled_brier_ci)}; 0 = no better than the base rate "
+                    f"(Brier {m.brier:.3f})")
+cols[4].metric("Labelled patients", f"{m.n_train:,}", help=f"{m.prevalence:.0%} poor outcomes")
+st.caption(f"AUC {m.auc:.2f} ({interval(m.auc_ci)}); calibration slope "
+           f"{m.calibration_slope:.2f} ({interval(m.calibration_slope_ci)}).")
 
 left, right = st.columns(2)
 left.altair_chart(model_charts.roc_chart(meta), width="stretch")
@@ -123,8 +145,13 @@ st.caption("All numbers are out-of-fold over the whole procedure, the choice of 
            "included: each patient was predicted by a model that never saw them."
            + (" They were recomputed from the file's own out-of-fold predictions when it was "
               "loaded." if meta.evidence is not None else ""))
-st.markdown("**By subgroup**")
+st.markdown("**Ablation** (each block fitted and calibrated the same way, same folds)")
+st.dataframe(meta.ablation, hide_index=True, width="stretch")
+st.markdown("**By subgroup** (AUC and calibration slope with 95% bootstrap intervals)")
 st.dataframe(meta.subgroups, hide_index=True, width="stretch")
+if meta.leave_one_site_out:
+    st.markdown("**Leave one site out** (fitted on the other sites, checked on this one)")
+    st.dataframe(meta.leave_one_site_out, hide_index=True, width="stretch")
 
 st.subheader("Flags in this cohort")
 scores = risk.scores(version_id, path)
@@ -146,6 +173,17 @@ else:
         threshold = scores.threshold
     flagged = risk.flagged_table(scores.table, threshold)
     st.metric("Flagged at this threshold", f"{len(flagged):,} of {len(scores.table):,}")
+    if meta.evidence is not None:
+        at = evaluation.at_threshold(meta.evidence.y, meta.evidence.risk, threshold)
+        st.markdown(f"**At {threshold:.0%}, in training** (out-of-fold)")
+        st.dataframe([{"flag rate": at["flag_rate"], "PPV": at["ppv"],
+                       "sensitivity": at["sensitivity"], "specificity": at["specificity"],
+                       "NPV": at["npv"]}], hide_index=True, width="stretch",
+                     column_config={k: st.column_config.NumberColumn(k, format="percent")
+                                    for k in ("flag rate", "PPV", "sensitivity", "specificity",
+                                              "NPV")})
+        st.caption("PPV: of the flagged, the share who had a poor outcome; NPV: of the "
+                   "unflagged, the share who did not.")
     if abs(threshold - scores.threshold) > 1e-9:
         can_set = principal.can(Permission.CHANGE_TEAM_SETTINGS)
         if st.button(f"Use {threshold:.0%} as the team's flag threshold", disabled=not can_set,

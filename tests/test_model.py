@@ -39,18 +39,31 @@ def trained_hgb(cohort):
     return risk_model.train(cohort, seed=1, kinds=("hgb",))
 
 
-def test_metrics_are_complete_and_plausible(trained):
+def test_metrics_are_complete_and_plausible(trained, cohort):
     m = trained.metadata.metrics
     assert 0.5 < m.auc <= 1
     assert m.auc_ci[0] <= m.auc <= m.auc_ci[1]
     assert m.n_train + m.n_unlabelled == m.n_patients == 300
     assert 0 < m.prevalence < 1 and 0 < m.brier < 0.25
     assert m.model_kind in m.candidates
-    decision = trained.metadata.curves.decision
-    assert decision[0]["threshold"] == 0.10 and decision[-1]["threshold"] == 0.50
+    for name in ("calibration_slope", "calibration_intercept", "scaled_brier"):
+        lo, hi = getattr(m, f"{name}_ci")
+        assert lo <= getattr(m, name) <= hi, name
+    curves = trained.metadata.curves
+    thresholds = [row["threshold"] for row in curves.decision]
+    assert thresholds[0] <= m.prevalence / 2 + 0.01 and thresholds[-1] <= 0.99
+    risk = np.asarray(trained.metadata.evidence.risk)
+    assert thresholds[-1] >= np.floor(100 * risk.max()) / 100 - 1e-9  # up to the highest risk
+    default_cut = risk_model.flag_threshold(risk)
+    assert any(abs(t - default_cut) < 1e-4 for t in thresholds)  # the default flag threshold
+    assert [row["threshold"] for row in curves.thresholds] == thresholds
+    assert curves.calibration_smooth
     assert [a["features"] for a in trained.metadata.ablation] == [
-        "full model", "baseline pain alone", "withdrawal features alone"]
+        "full model", *[name for name, _ in feat.ABLATION_BLOCKS],
+        "full model with missing-value indicators"]
     assert {s["group"] for s in trained.metadata.subgroups} == {"sex", "age band", "site"}
+    assert {row["site"] for row in trained.metadata.leave_one_site_out} == set(
+        cohort.patients["site"].astype(str))
     assert trained.metadata.features and set(trained.metadata.features) <= set(feat.FEATURES)
 
 
@@ -260,25 +273,6 @@ def test_too_few_labels_is_a_clear_error():
         risk_model.train(synth.generate(30, seed=2))
 
 
-def test_calibration_intercept_and_slope():
-    rng = np.random.default_rng(0)
-    p = rng.uniform(0.05, 0.95, 20000)
-    y = (rng.random(20000) < p).astype(int)
-    a, b = risk_model.calibration_intercept_slope(y, p)
-    assert abs(a) < 0.05 and abs(b - 1) < 0.08
-    logit = np.log(p / (1 - p))
-    overconfident = 1 / (1 + np.exp(-2 * logit))
-    assert risk_model.calibration_intercept_slope(y, overconfident)[1] == pytest.approx(0.5, abs=0.06)
-
-
-def test_net_benefit_by_hand():
-    y = np.array([1, 1, 0, 0])
-    risk = np.array([0.9, 0.2, 0.6, 0.1])
-    row = risk_model.net_benefit(y, risk, thresholds=(0.5,))[0]
-    assert row["model"] == pytest.approx(1 / 4 - 1 / 4 * 1.0)
-    assert row["treat_all"] == pytest.approx(0.5 - 0.5)
-
-
 @pytest.mark.parametrize(("risk", "words"), [(0.004, "1%"), (0.3449, "34%"), (0.345, "34%"),
                                             (0.346, "35%"), (0.996, "99%"), (1.0, "99%")])
 def test_risk_words_never_claim_certainty(risk, words):
@@ -333,3 +327,39 @@ def test_missing_indicators_are_an_option_visible_in_feature_names():
     assert "missingindicator_a" in names and "missingindicator_b" not in names
     without = build_pipeline("logistic", X).fit(X, y)
     assert not any(n.startswith("missingindicator") for n in without.named_steps["prep"].get_feature_names_out())
+
+
+def _with_custom_measure(cohort, predictive: bool = True):
+    """The cohort plus a custom intake score (``x_distress``) that tracks the outcome."""
+    from paincycle.cohort import Cohort
+    from paincycle.outcomes import OutcomeDefinition, label_outcomes
+
+    labels = label_outcomes(cohort, OutcomeDefinition()).set_index("patient_id")["poor_outcome"]
+    patients = cohort.patients
+    rng = np.random.default_rng(3)
+    poor = patients["patient_id"].astype(str).map(labels).fillna(0).to_numpy()
+    value = (3 * poor if predictive else 0) + rng.normal(0, 1, len(patients))
+    extra = pd.DataFrame({"patient_id": patients["patient_id"], "date": patients["intake_date"],
+                          "measure": "x_distress", "value": value})
+    observations = pd.concat([cohort.observations, extra.astype(
+        {c: cohort.observations[c].dtype for c in extra.columns})], ignore_index=True)
+    return Cohort(patients, observations, cohort.events, cohort.name)
+
+
+def test_custom_measures_and_missing_indicators_are_training_options(cohort, tmp_path):
+    with_custom = _with_custom_measure(cohort)
+    plain = risk_model.train(with_custom, seed=1, kinds=("logistic",))
+    assert "x_distress_baseline" not in plain.feature_names
+    rich = risk_model.train(with_custom, seed=1, kinds=("logistic",), include_custom=True,
+                            missing_indicators=True)
+    assert "x_distress_baseline" in rich.feature_names
+    assert rich.metadata.feature_options == {"include_custom": True, "missing_indicators": True}
+    assert rich.metadata.metrics.auc > plain.metadata.metrics.auc + 0.05  # it uses the signal
+    prep_names = rich.pipeline.named_steps["prep"].get_feature_names_out()
+    assert any(n.startswith("missingindicator_") for n in prep_names)
+    assert rich.metadata.ablation[-1]["features"] == "full model without missing-value indicators"
+    loaded = risk_model.load(risk_model.save(rich, tmp_path / "rich.skops"))
+    scored = risk_model.score(loaded, with_custom, explain=False).table
+    assert len(scored) and scored["risk"].between(0, 1).all()
+    # a cohort without the custom measure is scored with it as a gap, not refused
+    assert len(risk_model.score(loaded, cohort, explain=False).table) == len(scored)

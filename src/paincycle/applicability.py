@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
+from paincycle import evaluation
 from paincycle.cohort import Cohort
 
 if TYPE_CHECKING:  # the model (scikit-learn) is imported only where a model is used
@@ -117,10 +117,10 @@ def local_validation(trained: TrainedModel, cohort: Cohort,
             f"{len(both)} scored patients have the outcome observed ({n_poor} poor); at least "
             f"{risk_model.MIN_LABELLED}, with {risk_model.MIN_PER_CLASS} of each outcome, are "
             "needed to check the model here"))
-    auc = float(risk_model.roc_auc_score(y, risk))
-    lo, hi = risk_model.bootstrap_auc_ci(y, risk, n_boot=300)
-    intercept, slope = risk_model.calibration_intercept_slope(y, risk)
-    brier = float(np.mean((risk - y) ** 2))
+    point = evaluation.point_metrics(y, risk)
+    auc, intercept, slope, brier = (point["auc"], point["calibration_intercept"],
+                                    point["calibration_slope"], point["brier"])
+    lo, hi = evaluation.bootstrap_intervals(y, risk, n_boot=300)["auc"]
     return LocalValidation(**base, auc=auc, auc_ci=(lo, hi), calibration_intercept=intercept,
                            calibration_slope=slope, brier=brier)
 

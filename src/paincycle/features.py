@@ -98,12 +98,22 @@ def _registry() -> dict[str, Feature]:
 
 FEATURES: dict[str, Feature] = _registry()
 
-#: Feature sets for the ablation: what baseline pain alone, or withdrawal alone, predicts.
-BASELINE_PAIN = ("pain_nrs_baseline",)
+#: Feature blocks of the ablation, each fitted the same way as the full model: pain intensity
+#: with its change and trend, the withdrawal block, and mood and psychological measures (on
+#: CHOIR distress, not function, predicts pain non-response: the product shows what it finds).
+PAIN_INTENSITY_FEATURES = ("pain_nrs_baseline", "pain_nrs_change", "pain_nrs_slope")
 WITHDRAWAL_FEATURES = tuple(
     [n for n, f in FEATURES.items() if f.group == "withdrawal"]
     + [f"{c}_{k}" for c in WITHDRAWAL_MEASURES for k in ("change", "slope")]
     + ["appointments_missed", "appointments_total", "diary_weeks_share", "data_missing_share"])
+DISTRESS_FEATURES = tuple(
+    n for n, f in FEATURES.items()
+    if f.measure and measures.domain_of(f.measure) in ("mood", measures.PSYCHOLOGICAL))
+ABLATION_BLOCKS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pain intensity, its change and trend", PAIN_INTENSITY_FEATURES),
+    ("withdrawal block", WITHDRAWAL_FEATURES),
+    ("mood and psychological measures", DISTRESS_FEATURES),
+)
 
 
 def custom_codes(cohort: Cohort) -> list[str]:

@@ -32,12 +32,12 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from paincycle import evaluation
 from paincycle import features as feat
 from paincycle.access import Permission, Principal, require
 from paincycle.cohort import Cohort
@@ -58,7 +58,6 @@ INTENDED_USE = ("Prognostic support for a multidisciplinary pain team, not a dia
                 "risk ranks patients for case review and never replaces clinical judgement.")
 #: Keep gradient boosting only when its cross-validated AUC beats logistic regression by this.
 SIMPLER_MARGIN = 0.01
-DECISION_THRESHOLDS = tuple(np.round(np.arange(0.10, 0.501, 0.01), 2))
 MIN_LABELLED = 40
 MIN_PER_CLASS = 10
 N_FOLDS = 5
@@ -127,12 +126,12 @@ def build_pipeline(kind: str, X: pd.DataFrame, random_state: int = 0,
     return Pipeline([("prep", prep), ("clf", clf)]).set_output(transform="pandas")
 
 
-def fit_calibrated(kind: str, X: pd.DataFrame, y: np.ndarray, random_state: int = 0
-                   ) -> CalibratedClassifierCV:
+def fit_calibrated(kind: str, X: pd.DataFrame, y: np.ndarray, random_state: int = 0,
+                   indicators: bool = False) -> CalibratedClassifierCV:
     """Fit on 75% of the patients, calibrate (sigmoid) on the other 25%."""
     X_fit, X_cal, y_fit, y_cal = train_test_split(X, y, test_size=0.25, stratify=y,
                                                   random_state=random_state)
-    pipeline = build_pipeline(kind, X, random_state).fit(X_fit, y_fit)
+    pipeline = build_pipeline(kind, X, random_state, indicators).fit(X_fit, y_fit)
     calibrated = CalibratedClassifierCV(FrozenEstimator(pipeline), method="sigmoid")
     return calibrated.fit(X_cal, y_cal)
 
@@ -142,27 +141,28 @@ def usable_columns(X: pd.DataFrame) -> list[str]:
     return [c for c in X.columns if X[c].notna().any()]
 
 
-def _oof(kind: str, X: pd.DataFrame, y: np.ndarray, calibrated: bool, seed: int
-         ) -> tuple[np.ndarray, np.ndarray]:
+def _oof(kind: str, X: pd.DataFrame, y: np.ndarray, calibrated: bool, seed: int,
+         indicators: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold predictions and the fold number of each patient."""
     risk = np.zeros(len(y))
     fold_of = np.zeros(len(y), dtype=int)
     folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed)
     for k, (train, test) in enumerate(folds.split(X, y)):
         if calibrated:
-            model = fit_calibrated(kind, X.iloc[train], y[train], seed)
+            model = fit_calibrated(kind, X.iloc[train], y[train], seed, indicators)
         else:
-            model = build_pipeline(kind, X, seed).fit(X.iloc[train], y[train])
+            model = build_pipeline(kind, X, seed, indicators).fit(X.iloc[train], y[train])
         risk[test] = model.predict_proba(X.iloc[test])[:, 1]
         fold_of[test] = k
     return risk, fold_of
 
 
-def choose_kind(X: pd.DataFrame, y: np.ndarray, kinds: tuple[str, ...], seed: int
-                ) -> tuple[str, dict[str, float]]:
+def choose_kind(X: pd.DataFrame, y: np.ndarray, kinds: tuple[str, ...], seed: int,
+                indicators: bool = False) -> tuple[str, dict[str, float]]:
     """The model kind to fit: logistic regression unless boosting's cross-validated AUC beats it
     by SIMPLER_MARGIN; with every candidate's AUC."""
-    candidates = {kind: _auc_or_nan(y, _oof(kind, X, y, calibrated=False, seed=seed)[0])
+    candidates = {kind: _auc_or_nan(y, _oof(kind, X, y, calibrated=False, seed=seed,
+                                            indicators=indicators)[0])
                   for kind in kinds}
     chosen = "logistic" if "logistic" in candidates else kinds[0]
     if "hgb" in candidates and candidates["hgb"] > candidates.get("logistic", -1) + SIMPLER_MARGIN:
@@ -170,8 +170,8 @@ def choose_kind(X: pd.DataFrame, y: np.ndarray, kinds: tuple[str, ...], seed: in
     return chosen, candidates
 
 
-def nested_oof(X: pd.DataFrame, y: np.ndarray, kinds: tuple[str, ...], seed: int
-               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def nested_oof(X: pd.DataFrame, y: np.ndarray, kinds: tuple[str, ...], seed: int,
+               indicators: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Out-of-fold risks of the whole procedure: in each outer fold the kind is chosen by
     cross-validation on the training part alone, then fitted and calibrated there, so the
     reported performance includes the model choice (no optimism from choosing on the test folds).
@@ -181,9 +181,9 @@ def nested_oof(X: pd.DataFrame, y: np.ndarray, kinds: tuple[str, ...], seed: int
     chosen_in: list[str] = []
     folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed)
     for k, (train, test) in enumerate(folds.split(X, y)):
-        kind, _ = (choose_kind(X.iloc[train], y[train], kinds, seed) if len(kinds) > 1
-                   else (kinds[0], {}))
-        model = fit_calibrated(kind, X.iloc[train], y[train], seed)
+        kind, _ = (choose_kind(X.iloc[train], y[train], kinds, seed, indicators)
+                   if len(kinds) > 1 else (kinds[0], {}))
+        model = fit_calibrated(kind, X.iloc[train], y[train], seed, indicators)
         risk[test] = model.predict_proba(X.iloc[test])[:, 1]
         fold_of[test] = k
         chosen_in.append(kind)
@@ -193,95 +193,59 @@ def nested_oof(X: pd.DataFrame, y: np.ndarray, kinds: tuple[str, ...], seed: int
 # --------------------------------------------------------------------------- metrics
 
 
-def bootstrap_auc_ci(y: np.ndarray, risk: np.ndarray, n_boot: int = 500, seed: int = 0
-                     ) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the AUC."""
-    rng = np.random.default_rng(seed)
-    aucs = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
-        if 0 < y[idx].sum() < len(idx):
-            aucs.append(roc_auc_score(y[idx], risk[idx]))
-    return float(np.percentile(aucs, 2.5)), float(np.percentile(aucs, 97.5))
-
-
-def calibration_intercept_slope(y: np.ndarray, risk: np.ndarray) -> tuple[float, float]:
-    """Calibration-in-the-large (slope fixed at 1) and calibration slope, on the logit scale."""
-    p = np.clip(risk, 1e-6, 1 - 1e-6)
-    lp = np.log(p / (1 - p))
-    a = 0.0
-    for _ in range(50):  # Newton steps for the intercept with offset lp
-        q = 1 / (1 + np.exp(-(a + lp)))
-        step = (y - q).sum() / max((q * (1 - q)).sum(), 1e-12)
-        a += step
-        if abs(step) < 1e-10:
-            break
-    beta = np.zeros(2)
-    design = np.column_stack([np.ones_like(lp), lp])
-    for _ in range(100):  # Newton steps for y ~ intercept + slope * lp
-        q = 1 / (1 + np.exp(-design @ beta))
-        hess = design.T @ (design * (q * (1 - q))[:, None])
-        step = np.linalg.solve(hess + 1e-9 * np.eye(2), design.T @ (y - q))
-        beta += step
-        if np.abs(step).max() < 1e-10:
-            break
-    return float(a), float(beta[1])
-
-
-def calibration_curve_table(y: np.ndarray, risk: np.ndarray, bins: int = 10) -> list[dict]:
-    """Observed share of poor outcomes per risk decile (equal-count bins)."""
-    frame = pd.DataFrame({"y": y, "risk": risk})
-    frame["bin"] = pd.qcut(frame["risk"].rank(method="first"), min(bins, len(frame)), labels=False)
-    table = frame.groupby("bin").agg(predicted=("risk", "mean"), observed=("y", "mean"),
-                                     n=("y", "size"))
-    return table.reset_index(drop=True).to_dict("records")
-
-
-def net_benefit(y: np.ndarray, risk: np.ndarray,
-                thresholds: tuple[float, ...] = DECISION_THRESHOLDS) -> list[dict]:
-    """Decision-curve net benefit of the model, of reviewing everyone, and of no one."""
-    n = len(y)
-    prevalence = y.mean()
-    rows = []
-    for t in thresholds:
-        flagged = risk >= t
-        tp = (flagged & (y == 1)).sum() / n
-        fp = (flagged & (y == 0)).sum() / n
-        odds = t / (1 - t)
-        rows.append({"threshold": float(t), "model": float(tp - fp * odds),
-                     "treat_all": float(prevalence - (1 - prevalence) * odds), "treat_none": 0.0})
-    return rows
-
-
 def _auc_or_nan(y: np.ndarray, risk: np.ndarray) -> float:
-    return float(roc_auc_score(y, risk)) if 0 < y.sum() < len(y) else float("nan")
+    return evaluation.auc(y, risk)
 
 
-def age_band(age: pd.Series) -> pd.Series:
-    bins = [0, 40, 55, 70, 200]
-    labels = ["under 40", "40-54", "55-69", "70 and over"]
-    return pd.cut(age, bins=bins, labels=labels, right=False).astype(object).fillna("unknown")
-
-
-def subgroup_table(y: np.ndarray, risk: np.ndarray, groups: pd.DataFrame, min_n: int = 20
-                   ) -> list[dict]:
-    """AUC per sex, age band and site; AUC left out for groups too small or with one outcome."""
-    rows = []
-    for column in groups.columns:
-        values = groups[column].astype(object).fillna("unknown").to_numpy()
-        for value in sorted(pd.unique(values), key=str):
-            mask = values == value
-            n, poor = int(mask.sum()), int(y[mask].sum())
-            auc = _auc_or_nan(y[mask], risk[mask]) if n >= min_n else float("nan")
-            rows.append({"group": column, "subgroup": str(value), "n": n, "poor_outcomes": poor,
-                         "auc": None if np.isnan(auc) else round(auc, 3)})
+def ablation_table(X: pd.DataFrame, y: np.ndarray, kind: str, seed: int, indicators: bool,
+                   full_auc: float) -> list[dict]:
+    """Out-of-fold AUC of each feature block (features.ABLATION_BLOCKS) and of the full model
+    with missing-value indicators switched the other way; every row fitted and calibrated the
+    same way as the final model, on the same folds, so the rows compare like with like."""
+    rows = [{"features": "full model", "n_features": len(X.columns), "auc": round(full_auc, 3),
+             "note": "nested evaluation, model choice included"}]
+    blocks = [(name, [c for c in subset if c in X.columns], indicators)
+              for name, subset in feat.ABLATION_BLOCKS]
+    other = "with" if not indicators else "without"
+    blocks.append((f"full model {other} missing-value indicators", list(X.columns),
+                   not indicators))
+    for name, cols, use_indicators in blocks:
+        if not cols:
+            rows.append({"features": name, "n_features": 0, "auc": None,
+                         "note": "none of these features are in this cohort at this landmark"})
+            continue
+        risk, _ = _oof(kind, X[cols], y, calibrated=True, seed=seed, indicators=use_indicators)
+        point = evaluation.point_metrics(y, risk)
+        rows.append({"features": name, "n_features": len(cols), "auc": round(point["auc"], 3),
+                     "calibration_slope": round(point["calibration_slope"], 3),
+                     "note": f"{kind}, calibrated, same folds"})
     return rows
 
 
-def _roc_points(y: np.ndarray, risk: np.ndarray, max_points: int = 101) -> list[dict]:
-    fpr, tpr, _ = roc_curve(y, risk)
-    keep = np.unique(np.linspace(0, len(fpr) - 1, min(max_points, len(fpr))).round().astype(int))
-    return [{"fpr": float(fpr[i]), "tpr": float(tpr[i])} for i in keep]
+def leave_one_site_out(X: pd.DataFrame, y: np.ndarray, site: np.ndarray, kind: str, seed: int,
+                       indicators: bool) -> list[dict]:
+    """Fit on every other site, validate on each site in turn: how the model travels to a
+    clinic it never saw. Empty with fewer than two sites; a site too small or with one
+    outcome is counted without metrics."""
+    site = pd.Series(site).astype(object).fillna("unknown").to_numpy()
+    names = sorted(pd.unique(site), key=str)
+    if len(names) < 2:
+        return []
+    rows = []
+    for name in names:
+        test = site == name
+        train, n, poor = ~test, int(test.sum()), int(y[test].sum())
+        row: dict = {"site": str(name), "n": n, "poor_outcomes": poor, "auc": None,
+                     "calibration_intercept": None, "calibration_slope": None}
+        y_train = y[train]
+        if (n >= evaluation.MIN_SUBGROUP and 0 < poor < n
+                and min(int(y_train.sum()), int(len(y_train) - y_train.sum())) >= MIN_PER_CLASS):
+            model = fit_calibrated(kind, X[train], y_train, seed, indicators)
+            point = evaluation.point_metrics(y[test], model.predict_proba(X[test])[:, 1])
+            row.update({k: round(point[k], 3) for k in
+                        ("auc", "calibration_intercept", "calibration_slope")})
+        rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------------------- training
@@ -313,14 +277,26 @@ class TrainedModel:
         """The fitted (uncalibrated) pipeline inside the calibration wrapper."""
         return self.estimator.calibrated_classifiers_[0].estimator.estimator
 
+    @property
+    def include_custom(self) -> bool:
+        return bool(self.metadata.feature_options.get("include_custom", False))
+
+    def features_for(self, cohort: Cohort, landmark_days: int | None = None) -> pd.DataFrame:
+        """The landmark features this model reads, built as at training (custom measures
+        included when it used them); a feature this cohort lacks is a gap, not an error."""
+        landmark = self.landmark_days if landmark_days is None else int(landmark_days)
+        X = feat.landmark_features(cohort, landmark, include_custom=self.include_custom)
+        absent = [c for c in self.feature_names if c not in X.columns]
+        return X.assign(**{c: np.nan for c in absent}) if absent else X
+
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
         return self.estimator.predict_proba(X[self.feature_names])[:, 1]
 
 
-def training_table(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def training_table(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int,
+                   include_custom: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Landmark features of every patient and the labels of those who have one."""
-    X_all = feat.landmark_features(cohort, landmark_days)
+    X_all = feat.landmark_features(cohort, landmark_days, include_custom=include_custom)
     labels = label_outcomes(cohort, outcome)
     return X_all, labels
 
@@ -338,17 +314,21 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
           landmark_days: int = feat.DEFAULT_LANDMARK_DAYS, seed: int = 0,
           progress: Callable[[float, str], None] | None = None, synthetic: bool = False,
           kinds: tuple[str, ...] = ("logistic", "hgb"),
-          principal: Principal | None = None) -> TrainedModel:
+          principal: Principal | None = None, include_custom: bool = False,
+          missing_indicators: bool = False) -> TrainedModel:
     """Train, compare, evaluate out-of-fold and calibrate; raise ValueError if there is too little data.
 
-    Retraining changes whom the team reviews, so it needs TRAIN_MODEL (None = local user).
+    ``include_custom`` adds every custom measure's baseline as a feature (a registry's
+    strongest predictors are often measures PainCycle has no entry for); ``missing_indicators``
+    adds a 0/1 column per feature with gaps. Retraining changes whom the team reviews, so it
+    needs TRAIN_MODEL (None = local user).
     """
     require(principal, Permission.TRAIN_MODEL)
     outcome = outcome or OutcomeDefinition()
     outcome.check_landmark(landmark_days)  # the outcome must not be known at the landmark
     report = progress or (lambda _f, _m: None)
     report(0.02, "Computing landmark features and outcome labels")
-    X_all, labels = training_table(cohort, outcome, landmark_days)
+    X_all, labels = training_table(cohort, outcome, landmark_days, include_custom)
     info = outcome_summary(labels, cohort.n_patients)
     n_poor, n_good = info["n_poor"], info["n_labelled"] - info["n_poor"]
     if info["n_labelled"] < MIN_LABELLED or min(n_poor, n_good) < MIN_PER_CLASS:
@@ -362,59 +342,64 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
     y = labels["poor_outcome"].to_numpy(dtype=int)
 
     report(0.10, "Comparing logistic regression and gradient boosting (5-fold CV)")
-    chosen, candidates = choose_kind(X, y, kinds, seed)
+    chosen, candidates = choose_kind(X, y, kinds, seed, indicators=missing_indicators)
 
     report(0.30, "Evaluating the whole procedure, model choice included, on held-out folds")
-    risk, fold_of, chosen_in_folds = nested_oof(X, y, kinds, seed)
-    auc = _auc_or_nan(y, risk)
+    risk, fold_of, chosen_in_folds = nested_oof(X, y, kinds, seed, indicators=missing_indicators)
+    point = evaluation.point_metrics(y, risk)
     fold_aucs = [_auc_or_nan(y[fold_of == k], risk[fold_of == k]) for k in range(N_FOLDS)]
-    lo, hi = bootstrap_auc_ci(y, risk, seed=seed)
-    intercept, slope = calibration_intercept_slope(y, risk)
+    report(0.45, "Bootstrap intervals for discrimination and calibration")
+    intervals = evaluation.bootstrap_intervals(y, risk, seed=seed)
 
-    report(0.60, "Ablation: baseline pain alone, withdrawal alone, full model")
-    ablation = [{"features": "full model", "n_features": len(columns), "auc": round(auc, 3)}]
-    for name, subset in (("baseline pain alone", feat.BASELINE_PAIN),
-                         ("withdrawal features alone", feat.WITHDRAWAL_FEATURES)):
-        cols = [c for c in subset if c in columns]
-        if cols:
-            sub_risk, _ = _oof(chosen, X[cols], y, calibrated=False, seed=seed)
-            ablation.append({"features": name, "n_features": len(cols),
-                             "auc": round(_auc_or_nan(y, sub_risk), 3)})
-        else:
-            ablation.append({"features": name, "n_features": 0, "auc": None,
-                             "note": "none of these features are in this cohort at this landmark"})
+    report(0.55, "Ablation: each feature block fitted and calibrated like the full model")
+    ablation = ablation_table(X, y, chosen, seed, missing_indicators, point["auc"])
 
     patients = cohort.patients.set_index(cohort.patients["patient_id"].astype(str))
+    site = (patients["site"].reindex(labels["patient_id"]).to_numpy()
+            if "site" in patients else np.full(len(labels), None))
     groups = pd.DataFrame({
         "sex": patients["sex"].reindex(labels["patient_id"]).to_numpy(),
-        "age band": age_band(X_all.loc[labels["patient_id"], "age"]).to_numpy(),
-        "site": (patients["site"].reindex(labels["patient_id"]).to_numpy()
-                 if "site" in patients else np.full(len(labels), None)),
+        "age band": evaluation.age_band(X_all.loc[labels["patient_id"], "age"]).to_numpy(),
+        "site": site,
     })
+    report(0.70, "Leave-one-site-out validation")
+    by_site = leave_one_site_out(X, y, site, chosen, seed, missing_indicators)
 
     report(0.80, "Fitting the final model on all labelled patients")
-    estimator = fit_calibrated(chosen, X, y, seed)
+    estimator = fit_calibrated(chosen, X, y, seed, indicators=missing_indicators)
     reference = _reference(estimator, X)
+    default_cut = flag_threshold(risk)
     metrics = {
-        "auc": round(auc, 4), "auc_ci": [round(lo, 4), round(hi, 4)],
+        "auc": round(point["auc"], 4), "auc_ci": [round(v, 4) for v in intervals["auc"]],
         "auc_folds": [round(a, 4) for a in fold_aucs],
         "candidates": {k: round(v, 4) for k, v in candidates.items()},
         "model_kind": chosen, "kinds_chosen_in_folds": chosen_in_folds,
-        "brier": round(float(brier_score_loss(y, risk)), 4),
-        "calibration_intercept": round(intercept, 3), "calibration_slope": round(slope, 3),
+        "brier": round(point["brier"], 4), "scaled_brier": round(point["scaled_brier"], 4),
+        "scaled_brier_ci": [round(v, 4) for v in intervals["scaled_brier"]],
+        "calibration_intercept": round(point["calibration_intercept"], 3),
+        "calibration_intercept_ci": [round(v, 3) for v in intervals["calibration_intercept"]],
+        "calibration_slope": round(point["calibration_slope"], 3),
+        "calibration_slope_ci": [round(v, 3) for v in intervals["calibration_slope"]],
         "n_train": int(len(y)), "n_poor": int(y.sum()), "prevalence": round(float(y.mean()), 4),
         "n_patients": int(cohort.n_patients), "n_unlabelled": info["n_unlabelled"],
         "outcome_measures_used": labels["measure"].value_counts().to_dict(),
     }
+    thresholds = evaluation.decision_thresholds(y, risk, extra=(default_cut,))
     metadata = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cohort_name": cohort.name, "training_data_hash": data_hash(cohort),
         "landmark_days": int(landmark_days), "outcome": outcome.to_dict(),
         "outcome_words": outcome.describe(), "features": columns, "reference": reference,
+        "feature_options": {"include_custom": bool(include_custom),
+                            "missing_indicators": bool(missing_indicators)},
         "metrics": metrics,
-        "curves": {"roc": _roc_points(y, risk), "calibration": calibration_curve_table(y, risk),
-                   "decision": net_benefit(y, risk)},
-        "ablation": ablation, "subgroups": subgroup_table(y, risk, groups),
+        "curves": {"roc": evaluation.roc_points(y, risk),
+                   "calibration": evaluation.calibration_bins(y, risk),
+                   "calibration_smooth": evaluation.smoothed_calibration(y, risk),
+                   "decision": evaluation.net_benefit(y, risk, thresholds),
+                   "thresholds": [evaluation.at_threshold(y, risk, t) for t in thresholds]},
+        "ablation": ablation, "subgroups": evaluation.subgroup_table(y, risk, groups, seed=seed),
+        "leave_one_site_out": by_site,
         "intended_use": INTENDED_USE + (" Trained on synthetic data." if synthetic else ""),
         "synthetic": bool(synthetic), "versions": library_versions(), "seed": int(seed),
         "evidence": {"y": [int(v) for v in y], "risk": [round(float(r), 6) for r in risk]},
@@ -482,7 +467,7 @@ def score(model: TrainedModel, cohort: Cohort, landmark_days: int | None = None,
     landmark is after ``as_of`` (default: the cohort's latest record).
     """
     landmark = model.landmark_days if landmark_days is None else int(landmark_days)
-    X_all = feat.landmark_features(cohort, landmark)
+    X_all = model.features_for(cohort, landmark)
     cut = feat.landmark_cut(cohort, landmark)
     has_data = {str(pid) for pid in cut.observations["patient_id"].unique()}
     if as_of is None:
@@ -602,7 +587,7 @@ def file_sha256(path: str | Path) -> str:
 
 
 #: How far a stated metric may be from its recomputed value (the metadata rounds them).
-EVIDENCE_TOLERANCE = {"auc": 6e-4, "brier": 6e-4, "prevalence": 6e-4,
+EVIDENCE_TOLERANCE = {"auc": 6e-4, "brier": 6e-4, "prevalence": 6e-4, "scaled_brier": 6e-3,
                       "calibration_intercept": 6e-3, "calibration_slope": 6e-3}
 
 
@@ -622,10 +607,12 @@ def check_evidence(metadata: ModelMetadata, name: str = "the model") -> bool:
     if len(y) != len(risk) or len(y) != m.n_train or int(y.sum()) != m.n_poor:
         raise UntrustedModelError(f"{name} states {m.n_train} labelled patients ({m.n_poor} poor) "
                                   "but its own evidence does not: it is not loaded")
-    intercept, slope = calibration_intercept_slope(y, risk)
-    recomputed = {"auc": _auc_or_nan(y, risk), "brier": float(brier_score_loss(y, risk)),
+    intercept, slope = evaluation.calibration_intercept_slope(y, risk)
+    recomputed = {"auc": _auc_or_nan(y, risk), "brier": evaluation.brier(y, risk),
                   "prevalence": float(y.mean()), "calibration_intercept": intercept,
                   "calibration_slope": slope}
+    if m.scaled_brier is not None:
+        recomputed["scaled_brier"] = evaluation.scaled_brier(y, risk)
     for metric, value in recomputed.items():
         stated = float(getattr(m, metric))
         if not abs(stated - value) <= EVIDENCE_TOLERANCE[metric]:

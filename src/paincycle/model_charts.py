@@ -29,8 +29,9 @@ def roc_chart(metadata: ModelMetadata) -> alt.Chart:
                                          width=WIDTH, height=HEIGHT)
 
 
-def calibration_chart(metadata: ModelMetadata) -> alt.Chart:
-    """Observed share of poor outcomes against predicted risk, per risk decile."""
+def calibration_chart(metadata: ModelMetadata) -> alt.LayerChart:
+    """Observed share of poor outcomes against predicted risk: points per risk decile and, where
+    the file has it, the smoothed (spline) calibration curve as a line."""
     table = pd.DataFrame(metadata.curves.calibration)
     m = metadata.metrics
     points = alt.Chart(table).mark_line(point=True).encode(
@@ -45,11 +46,19 @@ def calibration_chart(metadata: ModelMetadata) -> alt.Chart:
         strokeDash=[4, 4], color="gray").encode(x="predicted:Q", y="observed:Q")
     title = (f"Calibration (intercept {m.calibration_intercept:+.2f}, "
              f"slope {m.calibration_slope:.2f})")
-    return (ideal + points).properties(title=title, width=WIDTH, height=HEIGHT)
+    layers = [ideal, points.mark_point(filled=True, size=40)]
+    if metadata.curves.calibration_smooth:
+        smooth = pd.DataFrame(metadata.curves.calibration_smooth).assign(curve="smoothed")
+        layers.append(alt.Chart(smooth).mark_line(color="#1f77b4").encode(
+            x="predicted:Q", y="observed:Q",
+            tooltip=[alt.Tooltip("predicted:Q", format=".0%"),
+                     alt.Tooltip("observed:Q", format=".0%", title="observed (smoothed)")]))
+    return alt.layer(*layers).properties(title=title, width=WIDTH, height=HEIGHT)
 
 
 def decision_curve_chart(metadata: ModelMetadata) -> alt.Chart:
-    """Net benefit of reviewing by the model vs reviewing everyone or no one, thresholds 10-50%."""
+    """Net benefit of reviewing by the model vs reviewing everyone or no one, over thresholds
+    from half the prevalence to the highest risk (older files: 10-50%)."""
     table = pd.DataFrame(metadata.curves.decision).rename(columns={
         "model": "review flagged patients", "treat_all": "review everyone",
         "treat_none": "review no one"})
@@ -67,7 +76,7 @@ def decision_curve_chart(metadata: ModelMetadata) -> alt.Chart:
 
 
 def ablation_chart(metadata: ModelMetadata) -> alt.LayerChart:
-    """Cross-validated AUC of baseline pain alone, withdrawal features alone and the full model.
+    """Cross-validated AUC of each feature block and of the full model (model.ablation_table).
 
     Bars start at 0.5 (a coin toss), so their length is the skill above chance.
     """

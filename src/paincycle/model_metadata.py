@@ -33,6 +33,11 @@ class Metrics(BaseModel):
     brier: float = Probability
     calibration_intercept: float
     calibration_slope: float
+    #: 95% bootstrap intervals and the scaled Brier score (absent in files before release 0.7).
+    calibration_intercept_ci: tuple[float, float] | None = None
+    calibration_slope_ci: tuple[float, float] | None = None
+    scaled_brier: float | None = None
+    scaled_brier_ci: tuple[float, float] | None = None
     n_train: int = Field(ge=0)
     n_poor: int = Field(ge=0)
     prevalence: float = Probability
@@ -49,6 +54,10 @@ class Curves(BaseModel):
     roc: list[dict[str, float]]
     calibration: list[dict[str, float]]
     decision: list[dict[str, float]]
+    #: Spline-smoothed observed vs predicted risk (empty in older files).
+    calibration_smooth: list[dict[str, float]] = Field(default_factory=list)
+    #: Flag rate, PPV, sensitivity, specificity and NPV at each decision-curve threshold.
+    thresholds: list[dict[str, float]] = Field(default_factory=list)
 
 
 class Evidence(BaseModel):
@@ -75,10 +84,14 @@ class ModelMetadata(BaseModel):
     outcome_words: str
     features: list[str] = Field(min_length=1)
     reference: dict[str, Any]
+    #: How the features were built: custom measures included, missing-value indicators added.
+    feature_options: dict[str, bool] = Field(default_factory=dict)
     metrics: Metrics
     curves: Curves
     ablation: list[dict[str, Any]]
     subgroups: list[dict[str, Any]]
+    #: Fit on the other sites, validated on each (empty with fewer than two sites).
+    leave_one_site_out: list[dict[str, Any]] = Field(default_factory=list)
     intended_use: str
     synthetic: bool
     versions: dict[str, str]

@@ -142,14 +142,17 @@ def set_team_version(version_id: str, *, store: CohortStore, principal: Principa
 def retrain(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int, out: str | Path, *,
             principal: Principal | None = None, engine: Engine | None = None,
             cohort_version: str | None = None, synthetic: bool = False, seed: int = 0,
-            progress: Progress | None = None) -> tuple[risk_model.TrainedModel, Path]:
-    """Train on ``cohort``, save the model file and audit the retrain."""
+            progress: Progress | None = None, include_custom: bool = False,
+            missing_indicators: bool = False) -> tuple[risk_model.TrainedModel, Path]:
+    """Train on ``cohort``, save the model file and audit the retrain (feature options as
+    paincycle.model.train)."""
     who = require(principal, Permission.TRAIN_MODEL)
     outcome.check_landmark(landmark_days)
     from paincycle import model as risk_model
 
     trained = risk_model.train(cohort, outcome, landmark_days, seed=seed, progress=progress,
-                               synthetic=synthetic, principal=who)
+                               synthetic=synthetic, principal=who, include_custom=include_custom,
+                               missing_indicators=missing_indicators)
     path = risk_model.save(trained, out)
     metrics = trained.metadata.metrics
     audit.record(_engine(engine), who, audit.Action.RETRAIN, cohort_version=cohort_version,

@@ -496,8 +496,13 @@ def appointments(cohort: Cohort, patient_id: str) -> pd.DataFrame:
 def age_bands(patients: pd.DataFrame, today: date | pd.Timestamp | None = None) -> pd.Series:
     """Each patient's age band (by birth year, as of ``today``), "unknown" without one."""
     year = (pd.Timestamp(today) if today is not None else pd.Timestamp.today()).year
-    age = year - patients["birth_year"].astype("Float64")
-    labels = pd.Series(UNKNOWN_AGE, index=patients.index, dtype=object)
+    return age_band_of(year - patients["birth_year"].astype("Float64"))
+
+
+def age_band_of(age: pd.Series) -> pd.Series:
+    """The AGE_BANDS label of each age in years, "unknown" where the age is missing."""
+    age = pd.Series(age).astype("Float64")
+    labels = pd.Series(UNKNOWN_AGE, index=age.index, dtype=object)
     for label, lowest in AGE_BANDS:
         labels = labels.mask((age >= lowest).fillna(False).astype(bool), label)
     return labels

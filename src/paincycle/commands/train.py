@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-improvement", default=None,
                         help="points (e.g. 5) or percent (e.g. 30%%); default: the measure's MCID")
     parser.add_argument("--seed", type=int, default=0, help="random seed for folds and splits")
+    parser.add_argument("--custom-measures", action="store_true",
+                        help="also use every custom (x_) measure's intake score as a feature")
+    parser.add_argument("--missing-indicators", action="store_true",
+                        help="add a 0/1 feature per feature with gaps (who did not answer)")
     parser.add_argument("--synthetic", action="store_true",
                         help="record in the model card that the training data are synthetic")
 
@@ -80,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
     trained, out = services.retrain(cohort, outcome, args.landmark_days, args.out,
                                     principal=services.cli_principal(),
                                     cohort_version=version_id, synthetic=synthetic,
-                                    seed=args.seed, progress=progress)
+                                    seed=args.seed, progress=progress,
+                                    include_custom=args.custom_measures,
+                                    missing_indicators=args.missing_indicators)
     print(report(trained))
     print(f"Model written to {out} (metadata {out.with_suffix('.json').name}, "
           f"model card {out.with_suffix('.md').name})")
@@ -89,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
                               "calibration_slope", "n_train", "prevalence", "model_kind"})
     print(json.dumps(shown | {"landmark_days": trained.landmark_days}))
     return 0
+
+
+def _ci(interval: tuple[float, float] | None) -> str:
+    return f" (95% CI {interval[0]:.2f} to {interval[1]:.2f})" if interval else ""
 
 
 def report(trained: risk_model.TrainedModel) -> str:
@@ -104,8 +114,10 @@ def report(trained: risk_model.TrainedModel) -> str:
             f"{k} {v:.3f}" for k, v in m.candidates.items()) + f"; kept: {m.model_kind}.",
         f"Cross-validated AUC {m.auc:.3f} (95% CI {m.auc_ci[0]:.3f}-{m.auc_ci[1]:.3f}; "
         f"folds {min(m.auc_folds):.3f}-{max(m.auc_folds):.3f}).",
-        f"Calibration: intercept {m.calibration_intercept:+.2f}, slope "
-        f"{m.calibration_slope:.2f}; Brier score {m.brier:.3f}.",
+        f"Calibration: intercept {m.calibration_intercept:+.2f}{_ci(m.calibration_intercept_ci)}, "
+        f"slope {m.calibration_slope:.2f}{_ci(m.calibration_slope_ci)}; Brier score "
+        f"{m.brier:.3f}" + (f", scaled Brier {m.scaled_brier:.3f}{_ci(m.scaled_brier_ci)}."
+                            if m.scaled_brier is not None else "."),
         "Ablation (CV AUC): " + "; ".join(
             f"{a['features']} {a['auc']:.3f}" if a["auc"] is not None else
             f"{a['features']} n/a" for a in meta.ablation),

@@ -78,12 +78,11 @@ def scores(version_id: str, path: Path) -> risks.Scores:
 @st.cache_data(show_spinner="Explaining the risk...", max_entries=512)
 def _factors(version_id: str, path: str, mtime: float, patient_ids: tuple[str, ...]
              ) -> dict[str, str]:
-    from paincycle import features as feat
     from paincycle import model as risk_model
 
     trained = load(Path(path))
     subset = _patients_of(version_id, patient_ids)
-    features = feat.landmark_features(subset, trained.landmark_days)
+    features = trained.features_for(subset)
     features = features.loc[[p for p in patient_ids if p in features.index]]
     if features.empty:
         return {}
@@ -136,13 +135,16 @@ def factors(version_id: str, path: Path, patient_ids: list[str]) -> dict[str, st
 
 
 def retrain(version_id: str, outcome, landmark_days: int, progress,
-            principal: Principal | None = None) -> Path:
+            principal: Principal | None = None, include_custom: bool = False,
+            missing_indicators: bool = False) -> Path:
     """Train on the stored cohort version and save the model beside the store (audited)."""
     version = data.store().find(version_id)
     _, path = services.retrain(data.load_cohort(version_id), outcome, landmark_days,
                                retrained_path(version_id), principal=principal,
                                cohort_version=version_id, progress=progress,
-                               synthetic=version is not None and version.synthetic)
+                               synthetic=version is not None and version.synthetic,
+                               include_custom=include_custom,
+                               missing_indicators=missing_indicators)
     return path
 
 
