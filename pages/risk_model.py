@@ -33,7 +33,12 @@ def retrain_form() -> None:
     threshold = cols[2].text_input("Minimum improvement", "", key="rm_threshold",
                                    help="Points (5) or percent (30%); empty: the measure's MCID")
     landmark = cols[3].number_input("Landmark (days)", 0, 365, DEFAULT_LANDMARK_DAYS, key="rm_landmark")
-    cols = st.columns(2)
+    cols = st.columns(3)
+    lost_as_poor = cols[2].checkbox(
+        "Count loss to follow-up as poor", value=False, key="rm_lost",
+        help="Non-responder imputation: a patient whose follow-up was due but never came "
+             "counts as a poor outcome. Off: such patients are left out (complete cases). "
+             "Either way the page shows the results both ways.")
     include_custom = cols[0].checkbox(
         "Use this cohort's custom measures", value=True, key="rm_custom",
         help="Each custom (x_) measure's intake score becomes a feature: a clinic's own "
@@ -47,7 +52,8 @@ def retrain_form() -> None:
     try:
         require(principal, Permission.TRAIN_MODEL)
         outcome = OutcomeDefinition.build(None if measure == "default" else measure,
-                                          int(horizon), None, threshold or None)
+                                          int(horizon), None, threshold or None,
+                                          lost_as_poor=lost_as_poor)
         outcome.check_landmark(int(landmark))
     except (AccessDenied, ValueError, KeyError) as exc:
         st.error(str(exc.args[0] if exc.args else exc))
@@ -145,6 +151,14 @@ st.caption("All numbers are out-of-fold over the whole procedure, the choice of 
            "included: each patient was predicted by a model that never saw them."
            + (" They were recomputed from the file's own out-of-fold predictions when it was "
               "loaded." if meta.evidence is not None else ""))
+lost = meta.loss_to_follow_up
+if lost:
+    st.markdown("**Who has no outcome, and how they differ** (features at the landmark)")
+    st.dataframe(lost["groups"], hide_index=True, width="stretch")
+    st.markdown("**Sensitivity to loss to follow-up** (out-of-fold, each fitted the same way)")
+    st.dataframe(lost["sensitivity"], hide_index=True, width="stretch")
+    st.caption(f"{lost['n_lost']:,} patients had a baseline and were due a follow-up that never "
+               f"came. {lost['ipw_note']}")
 st.markdown("**Ablation** (each block fitted and calibrated the same way, same folds)")
 st.dataframe(meta.ablation, hide_index=True, width="stretch")
 st.markdown("**By subgroup** (AUC and calibration slope with 95% bootstrap intervals)")

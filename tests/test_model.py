@@ -89,8 +89,12 @@ def test_round_trip_predicts_identically(which, request, cohort, tmp_path):
     assert f"{model.metadata.metrics.auc:.3f} (95% bootstrap CI" in card
     assert "More Information Needed" not in card
     for heading in ("Source of data", "Participants and flow", "Missing data", "Subgroups",
-                    "Decision curve", "Limitations", "Monitoring"):
+                    "Decision curve", "Limitations", "Monitoring", "Loss to follow-up",
+                    "Leave one site out"):
         assert f"## {heading}" in card
+    m = model.metadata.metrics
+    assert f"Calibration slope | {m.calibration_slope:.2f} (95% CI {m.calibration_slope_ci[0]:.2f}" in card
+    assert "non-responder imputation" in card and "PPV" in card
 
 
 def _rewrite_embedded_metadata(path, change) -> None:
@@ -363,3 +367,32 @@ def test_custom_measures_and_missing_indicators_are_training_options(cohort, tmp
     assert len(scored) and scored["risk"].between(0, 1).all()
     # a cohort without the custom measure is scored with it as a gap, not refused
     assert len(risk_model.score(loaded, cohort, explain=False).table) == len(scored)
+
+
+def test_loss_to_follow_up_is_shown_and_tested_three_ways(trained, cohort):
+    from paincycle import outcomes
+
+    lost = trained.metadata.loss_to_follow_up
+    status = outcomes.follow_up_status(cohort, trained.outcome)
+    groups = {g["status"]: g for g in lost["groups"]}
+    assert groups[outcomes.LOST]["n"] == lost["n_lost"] == int((status == outcomes.LOST).sum())
+    assert sum(g["n"] for g in lost["groups"]) == cohort.n_patients
+    assert groups[outcomes.LABELLED]["n"] == trained.metadata.metrics.n_train
+    names = [row["analysis"] for row in lost["sensitivity"]]
+    assert names[0].startswith("complete cases") and "weighted" in names[1]
+    assert "non-responder" in names[2]
+    nri = lost["sensitivity"][2]
+    assert nri["n"] == trained.metadata.metrics.n_train + lost["n_lost"]
+    assert nri["poor_outcomes"] == trained.metadata.metrics.n_poor + lost["n_lost"]
+    assert "not weighted" in lost["ipw_note"]
+
+
+def test_an_outcome_counting_the_lost_as_poor_trains_on_them(cohort):
+    from paincycle.outcomes import OutcomeDefinition
+
+    nri = risk_model.train(cohort, OutcomeDefinition.build(lost_as_poor=True), seed=1,
+                           kinds=("logistic",))
+    lost = nri.metadata.loss_to_follow_up
+    assert nri.metadata.metrics.n_train == lost["sensitivity"][0]["n"] + lost["n_lost"]
+    assert "non-responder imputation" in nri.metadata.outcome_words
+    assert nri.outcome.missing_follow_up == "poor"

@@ -92,3 +92,32 @@ def test_description_and_round_trip():
     assert "30% of its baseline" in words and "90 days" in words and "day 70" in words
     assert OutcomeDefinition.from_dict(definition.to_dict()) == definition
     assert "4, 10, 9 points" in OutcomeDefinition().describe()
+
+
+def test_loss_to_follow_up_is_counted_and_can_count_as_poor():
+    from paincycle import outcomes
+
+    cohort = _cohort([
+        ("A", 0, "promis_physical_function", 30), ("A", 365, "promis_physical_function", 40),
+        ("B", 0, "promis_physical_function", 30),  # due (the cohort reaches day 500), missing
+        ("C", 5, "promis_physical_function", 50),
+        ("D", 500, "pain_nrs", 5),  # no baseline of the outcome measure
+    ])
+    status = outcomes.follow_up_status(cohort)
+    assert status.to_dict() == {"A": outcomes.LABELLED, "B": outcomes.LOST, "C": outcomes.LOST,
+                                "D": outcomes.NO_BASELINE}
+    # as of day 200 the horizon (365) has not come: not lost, not yet due
+    early = outcomes.follow_up_status(cohort, as_of=INTAKE + pd.Timedelta(days=200))
+    assert early["B"] == outcomes.NOT_YET_DUE
+    assert list(label_outcomes(cohort)["patient_id"]) == ["A"]  # complete cases by default
+    nri = OutcomeDefinition.build(lost_as_poor=True)
+    labels = label_outcomes(cohort, nri).set_index("patient_id")
+    assert list(labels.index) == ["A", "B", "C"]
+    assert not labels.loc["A", "poor_outcome"] and labels.loc[["B", "C"], "poor_outcome"].all()
+    assert labels.loc["C", "baseline"] == 50 and pd.isna(labels.loc["C", "follow_up"])
+    assert "non-responder imputation" in nri.describe()
+    assert OutcomeDefinition.from_dict(nri.to_dict()) == nri
+    # follow_up_status judges complete cases, whatever the definition does with the lost
+    assert outcomes.follow_up_status(cohort, nri).equals(status)
+    with pytest.raises(ValueError, match="missing follow-up"):
+        OutcomeDefinition(missing_follow_up="impute")

@@ -32,10 +32,11 @@ N_BOOT = 500
 MIN_SUBGROUP = 20
 
 
-def auc(y: np.ndarray, risk: np.ndarray) -> float:
-    """Area under the ROC curve; NaN when only one outcome is present."""
+def auc(y: np.ndarray, risk: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Area under the ROC curve (weighted if ``weights``); NaN when only one outcome is present."""
     y = np.asarray(y)
-    return float(roc_auc_score(y, risk)) if 0 < y.sum() < len(y) else float("nan")
+    return (float(roc_auc_score(y, risk, sample_weight=weights)) if 0 < y.sum() < len(y)
+            else float("nan"))
 
 
 def _logit(risk: np.ndarray) -> np.ndarray:
@@ -43,17 +44,20 @@ def _logit(risk: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def calibration_intercept_slope(y: np.ndarray, risk: np.ndarray) -> tuple[float, float]:
+def calibration_intercept_slope(y: np.ndarray, risk: np.ndarray,
+                                weights: np.ndarray | None = None) -> tuple[float, float]:
     """Calibration-in-the-large (slope fixed at 1) and calibration slope, on the logit scale.
 
-    Newton steps on the two logistic recalibration models; 0 and 1 are ideal.
+    Newton steps on the two (optionally weighted) logistic recalibration models; 0 and 1 are
+    ideal.
     """
     y = np.asarray(y, dtype=float)
     lp = _logit(risk)
+    w = np.ones_like(lp) if weights is None else np.asarray(weights, dtype=float)
     a = 0.0
     for _ in range(50):  # intercept with the linear predictor as offset
         q = expit(a + lp)
-        step = (y - q).sum() / max((q * (1 - q)).sum(), 1e-12)
+        step = (w * (y - q)).sum() / max((w * q * (1 - q)).sum(), 1e-12)
         a += step
         if abs(step) < 1e-10:
             break
@@ -61,16 +65,17 @@ def calibration_intercept_slope(y: np.ndarray, risk: np.ndarray) -> tuple[float,
     design = np.column_stack([np.ones_like(lp), lp])
     for _ in range(100):  # y ~ intercept + slope * lp
         q = expit(design @ beta)
-        hess = design.T @ (design * (q * (1 - q))[:, None])
-        step = np.linalg.solve(hess + 1e-9 * np.eye(2), design.T @ (y - q))
+        hess = design.T @ (design * (w * q * (1 - q))[:, None])
+        step = np.linalg.solve(hess + 1e-9 * np.eye(2), design.T @ (w * (y - q)))
         beta += step
         if np.abs(step).max() < 1e-10:
             break
     return float(a), float(beta[1])
 
 
-def brier(y: np.ndarray, risk: np.ndarray) -> float:
-    return float(np.mean((np.asarray(risk, dtype=float) - np.asarray(y)) ** 2))
+def brier(y: np.ndarray, risk: np.ndarray, weights: np.ndarray | None = None) -> float:
+    return float(np.average((np.asarray(risk, dtype=float) - np.asarray(y)) ** 2,
+                            weights=weights))
 
 
 def scaled_brier(y: np.ndarray, risk: np.ndarray) -> float:
@@ -80,11 +85,17 @@ def scaled_brier(y: np.ndarray, risk: np.ndarray) -> float:
     return float(1 - brier(y, risk) / reference) if reference > 0 else float("nan")
 
 
-def point_metrics(y: np.ndarray, risk: np.ndarray) -> dict[str, float]:
-    """AUC, calibration intercept and slope, Brier and scaled Brier of these risks."""
-    intercept, slope = calibration_intercept_slope(y, risk)
-    return {"auc": auc(y, risk), "calibration_intercept": intercept, "calibration_slope": slope,
-            "brier": brier(y, risk), "scaled_brier": scaled_brier(y, risk)}
+def point_metrics(y: np.ndarray, risk: np.ndarray, weights: np.ndarray | None = None
+                  ) -> dict[str, float]:
+    """AUC, calibration intercept and slope, Brier and scaled Brier of these risks (weighted
+    if ``weights``, e.g. inverse-probability weights for loss to follow-up)."""
+    intercept, slope = calibration_intercept_slope(y, risk, weights)
+    prevalence = float(np.average(y, weights=weights))
+    reference = prevalence * (1 - prevalence)
+    score = brier(y, risk, weights)
+    return {"auc": auc(y, risk, weights), "calibration_intercept": intercept,
+            "calibration_slope": slope, "brier": score,
+            "scaled_brier": float(1 - score / reference) if reference > 0 else float("nan")}
 
 
 def bootstrap_intervals(y: np.ndarray, risk: np.ndarray, n_boot: int = N_BOOT, seed: int = 0

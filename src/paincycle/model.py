@@ -13,6 +13,7 @@ is prognostic support for the clinical team, not a diagnosis.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import platform
@@ -42,6 +43,7 @@ from paincycle import features as feat
 from paincycle.access import Permission, Principal, require
 from paincycle.cohort import Cohort
 from paincycle.model_metadata import ModelMetadata
+from paincycle import outcomes
 from paincycle.outcomes import OutcomeDefinition, label_outcomes
 from paincycle.outcomes import summary as outcome_summary
 from paincycle.risks import (  # noqa: F401 - the light half of the model, re-exported
@@ -222,6 +224,72 @@ def ablation_table(X: pd.DataFrame, y: np.ndarray, kind: str, seed: int, indicat
     return rows
 
 
+#: Withdrawal signals compared between patients with and without a label.
+WITHDRAWAL_COMPARED = ("withdrawal_index", "missed_appointment_share", "appointments_missed",
+                       "data_missing_share")
+#: Smallest propensity used in inverse-probability weights (larger weights add noise, not truth).
+MIN_PROPENSITY = 0.05
+IPW_NOTE = ("Training is not weighted. The weights come from the same landmark features the model "
+            "already uses, so under missing-at-random given those features weighting changes the "
+            "fit little and adds variance; the weighted evaluation shows whether that holds here. "
+            "If patients were lost for reasons the features do not see, no weighting can fix it: "
+            "read the non-responder row as the other extreme, every lost patient assumed a poor outcome.")
+
+
+def follow_up_sensitivity(cohort: Cohort, outcome: OutcomeDefinition, X_all: pd.DataFrame,
+                          columns: list[str], kind: str, seed: int, indicators: bool) -> dict:
+    """Who has no label and how they differ, and the performance three ways: complete cases,
+    complete cases inverse-probability weighted to stand for everyone whose follow-up was due,
+    and loss to follow-up counted as a poor outcome (non-responder imputation). Each fitted
+    and calibrated like the final model, out-of-fold."""
+    status = outcomes.follow_up_status(cohort, outcome)
+    X = X_all.reindex(status.index)
+    compared = [c for c in WITHDRAWAL_COMPARED if c in X.columns]
+    groups = []
+    for name in (outcomes.LABELLED, outcomes.LOST, outcomes.NOT_YET_DUE, outcomes.NO_BASELINE):
+        members = X[status.to_numpy() == name]
+        groups.append({"status": name, "n": int(len(members)), **{
+            c: (round(float(members[c].mean()), 3) if len(members) and members[c].notna().any()
+                else None) for c in compared}})
+    rows = []
+
+    def evaluated(name: str, labels: pd.DataFrame) -> np.ndarray | None:
+        y = labels["poor_outcome"].to_numpy(dtype=int)
+        if len(y) < MIN_LABELLED or min(int(y.sum()), int(len(y) - y.sum())) < MIN_PER_CLASS:
+            rows.append({"analysis": name, "n": int(len(y)), "poor_outcomes": int(y.sum()),
+                         "auc": None, "calibration_slope": None, "calibration_intercept": None})
+            return None
+        risk, _ = _oof(kind, X_all.loc[labels["patient_id"], columns], y, calibrated=True,
+                       seed=seed, indicators=indicators)
+        point = evaluation.point_metrics(y, risk)
+        rows.append({"analysis": name, "n": int(len(y)), "poor_outcomes": int(y.sum()),
+                     **{k: round(point[k], 3) for k in
+                        ("auc", "calibration_slope", "calibration_intercept")}})
+        return risk
+
+    complete = label_outcomes(cohort, outcome.complete_cases)
+    risk = evaluated("complete cases (lost to follow-up left out)", complete)
+    n_lost = int((status == outcomes.LOST).sum())
+    if risk is not None and n_lost >= MIN_PER_CLASS:
+        due = status[status.isin([outcomes.LABELLED, outcomes.LOST])]
+        labelled = (due == outcomes.LABELLED).to_numpy(dtype=int)
+        propensity, _ = _oof("logistic", X_all.loc[due.index, columns], labelled,
+                             calibrated=False, seed=seed, indicators=True)
+        by_id = pd.Series(propensity, index=due.index)
+        weights = 1 / np.clip(by_id.reindex(complete["patient_id"]).to_numpy(), MIN_PROPENSITY, 1)
+        y = complete["poor_outcome"].to_numpy(dtype=int)
+        point = evaluation.point_metrics(y, risk, weights)
+        rows.append({"analysis": "complete cases, inverse-probability weighted",
+                     "n": int(len(y)), "poor_outcomes": int(y.sum()),
+                     **{k: round(point[k], 3) for k in
+                        ("auc", "calibration_slope", "calibration_intercept")}})
+    if n_lost:
+        evaluated("lost to follow-up counted as poor (non-responder imputation)",
+                  label_outcomes(cohort, dataclasses.replace(
+                      outcome, missing_follow_up=outcomes.LOST_AS_POOR)))
+    return {"groups": groups, "sensitivity": rows, "n_lost": n_lost, "ipw_note": IPW_NOTE}
+
+
 def leave_one_site_out(X: pd.DataFrame, y: np.ndarray, site: np.ndarray, kind: str, seed: int,
                        indicators: bool) -> list[dict]:
     """Fit on every other site, validate on each site in turn: how the model travels to a
@@ -362,6 +430,9 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
         "age band": evaluation.age_band(X_all.loc[labels["patient_id"], "age"]).to_numpy(),
         "site": site,
     })
+    report(0.65, "Loss to follow-up: who is missing, and the results three ways")
+    lost = follow_up_sensitivity(cohort, outcome, X_all, columns, chosen, seed,
+                                 missing_indicators)
     report(0.70, "Leave-one-site-out validation")
     by_site = leave_one_site_out(X, y, site, chosen, seed, missing_indicators)
 
@@ -399,7 +470,7 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
                    "decision": evaluation.net_benefit(y, risk, thresholds),
                    "thresholds": [evaluation.at_threshold(y, risk, t) for t in thresholds]},
         "ablation": ablation, "subgroups": evaluation.subgroup_table(y, risk, groups, seed=seed),
-        "leave_one_site_out": by_site,
+        "leave_one_site_out": by_site, "loss_to_follow_up": lost,
         "intended_use": INTENDED_USE + (" Trained on synthetic data." if synthetic else ""),
         "synthetic": bool(synthetic), "versions": library_versions(), "seed": int(seed),
         "evidence": {"y": [int(v) for v in y], "risk": [round(float(r), 6) for r in risk]},

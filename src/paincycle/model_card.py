@@ -15,6 +15,18 @@ from paincycle.reports import document
 MAX_COEFFICIENTS = 25
 
 
+def _ci(interval: tuple[float, float] | None, fmt: str) -> str:
+    return f" (95% CI {interval[0]:{fmt}} to {interval[1]:{fmt}})" if interval else ""
+
+
+def _at_words(row: dict | None) -> tuple[str, str, str, str]:
+    """Flag rate, PPV, sensitivity and NPV at a threshold, as percentages."""
+    if row is None:
+        return ("", "", "", "")
+    return tuple("n/a" if row[k] != row[k] else f"{row[k]:.0%}"  # NaN: nobody in the denominator
+                 for k in ("flag_rate", "ppv", "sensitivity", "npv"))
+
+
 def render(meta: ModelMetadata, file_hash: str = "", disclaimer: str = "") -> str:
     """The card as Markdown (values escaped)."""
     m = meta.metrics
@@ -27,8 +39,8 @@ def render(meta: ModelMetadata, file_hash: str = "", disclaimer: str = "") -> st
               f"{flow['unlabelled']:,} without a follow-up, left out of training and evaluation"]
              if flow else [f"{m.n_patients:,} patients; {m.n_train:,} with the outcome observed; "
                            f"{m.n_unlabelled:,} without a follow-up"])
-    features = [{"name": name, "meaning": feat.FEATURES[name].meaning if name in feat.FEATURES
-                 else "", "missing": f"{meta.missing_share[name]:.0%}"
+    features = [{"name": name, "meaning": feat.feature_info(name).meaning,
+                 "missing": f"{meta.missing_share[name]:.0%}"
                  if name in meta.missing_share else "not recorded"} for name in meta.features]
     folds = ", ".join(m.kinds_chosen_in_folds) or "not recorded"
     analysis = (
@@ -43,20 +55,26 @@ def render(meta: ModelMetadata, file_hash: str = "", disclaimer: str = "") -> st
         ("AUC", f"{m.auc:.3f} (95% bootstrap CI {m.auc_ci[0]:.3f}-{m.auc_ci[1]:.3f})"),
         ("AUC per fold", ", ".join(f"{a:.3f}" for a in m.auc_folds)),
         ("Brier score", f"{m.brier:.3f}"),
-        ("Calibration intercept", f"{m.calibration_intercept:+.2f}"),
-        ("Calibration slope", f"{m.calibration_slope:.2f}"),
+        ("Scaled Brier score", "not recorded" if m.scaled_brier is None
+         else f"{m.scaled_brier:.3f}{_ci(m.scaled_brier_ci, '.3f')}"),
+        ("Calibration intercept", f"{m.calibration_intercept:+.2f}"
+                                  f"{_ci(m.calibration_intercept_ci, '+.2f')}"),
+        ("Calibration slope", f"{m.calibration_slope:.2f}{_ci(m.calibration_slope_ci, '.2f')}"),
         ("Candidates (AUC, not nested)", ", ".join(f"{k} {v:.3f}" for k, v in m.candidates.items())),
     ]
     ablation = [f"{a['features']} ({a['n_features']} features): AUC "
                 f"{a['auc'] if a.get('auc') is not None else 'n/a'}" for a in meta.ablation]
-    decision = [(f"{d['threshold']:.0%}", f"{100 * d['model']:.1f}", f"{100 * d['treat_all']:.1f}")
+    at = {round(t["threshold"], 4): t for t in meta.curves.thresholds}
+    decision = [(f"{d['threshold']:.0%}", f"{100 * d['model']:.1f}", f"{100 * d['treat_all']:.1f}",
+                 *_at_words(at.get(round(d["threshold"], 4))))
                 for d in meta.curves.decision[::5]]
     limitations = [
         "Prognostic support, not a diagnosis: a risk ranks patients for the team's review.",
         f"Trained on {m.n_train:,} patients of one cohort; its performance elsewhere is unknown "
         "until checked there (the Risk page does this on each cohort with outcomes).",
         f"{flow.get('unlabelled', m.n_unlabelled):,} patients without a follow-up were left out; "
-        "if those who withdraw are the ones lost, the model learned from those who stayed.",
+        "if those who withdraw are the ones lost, the model learned from those who stayed (see "
+        "'Loss to follow-up' for how they differ and the results with them counted as poor).",
     ] + (["Trained on synthetic (generated) data: no real patient was involved, and its risks "
           "have not been validated on real patients."] if meta.synthetic else [])
     monitoring = [
@@ -74,7 +92,12 @@ def render(meta: ModelMetadata, file_hash: str = "", disclaimer: str = "") -> st
         landmark=meta.landmark_days, features=features,
         missing_handling=("Missing numeric features are replaced by the training mean after "
                           "the split (inside the pipeline, so no fold sees another's data); a "
-                          "missing category is its own level."),
+                          "missing category is its own level."
+                          + (" A 0/1 indicator per feature with gaps is added."
+                             if meta.feature_options.get("missing_indicators") else "")
+                          + (" Custom measures of the cohort are included."
+                             if meta.feature_options.get("include_custom") else "")),
+        lost=meta.loss_to_follow_up, by_site=meta.leave_one_site_out,
         analysis=analysis, performance=performance,
         coefficients=meta.coefficients[:MAX_COEFFICIENTS], ablation=ablation, decision=decision,
         subgroups=meta.subgroups, limitations=limitations, monitoring=monitoring,

@@ -90,6 +90,9 @@ class ModelMetadata(BaseModel):
     curves: Curves
     ablation: list[dict[str, Any]]
     subgroups: list[dict[str, Any]]
+    #: Who has no label and how they differ; results on complete cases, inverse-probability
+    #: weighted and with non-responder imputation (model.follow_up_sensitivity).
+    loss_to_follow_up: dict[str, Any] = Field(default_factory=dict)
     #: Fit on the other sites, validated on each (empty with fewer than two sites).
     leave_one_site_out: list[dict[str, Any]] = Field(default_factory=list)
     intended_use: str

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-improvement", default=None,
                         help="points (e.g. 5) or percent (e.g. 30%%); default: the measure's MCID")
     parser.add_argument("--seed", type=int, default=0, help="random seed for folds and splits")
+    parser.add_argument("--lost-as-poor", action="store_true",
+                        help="count a patient whose follow-up was due but never came as a poor "
+                             "outcome (non-responder imputation); default: left out")
     parser.add_argument("--custom-measures", action="store_true",
                         help="also use every custom (x_) measure's intake score as a feature")
     parser.add_argument("--missing-indicators", action="store_true",
@@ -72,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     cohort, version_id = resolve(args.path)
     try:
         outcome = OutcomeDefinition.build(args.outcome_measure, args.horizon_days,
-                                          args.window_days, args.min_improvement)
+                                          args.window_days, args.min_improvement,
+                                          lost_as_poor=args.lost_as_poor)
     except KeyError as exc:
         raise UserError(f"--outcome-measure: {exc.args[0]}") from None
     synthetic = args.synthetic or (Path(args.path).exists() and Path(args.path).resolve()
