@@ -32,6 +32,9 @@ sample: $(STAMP)
 
 model: $(STAMP)
 	$(BIN)/paincycle train sample_data/demo --out models/demo.skops
+	# the weekly model needs more patients than the demo has (4,000 synthetic, another seed)
+	$(BIN)/paincycle sample --patients 4000 --seed 21 --out build/weekly-training
+	$(BIN)/paincycle train build/weekly-training --weekly --synthetic --out models/demo-weekly.skops
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from paincycle import clock, database, services
+from paincycle import clock, database, model_charts, services
 from paincycle.access import Permission
 from paincycle.reports import patient as patient_report
 from paincycle.ui import data, filters, trajectories
@@ -49,6 +49,26 @@ else:
     st.caption("Each row is the measure its domain's verdict rests on (weekly means, a point per "
                "week scored) over the grey severity bands. Lanes: one per treatment course had; "
                "ticks for attended and crosses for missed appointments.")
+
+st.subheader("Risk over time")
+weekly = None
+if risk_ui.weekly_path(version_id) is None:
+    st.caption("No weekly (earliest-warning) model for this cohort.")
+elif st.toggle("Show this patient's weekly risk", key="patient_weekly_risk",
+               help="Loads the weekly model (a few seconds the first time on a server)."):
+    weekly = risk_ui.risk_over_time(version_id, patient_id)
+if weekly is not None:
+    over_time, weekly_model = weekly
+    if over_time.empty:
+        st.info("No weekly risk yet: the first is at day 14 after intake, from the data "
+                "recorded by then.")
+    else:
+        st.altair_chart(model_charts.risk_over_time_chart(over_time), width="stretch")
+        latest = over_time.iloc[-1]
+        st.caption(f"Latest: {latest['risk']:.0%} at day {int(latest['landmark'])}. Each week's "
+                   "risk uses only what was recorded by that week. "
+                   + risk_ui.weekly_caveat(version_id, weekly_model)
+                   + " Prognostic support, not a diagnosis.")
 
 st.subheader("Latest scores")
 st.dataframe(trajectories.latest_for_display(view.latest), width="stretch", height="content",

@@ -33,7 +33,11 @@ def retrain_form() -> None:
     threshold = cols[2].text_input("Minimum improvement", "", key="rm_threshold",
                                    help="Points (5) or percent (30%); empty: the measure's MCID")
     landmark = cols[3].number_input("Landmark (days)", 0, 365, DEFAULT_LANDMARK_DAYS, key="rm_landmark")
-    cols = st.columns(3)
+    cols = st.columns(4)
+    with_weekly = cols[3].checkbox(
+        "Also train the weekly model", value=True, key="rm_weekly",
+        help="The earliest-warning model: a risk every week from day 14 to day 120, shown on "
+             "the Patient page. Needs a follow-up window that starts after day 120.")
     lost_as_poor = cols[2].checkbox(
         "Count loss to follow-up as poor", value=False, key="rm_lost",
         help="Non-responder imputation: a patient whose follow-up was due but never came "
@@ -71,6 +75,12 @@ def retrain_form() -> None:
             status.update(label="Not enough data to train", state="error")
             st.error(str(exc))
             return
+        if with_weekly:
+            try:
+                risk.retrain_weekly(version_id, outcome, progress, principal,
+                                    include_custom=include_custom, missing_indicators=indicators)
+            except ValueError as exc:
+                st.warning(f"The weekly model was not trained: {exc}")
         status.update(label="Retrained", state="complete")
     st.success(f"Model retrained on this cohort and saved ({path.name}).")
     st.rerun()
@@ -166,6 +176,18 @@ st.dataframe(meta.subgroups, hide_index=True, width="stretch")
 if meta.leave_one_site_out:
     st.markdown("**Leave one site out** (fitted on the other sites, checked on this one)")
     st.dataframe(meta.leave_one_site_out, hide_index=True, width="stretch")
+
+weekly_path = risk.weekly_path(version_id)
+if weekly_path is not None:
+    weekly = risk.load(weekly_path)
+    st.subheader("Earliest warning: the weekly model")
+    st.write("One model over weekly landmarks (day "
+             f"{weekly.metadata.weekly_landmarks[0]} to {weekly.metadata.weekly_landmarks[-1]}, "
+             "the landmark a covariate) gives each patient a risk every week from the data "
+             "known that week; the Patient page shows it over time.")
+    st.altair_chart(model_charts.auc_by_landmark_chart(weekly.metadata), width="stretch")
+    st.dataframe(weekly.metadata.by_landmark, hide_index=True, width="stretch")
+    st.caption(risk.weekly_caveat(version_id, weekly) + " Folds are grouped by patient.")
 
 st.subheader("Flags in this cohort")
 scores = risk.scores(version_id, path)

@@ -103,3 +103,17 @@ def test_custom_measure_after_the_landmark_is_not_a_baseline():
     cohort = _cohort([("A", 20, "x_anxiety", 60.0), ("A", 0, "pain_nrs", 6.0)])
     X = feat.landmark_features(cohort, 10, include_custom=True)
     assert np.isnan(X.loc["A", "x_anxiety_baseline"])
+
+
+def test_a_patients_features_do_not_depend_on_who_else_is_in_the_table():
+    from paincycle import config
+    from paincycle.cohort import Cohort, read_cohort
+
+    sample = read_cohort(config.SAMPLE_COHORT)
+    full = feat.landmark_features(sample, 14)
+    for pid in sample.patients["patient_id"].astype(str).iloc[:25]:
+        alone = Cohort(*(frame[frame["patient_id"].astype(str) == pid].reset_index(drop=True)
+                         for frame in (sample.patients, sample.observations, sample.events)),
+                       name=sample.name)
+        one = feat.landmark_features(alone, 14, records_events=not sample.events.empty)
+        pd.testing.assert_frame_equal(one, full.loc[[pid]], check_names=False)

@@ -48,3 +48,25 @@ def test_ablation_bars_start_at_chance_and_skip_missing(metadata):
     assert {r["features"] for r in rows} == {a["features"] for a in metadata.ablation}
     bars = chart.to_dict()["layer"][0]
     assert bars["encoding"]["x2"] == {"datum": 0.5}
+
+
+def test_auc_by_landmark_draws_each_landmark_with_its_interval():
+    described = json.loads(config.WEEKLY_MODEL.with_suffix(".json").read_text())
+    described.pop("model_file_sha256")
+    weekly = ModelMetadata.model_validate(described)
+    rows = [r for r in _data(model_charts.auc_by_landmark_chart(weekly)) if "auc" in r]
+    assert [r["landmark"] for r in rows] == weekly.weekly_landmarks
+    assert all(r["lo"] <= r["auc"] <= r["hi"] for r in rows)
+
+
+def test_risk_over_time_draws_the_weekly_risks_and_the_threshold():
+    import pandas as pd
+
+    table = pd.DataFrame({"patient_id": "P1", "landmark": [14, 21],
+                          "date": pd.to_datetime(["2025-01-15", "2025-01-22"]),
+                          "risk": [0.2, 0.35]})
+    chart = model_charts.risk_over_time_chart(table, threshold=0.6)
+    rows = _data(chart)
+    assert [r["risk"] for r in rows if "risk" in r] == [0.2, 0.35]
+    assert [r["date"] for r in rows if "risk" in r] == ["2025-01-15", "2025-01-22"]
+    assert any(r.get("threshold") == 0.6 for r in rows)

@@ -40,7 +40,8 @@ def test_the_wheel_carries_every_file_the_package_reads(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         sizes = {info.filename: info.file_size for info in archive.infolist()}
     wanted = ["paincycle/bundled/demo/patients.parquet", "paincycle/bundled/demo/observations.parquet",
-              "paincycle/bundled/models/demo.skops", "paincycle/reports/templates/summary.html.j2",
+              "paincycle/bundled/models/demo.skops",
+              "paincycle/bundled/models/demo-weekly.skops", "paincycle/reports/templates/summary.html.j2",
               "paincycle/migrations/env.py", "paincycle/migrations/versions/0002_audit_chain.py"]
     for name in wanted:
         assert sizes.get(name, 0) > 0, f"{name} is not in the wheel (or is an empty link)"

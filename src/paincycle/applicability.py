@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from paincycle import evaluation
 from paincycle.cohort import Cohort
 
 if TYPE_CHECKING:  # the model (scikit-learn) is imported only where a model is used
@@ -100,6 +99,7 @@ def local_validation(trained: TrainedModel, cohort: Cohort,
     (patient_id, risk: the model's risks for ``cohort``) against the outcomes the model
     predicts, observed in ``cohort``. Patients without a follow-up are counted, not used.
     """
+    from paincycle import evaluation
     from paincycle import model as risk_model
     from paincycle.outcomes import label_outcomes
 

@@ -33,6 +33,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _BUNDLED = Path(str(resources.files("paincycle") / "bundled"))
 SAMPLE_COHORT = _BUNDLED / "demo"
 DEMO_MODEL = _BUNDLED / "models" / "demo.skops"
+#: The weekly (earliest-warning) model trained on the demo cohort (paincycle.weekly_model).
+WEEKLY_MODEL = _BUNDLED / "models" / "demo-weekly.skops"
 
 
 class AccessMode(StrEnum):

@@ -122,10 +122,22 @@ def custom_codes(cohort: Cohort) -> list[str]:
     return sorted(set(codes[codes.str.startswith(measures.CUSTOM_PREFIX)]))
 
 
+#: The stacked (weekly) model's covariate: which landmark a row describes.
+LANDMARK_FEATURE = Feature(
+    "landmark_days", "Days since intake", "time", "days",
+    "The landmark this risk is for: the weekly model is fitted over landmarks from day 14 to "
+    "day 120, so the same pattern can weigh differently early and late.")
+#: Landmarks of the weekly (earliest-warning) model: every week from day 14 to day 119, plus
+#: the days its AUC is reported at (30, 60, 90).
+WEEKLY_LANDMARKS: tuple[int, ...] = tuple(sorted(set(range(14, 121, 7)) | {30, 60, 90}))
+
+
 def feature_info(name: str) -> Feature:
     """The registry entry of a feature; a custom measure's baseline gets a generic one."""
     if name in FEATURES:
         return FEATURES[name]
+    if name == LANDMARK_FEATURE.name:
+        return LANDMARK_FEATURE
     code = name.removesuffix("_baseline")
     label = code.removeprefix(measures.CUSTOM_PREFIX).replace("_", " ")
     return Feature(name, f"{label} at intake", "custom", "",
@@ -164,8 +176,14 @@ def baseline_values(obs: pd.DataFrame, landmark_days: int) -> pd.DataFrame:
 
 
 def landmark_features(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS,
-                      include_custom: bool = False) -> pd.DataFrame:
+                      include_custom: bool = False, records_events: bool | None = None
+                      ) -> pd.DataFrame:
     """One row per patient (index patient_id), one column per entry of FEATURES.
+
+    Appointment counts are 0, not missing, when the source keeps appointments at all
+    (``records_events``; default: the cohort has any event by the landmark, so no later row
+    changes a feature). A few patients sliced from a version pass the version's answer, so a
+    patient's features never depend on who else was in the table.
 
     With ``include_custom``, also ``<code>_baseline`` for each custom measure of the cohort
     (e.g. CHOIR's anxiety, global mental health, painful body-map regions): a registry's
@@ -191,7 +209,8 @@ def landmark_features(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS
         out[f"{code}_change"] = (r - b).reindex(ids)
         out[f"{code}_slope"] = (slope[code] if code in slope else pd.Series(dtype=float)).reindex(ids)
 
-    _care_features(out, cut, obs, landmark_days)
+    records = (not cut.events.empty) if records_events is None else bool(records_events)
+    _care_features(out, cut, obs, landmark_days, records)
     _withdrawal_index(out)
     if landmark_days < MIN_WITHDRAWAL_DAYS:
         for name, f in FEATURES.items():
@@ -211,6 +230,26 @@ def landmark_features(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS
     return out[names].astype({n: "float64" for n in names if n not in CATEGORICAL})
 
 
+def stacked_features(cohort: Cohort, landmarks: tuple[int, ...] = WEEKLY_LANDMARKS,
+                     include_custom: bool = False, records_events: bool | None = None
+                     ) -> pd.DataFrame:
+    """Landmark features of every patient at each landmark they have data by, one row per
+    (patient_id, landmark) with the landmark as a column (``landmark_days``): the training
+    and scoring table of the weekly model. Each row uses only rows up to its landmark."""
+    frames = []
+    for day in landmarks:
+        X = landmark_features(cohort, day, include_custom=include_custom,
+                              records_events=records_events)
+        cut = landmark_cut(cohort, day)
+        has_data = X.index.isin(cut.observations["patient_id"].astype(str).unique())
+        X = X[has_data].assign(**{LANDMARK_FEATURE.name: float(day)})
+        frames.append(X.set_index(pd.Index(np.full(len(X), day), name="landmark"), append=True))
+    if not frames:
+        return pd.DataFrame()
+    stacked = pd.concat(frames)
+    return stacked.sort_index(level=["patient_id", "landmark"])
+
+
 def _slopes(obs: pd.DataFrame) -> pd.Series:
     """Least-squares slope per (patient, measure), per 28 days; NaN with < 3 scores or < 14 days."""
     t = obs["day"].astype(float)
@@ -226,7 +265,8 @@ def _slopes(obs: pd.DataFrame) -> pd.Series:
     return slope.where((n >= 3) & (span >= 14))
 
 
-def _care_features(out: pd.DataFrame, cut: Cohort, obs: pd.DataFrame, landmark_days: int) -> None:
+def _care_features(out: pd.DataFrame, cut: Cohort, obs: pd.DataFrame, landmark_days: int,
+                   records_events: bool) -> None:
     ids = out.index
     events = _with_day(cut, cut.events) if not cut.events.empty else None
     if events is not None:
@@ -237,7 +277,7 @@ def _care_features(out: pd.DataFrame, cut: Cohort, obs: pd.DataFrame, landmark_d
     missed = kinds.get("appointment_missed", pd.Series(dtype=float)).reindex(ids).fillna(0)
     attended = kinds.get("appointment_attended", pd.Series(dtype=float)).reindex(ids).fillna(0)
     total = missed + attended
-    has_events = events is not None and not events.empty
+    has_events = records_events  # no appointment by the landmark is 0, where appointments are kept
     out["appointments_missed"] = missed if has_events else np.nan
     out["appointments_total"] = total if has_events else np.nan
     out["missed_appointment_share"] = (missed / total.where(total > 0))

@@ -38,12 +38,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from paincycle import evaluation
+from paincycle import evaluation, outcomes
 from paincycle import features as feat
 from paincycle.access import Permission, Principal, require
 from paincycle.cohort import Cohort
 from paincycle.model_metadata import ModelMetadata
-from paincycle import outcomes
 from paincycle.outcomes import OutcomeDefinition, label_outcomes
 from paincycle.outcomes import summary as outcome_summary
 from paincycle.risks import (  # noqa: F401 - the light half of the model, re-exported
@@ -349,11 +348,14 @@ class TrainedModel:
     def include_custom(self) -> bool:
         return bool(self.metadata.feature_options.get("include_custom", False))
 
-    def features_for(self, cohort: Cohort, landmark_days: int | None = None) -> pd.DataFrame:
+    def features_for(self, cohort: Cohort, landmark_days: int | None = None,
+                     records_events: bool | None = None) -> pd.DataFrame:
         """The landmark features this model reads, built as at training (custom measures
-        included when it used them); a feature this cohort lacks is a gap, not an error."""
+        included when it used them); a feature this cohort lacks is a gap, not an error.
+        ``records_events``: as features.landmark_features (pass the version's, for a slice)."""
         landmark = self.landmark_days if landmark_days is None else int(landmark_days)
-        X = feat.landmark_features(cohort, landmark, include_custom=self.include_custom)
+        X = feat.landmark_features(cohort, landmark, include_custom=self.include_custom,
+                                   records_events=records_events)
         absent = [c for c in self.feature_names if c not in X.columns]
         return X.assign(**{c: np.nan for c in absent}) if absent else X
 
@@ -367,6 +369,45 @@ def training_table(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: in
     X_all = feat.landmark_features(cohort, landmark_days, include_custom=include_custom)
     labels = label_outcomes(cohort, outcome)
     return X_all, labels
+
+
+def enough_labels(labels: pd.DataFrame, cohort: Cohort, outcome: OutcomeDefinition) -> dict:
+    """The outcome summary; ValueError naming the counts when there is too little to train."""
+    info = outcome_summary(labels, cohort.n_patients)
+    n_poor, n_good = info["n_poor"], info["n_labelled"] - info["n_poor"]
+    if info["n_labelled"] < MIN_LABELLED or min(n_poor, n_good) < MIN_PER_CLASS:
+        raise ValueError(
+            f"too few labelled patients to train: {info['n_labelled']} have both a baseline and "
+            f"a follow-up ({n_poor} poor, {n_good} good outcomes); at least {MIN_LABELLED}, with "
+            f"{MIN_PER_CLASS} of each, are needed. Outcome: {outcome.describe()}")
+    return info
+
+
+def evidence_summary(y: np.ndarray, risk: np.ndarray, seed: int,
+                     extra_thresholds: tuple[float, ...] = ()) -> tuple[dict, dict]:
+    """The metrics (with bootstrap intervals) and curves of out-of-fold risks, as ModelMetadata
+    stores them: one definition for every model PainCycle trains."""
+    point = evaluation.point_metrics(y, risk)
+    intervals = evaluation.bootstrap_intervals(y, risk, seed=seed)
+    metrics = {
+        "auc": round(point["auc"], 4), "auc_ci": [round(v, 4) for v in intervals["auc"]],
+        "brier": round(point["brier"], 4), "scaled_brier": round(point["scaled_brier"], 4),
+        "scaled_brier_ci": [round(v, 4) for v in intervals["scaled_brier"]],
+        "calibration_intercept": round(point["calibration_intercept"], 3),
+        "calibration_intercept_ci": [round(v, 3) for v in intervals["calibration_intercept"]],
+        "calibration_slope": round(point["calibration_slope"], 3),
+        "calibration_slope_ci": [round(v, 3) for v in intervals["calibration_slope"]],
+        "n_train": int(len(y)), "n_poor": int(np.sum(y)),
+        "prevalence": round(float(np.mean(y)), 4),
+    }
+    thresholds = evaluation.decision_thresholds(y, risk, extra=(flag_threshold(risk),
+                                                                *extra_thresholds))
+    curves = {"roc": evaluation.roc_points(y, risk),
+              "calibration": evaluation.calibration_bins(y, risk),
+              "calibration_smooth": evaluation.smoothed_calibration(y, risk),
+              "decision": evaluation.net_benefit(y, risk, thresholds),
+              "thresholds": [evaluation.at_threshold(y, risk, t) for t in thresholds]}
+    return metrics, curves
 
 
 def data_hash(cohort: Cohort) -> str:
@@ -397,13 +438,7 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
     report = progress or (lambda _f, _m: None)
     report(0.02, "Computing landmark features and outcome labels")
     X_all, labels = training_table(cohort, outcome, landmark_days, include_custom)
-    info = outcome_summary(labels, cohort.n_patients)
-    n_poor, n_good = info["n_poor"], info["n_labelled"] - info["n_poor"]
-    if info["n_labelled"] < MIN_LABELLED or min(n_poor, n_good) < MIN_PER_CLASS:
-        raise ValueError(
-            f"too few labelled patients to train: {info['n_labelled']} have both a baseline and "
-            f"a follow-up ({n_poor} poor, {n_good} good outcomes); at least {MIN_LABELLED}, with "
-            f"{MIN_PER_CLASS} of each, are needed. Outcome: {outcome.describe()}")
+    info = enough_labels(labels, cohort, outcome)
     X = X_all.loc[labels["patient_id"]]
     columns = usable_columns(X)
     X = X[columns]
@@ -414,13 +449,12 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
 
     report(0.30, "Evaluating the whole procedure, model choice included, on held-out folds")
     risk, fold_of, chosen_in_folds = nested_oof(X, y, kinds, seed, indicators=missing_indicators)
-    point = evaluation.point_metrics(y, risk)
     fold_aucs = [_auc_or_nan(y[fold_of == k], risk[fold_of == k]) for k in range(N_FOLDS)]
     report(0.45, "Bootstrap intervals for discrimination and calibration")
-    intervals = evaluation.bootstrap_intervals(y, risk, seed=seed)
+    evidence_metrics, curves = evidence_summary(y, risk, seed)
 
     report(0.55, "Ablation: each feature block fitted and calibrated like the full model")
-    ablation = ablation_table(X, y, chosen, seed, missing_indicators, point["auc"])
+    ablation = ablation_table(X, y, chosen, seed, missing_indicators, evidence_metrics["auc"])
 
     patients = cohort.patients.set_index(cohort.patients["patient_id"].astype(str))
     site = (patients["site"].reindex(labels["patient_id"]).to_numpy()
@@ -439,23 +473,13 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
     report(0.80, "Fitting the final model on all labelled patients")
     estimator = fit_calibrated(chosen, X, y, seed, indicators=missing_indicators)
     reference = _reference(estimator, X)
-    default_cut = flag_threshold(risk)
-    metrics = {
-        "auc": round(point["auc"], 4), "auc_ci": [round(v, 4) for v in intervals["auc"]],
+    metrics = evidence_metrics | {
         "auc_folds": [round(a, 4) for a in fold_aucs],
         "candidates": {k: round(v, 4) for k, v in candidates.items()},
         "model_kind": chosen, "kinds_chosen_in_folds": chosen_in_folds,
-        "brier": round(point["brier"], 4), "scaled_brier": round(point["scaled_brier"], 4),
-        "scaled_brier_ci": [round(v, 4) for v in intervals["scaled_brier"]],
-        "calibration_intercept": round(point["calibration_intercept"], 3),
-        "calibration_intercept_ci": [round(v, 3) for v in intervals["calibration_intercept"]],
-        "calibration_slope": round(point["calibration_slope"], 3),
-        "calibration_slope_ci": [round(v, 3) for v in intervals["calibration_slope"]],
-        "n_train": int(len(y)), "n_poor": int(y.sum()), "prevalence": round(float(y.mean()), 4),
         "n_patients": int(cohort.n_patients), "n_unlabelled": info["n_unlabelled"],
         "outcome_measures_used": labels["measure"].value_counts().to_dict(),
     }
-    thresholds = evaluation.decision_thresholds(y, risk, extra=(default_cut,))
     metadata = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cohort_name": cohort.name, "training_data_hash": data_hash(cohort),
@@ -464,11 +488,7 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
         "feature_options": {"include_custom": bool(include_custom),
                             "missing_indicators": bool(missing_indicators)},
         "metrics": metrics,
-        "curves": {"roc": evaluation.roc_points(y, risk),
-                   "calibration": evaluation.calibration_bins(y, risk),
-                   "calibration_smooth": evaluation.smoothed_calibration(y, risk),
-                   "decision": evaluation.net_benefit(y, risk, thresholds),
-                   "thresholds": [evaluation.at_threshold(y, risk, t) for t in thresholds]},
+        "curves": curves,
         "ablation": ablation, "subgroups": evaluation.subgroup_table(y, risk, groups, seed=seed),
         "leave_one_site_out": by_site, "loss_to_follow_up": lost,
         "intended_use": INTENDED_USE + (" Trained on synthetic data." if synthetic else ""),

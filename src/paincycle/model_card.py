@@ -98,6 +98,7 @@ def render(meta: ModelMetadata, file_hash: str = "", disclaimer: str = "") -> st
                           + (" Custom measures of the cohort are included."
                              if meta.feature_options.get("include_custom") else "")),
         lost=meta.loss_to_follow_up, by_site=meta.leave_one_site_out,
+        by_landmark=meta.by_landmark,
         analysis=analysis, performance=performance,
         coefficients=meta.coefficients[:MAX_COEFFICIENTS], ablation=ablation, decision=decision,
         subgroups=meta.subgroups, limitations=limitations, monitoring=monitoring,

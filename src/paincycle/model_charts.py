@@ -113,3 +113,40 @@ def risk_histogram(scores: pd.DataFrame, threshold: float) -> alt.Chart:
         x="threshold:Q")
     return (bars + rule).properties(title="Risk in this cohort (red: flag threshold)",
                                     width=WIDTH * 2, height=180)
+
+
+def risk_over_time_chart(table: pd.DataFrame, threshold: float | None = None) -> alt.LayerChart:
+    """One patient's weekly risk (line with a point per landmark), the flag threshold dashed."""
+    frame = table.assign(date=pd.to_datetime(table["date"]).dt.strftime("%Y-%m-%d"))
+    line = alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("date:T", title="Week (date)", axis=alt.Axis(format="%d %b %Y")),
+        y=alt.Y("risk:Q", title="Risk of a poor outcome", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        tooltip=[alt.Tooltip("date:T", title="week of", format="%d %b %Y"),
+                 alt.Tooltip("landmark:Q", title="day since intake"),
+                 alt.Tooltip("risk:Q", format=".0%")])
+    layers = [line]
+    if threshold is not None:
+        layers.append(alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(
+            color="firebrick", strokeDash=[4, 4]).encode(y="threshold:Q"))
+    return alt.layer(*layers).properties(title="Risk over time (weekly model)",
+                                         width=WIDTH * 2, height=200)
+
+
+def auc_by_landmark_chart(metadata: ModelMetadata) -> alt.LayerChart:
+    """The weekly model's out-of-fold AUC at each landmark, with its 95% interval."""
+    rows = [r for r in metadata.by_landmark if r.get("auc") is not None]
+    frame = pd.DataFrame([{"landmark": r["landmark"], "auc": r["auc"], "lo": r["auc_ci"][0],
+                           "hi": r["auc_ci"][1], "n": r["n"]} for r in rows])
+    base = alt.Chart(frame).encode(
+        x=alt.X("landmark:Q", title="Landmark (days since intake)"))
+    band = base.mark_area(opacity=0.2).encode(
+        y=alt.Y("lo:Q", title="Cross-validated AUC", scale=alt.Scale(domain=[0.5, 1])),
+        y2="hi:Q")
+    line = base.mark_line(point=True).encode(
+        y="auc:Q", tooltip=["landmark:Q", alt.Tooltip("auc:Q", format=".3f"),
+                            alt.Tooltip("lo:Q", title="95% CI from", format=".3f"),
+                            alt.Tooltip("hi:Q", title="95% CI to", format=".3f"),
+                            alt.Tooltip("n:Q", title="patients")])
+    return (band + line).properties(title="Earliest warning: AUC by landmark", width=WIDTH * 2,
+                                    height=220)

@@ -93,6 +93,11 @@ class ModelMetadata(BaseModel):
     #: Who has no label and how they differ; results on complete cases, inverse-probability
     #: weighted and with non-responder imputation (model.follow_up_sensitivity).
     loss_to_follow_up: dict[str, Any] = Field(default_factory=dict)
+    #: The weekly model's landmarks (empty for a one-landmark model) and its out-of-fold
+    #: performance at each; ``metrics`` and ``evidence`` are then those of the reference
+    #: landmark (paincycle.weekly_model.REFERENCE_LANDMARK).
+    weekly_landmarks: list[int] = Field(default_factory=list)
+    by_landmark: list[dict[str, Any]] = Field(default_factory=list)
     #: Fit on the other sites, validated on each (empty with fewer than two sites).
     leave_one_site_out: list[dict[str, Any]] = Field(default_factory=list)
     intended_use: str

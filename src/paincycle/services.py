@@ -201,6 +201,45 @@ def model_path(version_id: str | None) -> Path | None:
     return config.DEMO_MODEL if Path(config.DEMO_MODEL).exists() else None
 
 
+def weekly_retrained_path(version_id: str) -> Path:
+    """Where a weekly model retrained on a stored version is kept (beside the cohort store)."""
+    return retrained_path(version_id).with_name(f"{version_id}-weekly.skops")
+
+
+def weekly_model_path(version_id: str | None) -> Path | None:
+    """The weekly (earliest-warning) model for a version: one retrained on it, else the
+    shipped one, else None."""
+    from paincycle import config
+
+    if version_id and weekly_retrained_path(version_id).exists():
+        return weekly_retrained_path(version_id)
+    return config.WEEKLY_MODEL if Path(config.WEEKLY_MODEL).exists() else None
+
+
+def retrain_weekly(cohort: Cohort, outcome: OutcomeDefinition, out: str | Path, *,
+                   principal: Principal | None = None, engine: Engine | None = None,
+                   cohort_version: str | None = None, synthetic: bool = False, seed: int = 0,
+                   progress: Progress | None = None, include_custom: bool = False,
+                   missing_indicators: bool = False) -> tuple[risk_model.TrainedModel, Path]:
+    """Train the weekly model on ``cohort``, save it and audit the retrain."""
+    who = require(principal, Permission.TRAIN_MODEL)
+    from paincycle import model as risk_model
+    from paincycle import weekly_model
+
+    trained = weekly_model.train_weekly(cohort, outcome, seed=seed, progress=progress,
+                                        synthetic=synthetic, principal=who,
+                                        include_custom=include_custom,
+                                        missing_indicators=missing_indicators)
+    path = risk_model.save(trained, out)
+    metrics = trained.metadata.metrics
+    audit.record(_engine(engine), who, audit.Action.RETRAIN, cohort_version=cohort_version,
+                 detail=f"weekly model, landmarks {trained.metadata.weekly_landmarks[0]}-"
+                        f"{trained.metadata.weekly_landmarks[-1]} days; outcome "
+                        f"{', '.join(outcome.measures)}; CV AUC at day "
+                        f"{trained.landmark_days} {metrics.auc:.3f}")
+    return trained, path
+
+
 def team_threshold(model_path: str | Path, engine: Engine | None = None) -> float | None:
     """The team's flag threshold for this model file, or None (the model's default share)."""
     return team.flag_threshold(_engine(engine), risks.file_id(model_path))

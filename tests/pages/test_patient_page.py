@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
@@ -147,3 +148,25 @@ def test_a_synthetic_model_on_real_patients_is_said_beside_the_risk(tiny_cohort_
     at = open_patient_page("P001")
     assert any("trained on synthetic (generated) data" in w.value
                and "scores real patients" in w.value for w in at.warning)
+
+
+def test_the_weekly_risk_is_shown_on_request_and_reads_only_each_weeks_data():
+    from paincycle import weekly_model
+
+    sample = read_cohort(config.SAMPLE_COHORT)
+    pid = sample.patients["patient_id"].iloc[41]
+    at = open_patient_page(pid)
+    charts_before = len(at.get("vega_lite_chart"))
+    at.toggle(key="patient_weekly_risk").set_value(True).run()
+    assert not at.exception
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == charts_before + 1
+    chart = next(c for c in charts if "Risk over time (weekly model)" in c.proto.spec)
+    trained = risk_model.load(config.WEEKLY_MODEL)
+    expected = weekly_model.risk_over_time(trained, sample)
+    expected = expected[expected["patient_id"] == pid]
+    shown = [row for rows in chart.proto.datasets for row in
+             convert_arrow_bytes_to_pandas_df(rows.data.data).to_dict("records")]
+    risks = [row["risk"] for row in shown if "risk" in row]
+    assert risks == pytest.approx(expected["risk"].tolist())
+    assert any("Prognostic support, not a diagnosis" in c.value for c in at.caption)

@@ -34,9 +34,26 @@ def test_shows_metrics_charts_and_flags(small_cohort, monkeypatch, tmp_path):
     assert metrics["AUC (cross-validated)"] == f"{shipped['metrics']['auc']:.2f}"
     assert metrics["Labelled patients"] == f"{shipped['metrics']['n_train']:,}"
     charts = at.get("vega_lite_chart")
-    assert len(charts) == 5  # ROC, calibration, decision curve, ablation, risk histogram
+    # ROC, calibration, decision curve, ablation, the weekly model's AUC by landmark, histogram
+    assert len(charts) == 6
     titles = " ".join(c.proto.spec for c in charts)
     assert "ROC" in titles and "Decision curve" in titles and "ablation" in titles
+    assert "Earliest warning: AUC by landmark" in titles
+    weekly = json.loads(config.WEEKLY_MODEL.with_suffix(".json").read_text())
+    shown = [t.value for t in at.dataframe]
+    by_landmark = next(t for t in shown if "landmark" in t.columns)
+    assert by_landmark["landmark"].tolist() == weekly["weekly_landmarks"]
+    assert metrics["Calibration slope"] == f"{shipped['metrics']['calibration_slope']:.2f}"
+    sensitivity = next(t for t in shown if "analysis" in t.columns)
+    assert sensitivity["analysis"].str.contains("non-responder").any()
+    # what flagging at the threshold in force meant in training, from the file's own evidence
+    from paincycle import evaluation
+
+    at_cut = next(t for t in shown if "PPV" in t.columns).iloc[0]
+    threshold = float(next(s for s in at.slider if s.key.startswith("rm_threshold_")).value)
+    expected = evaluation.at_threshold(shipped["evidence"]["y"], shipped["evidence"]["risk"],
+                                       threshold)
+    assert abs(at_cut["PPV"] - expected["ppv"]) < 0.02  # the slider shows the rounded cut
     assert any("not a diagnosis" in i.value for i in at.info)
     assert any("Predicted at day 90" in md.value for md in at.markdown)
     # a synthetic model scoring a cohort not known to be synthetic says so, and is checked here
@@ -96,4 +113,5 @@ def test_retrain_on_the_current_cohort(small_cohort, monkeypatch, tmp_path, data
     assert (data_dir / "models" / f"{version.id}.skops").exists()
     assert any("trained on this cohort: its cross-validated numbers" in c.value for c in at.caption)
     assert not at.warning  # its own model: nothing borrowed
-    assert len(at.get("vega_lite_chart")) == 5
+    assert (data_dir / "models" / f"{version.id}-weekly.skops").exists()
+    assert len(at.get("vega_lite_chart")) == 6  # with its own weekly model's AUC by landmark

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-improvement", default=None,
                         help="points (e.g. 5) or percent (e.g. 30%%); default: the measure's MCID")
     parser.add_argument("--seed", type=int, default=0, help="random seed for folds and splits")
+    parser.add_argument("--weekly", action="store_true",
+                        help="train the weekly (earliest-warning) model over landmarks from day "
+                             "14 to day 120 instead of one landmark (--landmark-days is ignored)")
     parser.add_argument("--lost-as-poor", action="store_true",
                         help="count a patient whose follow-up was due but never came as a poor "
                              "outcome (non-responder imputation); default: left out")
@@ -85,12 +88,18 @@ def run(args: argparse.Namespace) -> int:
     def progress(fraction: float, message: str) -> None:
         print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
 
-    trained, out = services.retrain(cohort, outcome, args.landmark_days, args.out,
-                                    principal=services.cli_principal(),
-                                    cohort_version=version_id, synthetic=synthetic,
-                                    seed=args.seed, progress=progress,
-                                    include_custom=args.custom_measures,
-                                    missing_indicators=args.missing_indicators)
+    options = {"principal": services.cli_principal(), "cohort_version": version_id,
+               "synthetic": synthetic, "seed": args.seed, "progress": progress,
+               "include_custom": args.custom_measures,
+               "missing_indicators": args.missing_indicators}
+    try:
+        if args.weekly:
+            trained, out = services.retrain_weekly(cohort, outcome, args.out, **options)
+        else:
+            trained, out = services.retrain(cohort, outcome, args.landmark_days, args.out,
+                                            **options)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     print(report(trained))
     print(f"Model written to {out} (metadata {out.with_suffix('.json').name}, "
           f"model card {out.with_suffix('.md').name})")
@@ -116,15 +125,20 @@ def report(trained: risk_model.TrainedModel) -> str:
         f"{m.n_unlabelled} without both points are not used.",
         "Model comparison (5-fold CV AUC): " + ", ".join(
             f"{k} {v:.3f}" for k, v in m.candidates.items()) + f"; kept: {m.model_kind}.",
-        f"Cross-validated AUC {m.auc:.3f} (95% CI {m.auc_ci[0]:.3f}-{m.auc_ci[1]:.3f}; "
-        f"folds {min(m.auc_folds):.3f}-{max(m.auc_folds):.3f}).",
+        f"Cross-validated AUC {m.auc:.3f} (95% CI {m.auc_ci[0]:.3f}-{m.auc_ci[1]:.3f}"
+        + (f"; folds {min(m.auc_folds):.3f}-{max(m.auc_folds):.3f})." if m.auc_folds else ")."),
         f"Calibration: intercept {m.calibration_intercept:+.2f}{_ci(m.calibration_intercept_ci)}, "
         f"slope {m.calibration_slope:.2f}{_ci(m.calibration_slope_ci)}; Brier score "
         f"{m.brier:.3f}" + (f", scaled Brier {m.scaled_brier:.3f}{_ci(m.scaled_brier_ci)}."
                             if m.scaled_brier is not None else "."),
-        "Ablation (CV AUC): " + "; ".join(
-            f"{a['features']} {a['auc']:.3f}" if a["auc"] is not None else
-            f"{a['features']} n/a" for a in meta.ablation),
-        risk_model.DISCLAIMER,
     ]
+    if meta.ablation:
+        lines.append("Ablation (CV AUC): " + "; ".join(
+            f"{a['features']} {a['auc']:.3f}" if a["auc"] is not None else
+            f"{a['features']} n/a" for a in meta.ablation))
+    if meta.by_landmark:
+        lines.append("AUC by landmark (weekly model): " + "; ".join(
+            f"day {r['landmark']} {r['auc']:.3f}" if r.get("auc") is not None else
+            f"day {r['landmark']} n/a" for r in meta.by_landmark))
+    lines.append(risk_model.DISCLAIMER)
     return "\n".join(lines)

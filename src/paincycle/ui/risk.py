@@ -82,7 +82,7 @@ def _factors(version_id: str, path: str, mtime: float, patient_ids: tuple[str, .
 
     trained = load(Path(path))
     subset = _patients_of(version_id, patient_ids)
-    features = trained.features_for(subset)
+    features = trained.features_for(subset, records_events=_records_events(version_id))
     features = features.loc[[p for p in patient_ids if p in features.index]]
     if features.empty:
         return {}
@@ -145,6 +145,20 @@ def retrain(version_id: str, outcome, landmark_days: int, progress,
                                synthetic=version is not None and version.synthetic,
                                include_custom=include_custom,
                                missing_indicators=missing_indicators)
+    return path
+
+
+def retrain_weekly(version_id: str, outcome, progress, principal: Principal | None = None,
+                   include_custom: bool = False, missing_indicators: bool = False) -> Path:
+    """Train the weekly model on the stored cohort version and save it beside the store."""
+    version = data.store().find(version_id)
+    _, path = services.retrain_weekly(data.load_cohort(version_id), outcome,
+                                      services.weekly_retrained_path(version_id),
+                                      principal=principal, cohort_version=version_id,
+                                      progress=progress,
+                                      synthetic=version is not None and version.synthetic,
+                                      include_custom=include_custom,
+                                      missing_indicators=missing_indicators)
     return path
 
 
@@ -231,3 +245,59 @@ def provenance_notice(version_id: str) -> None:
         st.warning(origin.words(), icon=":material/warning:")
     else:
         st.caption(f"{origin.words()} {risks.DISCLAIMER}")
+
+
+# --------------------------------------------------------------------------- weekly model
+
+
+def weekly_path(version_id: str) -> Path | None:
+    """The weekly (earliest-warning) model for this version, if there is one."""
+    return services.weekly_model_path(version_id)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _records_events(version_id: str) -> bool:
+    """Whether the version keeps appointments and treatments at all (features of a slice)."""
+    from paincycle.ui import trajectories as kept
+
+    return not kept.prepared(version_id).cohort.events.empty
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _as_of(version_id: str) -> pd.Timestamp | None:
+    """The version's latest record: the 'now' its weekly risks are computed for."""
+    from paincycle.ui import trajectories as kept
+
+    span = kept.prepared(version_id).cohort.date_range()
+    return span[1] if span else None
+
+
+@st.cache_data(show_spinner="Computing the weekly risk...", max_entries=512)
+def _risk_over_time(version_id: str, path: str, mtime: float, patient_id: str) -> pd.DataFrame:
+    from paincycle import weekly_model
+
+    trained = load(Path(path))
+    subset = _patients_of(version_id, (patient_id,))
+    return weekly_model.risk_over_time(trained, subset, as_of=_as_of(version_id),
+                                       records_events=_records_events(version_id))
+
+
+def risk_over_time(version_id: str, patient_id: str) -> tuple[pd.DataFrame, TrainedModel] | None:
+    """This patient's weekly risks and the weekly model behind them (None without one)."""
+    path = weekly_path(version_id)
+    if path is None:
+        return None
+    return (_risk_over_time(version_id, str(path), path.stat().st_mtime, patient_id),
+            load(path))
+
+
+def weekly_caveat(version_id: str, trained: TrainedModel) -> str:
+    """What a reader must know about the weekly model on this cohort, in one sentence."""
+    version = data.store().find(version_id)
+    on_real = version is not None and not version.synthetic
+    if trained.metadata.synthetic and on_real:
+        return ("The weekly model was trained on synthetic data and has not been validated on "
+                "this cohort: read the trend, not the numbers.")
+    return (f"Weekly model trained on {trained.metadata.cohort_name or 'an unnamed cohort'}; "
+            f"cross-validated AUC {trained.metadata.metrics.auc:.2f} at day "
+            f"{trained.landmark_days}.")
