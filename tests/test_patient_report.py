@@ -78,7 +78,7 @@ def test_pdf_is_one_page_with_the_header_verdicts_chart_and_latest(analysis):
     assert len(pages) == 1
     text = pages[0].extract_text()
     for expected in ("Patient report: P001", "Age at intake", "chronic low back pain", "CBT",
-                     "no model score", "Risk trend", "not available yet", "Change since baseline",
+                     "no model score", "Risk trend", "weekly model, on the Patient page", "Change since baseline",
                      "improved", "Latest scores", "PROMIS physical function T", "mild",
                      "not a diagnosis"):
         assert expected in text, expected

@@ -63,10 +63,13 @@ def decision_curve_chart(metadata: ModelMetadata) -> alt.Chart:
         "model": "review flagged patients", "treat_all": "review everyone",
         "treat_none": "review no one"})
     long = table.melt("threshold", var_name="strategy", value_name="net_benefit")
-    low = min(-0.05, float(long["net_benefit"].min()))
-    return alt.Chart(long).mark_line().encode(
+    # "review everyone" plunges at high thresholds; the axis stops a little below zero so the
+    # model's curve stays readable (the lines are clipped there, as decision curves are drawn)
+    high = max(0.05, float(long["net_benefit"].max()) + 0.02)
+    low = max(-high / 2, min(-0.02, float(long["net_benefit"].min())))
+    return alt.Chart(long).mark_line(clip=True).encode(
         x=alt.X("threshold:Q", title="Risk threshold", axis=alt.Axis(format="%")),
-        y=alt.Y("net_benefit:Q", title="Net benefit", scale=alt.Scale(domainMin=low)),
+        y=alt.Y("net_benefit:Q", title="Net benefit", scale=alt.Scale(domain=[low, high])),
         color=alt.Color("strategy:N", title=None,
                         legend=alt.Legend(orient="bottom", columns=1)),
         strokeDash=alt.StrokeDash("strategy:N", legend=None),
@@ -129,8 +132,9 @@ def risk_over_time_chart(table: pd.DataFrame, threshold: float | None = None) ->
     if threshold is not None:
         layers.append(alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(
             color="firebrick", strokeDash=[4, 4]).encode(y="threshold:Q"))
-    return alt.layer(*layers).properties(title="Risk over time (weekly model)",
-                                         width=WIDTH * 2, height=200)
+    # titled by the page's heading; the description names it for screen readers and tests
+    return alt.layer(*layers).properties(description="Risk over time (weekly model)",
+                                         width=WIDTH * 2, height=220)
 
 
 def auc_by_landmark_chart(metadata: ModelMetadata) -> alt.LayerChart:

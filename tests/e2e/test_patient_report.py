@@ -33,7 +33,7 @@ def test_patient_report_header_lanes_and_pdf(page, app_server, tmp_path):
     assert metric_value(page, "Intake date") == f"{me['intake_date']:%Y-%m-%d}"
     risk = metric_value(page, "Model risk")
     assert risk == "no model score" or (risk.endswith("%") and 1 <= int(risk[:-1]) <= 99), risk
-    page.get_by_text("Risk trend: not available yet", exact=False).wait_for()
+    page.get_by_text("Risk trend: the model risk above", exact=False).wait_for()
     page.get_by_text(f"Diagnosis: {me['diagnosis']}", exact=False).wait_for()
 
     charts = page.locator('[data-testid="stVegaLiteChart"]')
@@ -57,7 +57,7 @@ def test_patient_report_header_lanes_and_pdf(page, app_server, tmp_path):
     assert len(pdf.pages) == 1
     text = pdf.pages[0].extract_text()
     for expected in (f"Patient report: {PATIENT}", str(me["diagnosis"]), "Change since baseline",
-                     "PROMIS physical function T", "severe", "not available yet"):
+                     "PROMIS physical function T", "severe", "Risk trend"):
         assert expected in text, expected
     assert len(pdf.pages[0].images) == 1  # the timeline
     (Path("/tmp") / "patient_report.pdf").write_bytes(saved.read_bytes())

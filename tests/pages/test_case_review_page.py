@@ -202,3 +202,18 @@ def test_a_meeting_is_started_with_attendees_and_signed_off(tiny_cohort_dir, no_
     record = meeting.meeting_markdown(meeting.meeting_record("tiny", at.dataframe[0].value.rename(
         columns={"patient": "patient_id"}).assign(reasons=[[]]), date.today()))
     assert "Attendees: Dr Ana Ruiz, Jo Bloggs" in record and "Signed off " in record
+
+
+@pytest.mark.skipif(not (config.SAMPLE_COHORT / "patients.parquet").exists(),
+                    reason="the bundled sample cohort is missing")
+def test_the_case_card_shows_the_weekly_risk_on_request():
+    CohortStore().save(read_cohort(config.SAMPLE_COHORT), name="demo")
+    at = _open()
+    patient = _patient_on_card(at)
+    before = len(at.get("vega_lite_chart"))
+    at.toggle(key=f"card_weekly_{patient}").set_value(True).run()
+    assert not at.exception
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == before + 1
+    assert any("Risk over time (weekly model)" in c.proto.spec for c in charts)
+    assert any("not a diagnosis" in c.value for c in at.caption)

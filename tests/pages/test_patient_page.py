@@ -121,7 +121,7 @@ def test_patient_header_and_latest_band_for_a_low_physical_function():
                                    else "no model score")
     texts = [t.value for t in at.text]
     assert f"Sex: {me['sex']} · Diagnosis: {me['diagnosis']} · Site: {me['site']}" in texts
-    assert any("trend: not available yet" in c.value for c in at.caption)
+    assert any("weekly model's risk week by week" in c.value for c in at.caption)
 
     latest = at.dataframe[0].value.set_index("Measure")
     assert latest.loc["PROMIS physical function T", "Score"] == 28.4

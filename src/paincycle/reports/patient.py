@@ -27,8 +27,10 @@ from paincycle.reports import document
 from paincycle.risks import DISCLAIMER, risk_words
 from paincycle.trajectories import CohortTrajectories
 
-RISK_TREND_NOTE = ("Risk trend: not available yet. The model gives one risk at its landmark; "
-                   "a trend needs a weekly model.")
+#: The header's risk is the one-landmark model's; its week-by-week trend is the weekly model's.
+RISK_TREND = "weekly model, on the Patient page"
+RISK_TREND_NOTE = ("Risk trend: the model risk above is one number at the model's landmark; the "
+                   "weekly model's risk week by week is under Risk over time below.")
 MCID_NOTE = ("Improved or worse: a change of at least the measure's MCID (minimal clinically "
              "important difference) from the baseline closest to intake to the latest score.")
 #: Timeline plot size in the PDF, in pixels: wide and low, so it spans the page at a legible size.
@@ -208,7 +210,7 @@ def _draw(pdf: document.PdfReport, report: PatientReport, cohort_name: str,
     """The page: header, change since baseline, the timeline (when given as png, w, h mm), latest."""
     pdf.paragraph(f"{cohort_name} · printed {clock.local(clock.now()):%Y-%m-%d} · "
                   f"Risk: {DISCLAIMER}" + (f" {model_note}" if model_note else ""), size=8.5)
-    facts = [*report.header.facts(), ("Risk trend", "not available yet")]
+    facts = [*report.header.facts(), ("Risk trend", RISK_TREND)]
     for part in (facts[:5], facts[5:]):  # labels as the headings, values under them
         pdf.table([label for label, _ in part], [[value for _, value in part]],
                   [16, 12, 30, 24, 18] if part[0][0] == "Age at intake" else [14, 16, 30, 22, 18])
@@ -227,7 +229,8 @@ def _draw(pdf: document.PdfReport, report: PatientReport, cohort_name: str,
     pdf.table(["Measure", "Date", "Score", "Severity band"] * 2,
               [[*a, *b] for a, b in zip(rows[:half], right, strict=True)],
               [40, 19, 11, 25] * 2)
-    pdf.paragraph(f"{MCID_NOTE} {RISK_TREND_NOTE}", size=7.5)
+    pdf.paragraph(f"{MCID_NOTE} The risk trend, week by week, is the weekly model's, on the "
+                  "Patient page.", size=7.5)
 
 
 def patient_report_pdf(analysis: CohortTrajectories, patient_id: str, *,

@@ -249,6 +249,27 @@ def _card_charts(version_id: str, patient_id: str) -> tuple[dict[str, dict], dic
     return sparks, charts.responder_tiles(domains).to_dict()
 
 
+def weekly_risk(version_id: str, patient_id: str) -> None:
+    """The weekly model's risk over time for this patient, on request (it loads the model)."""
+    from paincycle import model_charts
+    from paincycle.ui import risk as risk_ui
+
+    if risk_ui.weekly_path(version_id) is None:
+        return
+    if not st.toggle("Show the weekly risk over time", key=f"card_weekly_{patient_id}",
+                     help="The earliest-warning model's risk, week by week from day 14, each "
+                          "from the data recorded by then."):
+        return
+    weekly = risk_ui.risk_over_time(version_id, patient_id)
+    if weekly is None or weekly[0].empty:
+        st.caption("No weekly risk yet: the first is at day 14 after intake.")
+        return
+    over_time, trained = weekly
+    st.altair_chart(model_charts.risk_over_time_chart(over_time), width="stretch")
+    st.caption(risk_ui.weekly_caveat(version_id, trained) + " Prognostic support, not a "
+               "diagnosis.")
+
+
 def case_card(card: review.CaseCard, version_id: str | None = None) -> None:
     """The patient's card: profile, reasons, four domains, responder tiles, care, decisions.
 
@@ -298,6 +319,8 @@ def case_card(card: review.CaseCard, version_id: str | None = None) -> None:
             st.text("No model score for this patient.")
         st.markdown("**Current treatments**")
         st.text(", ".join(charts.treatment_name(t) for t in card.treatments) or "none recorded")
+    if version_id:
+        weekly_risk(version_id, card.patient_id)
     with right:
         st.markdown("**Appointments**")
         missed = ", ".join(f"{d:%Y-%m-%d}" for d in card.missed_appointments) or "none"
