@@ -55,3 +55,13 @@ def test_too_few_outcomes_is_said_not_computed(trained):
     scores = risk_model.score(trained, few, explain=False).table
     check = applicability.local_validation(trained, few, scores)
     assert not check.measured and "needed to check the model here" in check.reason
+
+
+def test_a_model_is_its_cohorts_own_by_what_it_says_never_by_where_it_lies():
+    here, elsewhere = synth.generate(120, seed=31), synth.generate(130, seed=32)
+    trained = risk_model.train(here, seed=0, kinds=("logistic",), cohort_version="v-here")
+    assert trained.metadata.cohort_version == "v-here"
+    assert applicability.trained_here(trained, here, "v-here")
+    assert applicability.trained_here(trained, here)  # the same data, by its hash
+    # copied beside another version: not its own, whatever the file is called
+    assert not applicability.trained_here(trained, elsewhere, "v-elsewhere")

@@ -125,6 +125,15 @@ def local_validation(trained: TrainedModel, cohort: Cohort,
                            calibration_slope=slope, brier=brier)
 
 
+def trained_here(trained: TrainedModel, cohort: Cohort, version_id: str | None = None) -> bool:
+    """Whether the model's numbers are this cohort's: it says it was trained on this stored
+    version, or on exactly this data. Never decided by where the file lies: a model copied
+    beside a version it never saw is checked on it, not trusted as its own."""
+    if version_id and trained.metadata.cohort_version == version_id:
+        return True
+    return trained_on_this(trained, cohort)
+
+
 def trained_on_this(trained: TrainedModel, cohort: Cohort) -> bool:
     """Whether the model was trained on exactly this cohort's data (by the training data's
     hash; the count of patients is compared first, so another cohort costs nothing)."""

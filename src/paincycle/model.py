@@ -424,7 +424,7 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
           progress: Callable[[float, str], None] | None = None, synthetic: bool = False,
           kinds: tuple[str, ...] = ("logistic", "hgb"),
           principal: Principal | None = None, include_custom: bool = False,
-          missing_indicators: bool = False) -> TrainedModel:
+          missing_indicators: bool = False, cohort_version: str = "") -> TrainedModel:
     """Train, compare, evaluate out-of-fold and calibrate; raise ValueError if there is too little data.
 
     ``include_custom`` adds every custom measure's baseline as a feature (a registry's
@@ -483,6 +483,7 @@ def train(cohort: Cohort, outcome: OutcomeDefinition | None = None,
     metadata = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cohort_name": cohort.name, "training_data_hash": data_hash(cohort),
+        "cohort_version": cohort_version or "",
         "landmark_days": int(landmark_days), "outcome": outcome.to_dict(),
         "outcome_words": outcome.describe(), "features": columns, "reference": reference,
         "feature_options": {"include_custom": bool(include_custom),

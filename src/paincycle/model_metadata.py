@@ -79,6 +79,9 @@ class ModelMetadata(BaseModel):
     created_at: str
     cohort_name: str
     training_data_hash: str
+    #: The stored cohort version it was trained on ("" for a folder on disk): where a model
+    #: file lies says nothing, so "trained on this cohort" is decided by this or the data hash.
+    cohort_version: str = ""
     landmark_days: int = Field(ge=0, le=3650)
     outcome: dict[str, Any]
     outcome_words: str

@@ -152,7 +152,8 @@ def retrain(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int, out:
 
     trained = risk_model.train(cohort, outcome, landmark_days, seed=seed, progress=progress,
                                synthetic=synthetic, principal=who, include_custom=include_custom,
-                               missing_indicators=missing_indicators)
+                               missing_indicators=missing_indicators,
+                               cohort_version=cohort_version or "")
     path = risk_model.save(trained, out)
     metrics = trained.metadata.metrics
     audit.record(_engine(engine), who, audit.Action.RETRAIN, cohort_version=cohort_version,
@@ -176,7 +177,7 @@ def prepare_version(store: CohortStore, version_id: str) -> None:
     version = store.find(version_id)
 
     def origin() -> dict:
-        here = path == retrained_path(version_id) or applicability.trained_on_this(trained, cohort)
+        here = applicability.trained_here(trained, cohort, version_id)
         return applicability.provenance(trained, trained_here=here, cohort_synthetic=(
             version.synthetic if version else None)).to_dict()
 
@@ -229,7 +230,8 @@ def retrain_weekly(cohort: Cohort, outcome: OutcomeDefinition, out: str | Path, 
     trained = weekly_model.train_weekly(cohort, outcome, seed=seed, progress=progress,
                                         synthetic=synthetic, principal=who,
                                         include_custom=include_custom,
-                                        missing_indicators=missing_indicators)
+                                        missing_indicators=missing_indicators,
+                                        cohort_version=cohort_version or "")
     path = risk_model.save(trained, out)
     metrics = trained.metadata.metrics
     audit.record(_engine(engine), who, audit.Action.RETRAIN, cohort_version=cohort_version,

@@ -64,7 +64,8 @@ def train_weekly(cohort: Cohort, outcome: OutcomeDefinition | None = None,
                  landmarks: tuple[int, ...] = feat.WEEKLY_LANDMARKS, seed: int = 0,
                  progress: Callable[[float, str], None] | None = None, synthetic: bool = False,
                  principal: Principal | None = None, include_custom: bool = False,
-                 missing_indicators: bool = False) -> risk_model.TrainedModel:
+                 missing_indicators: bool = False, cohort_version: str = ""
+                 ) -> risk_model.TrainedModel:
     """Fit the weekly model and evaluate it out-of-fold (grouped by patient) at each landmark.
 
     Raises ValueError when the follow-up window starts on or before the last landmark, or
@@ -128,6 +129,7 @@ def train_weekly(cohort: Cohort, outcome: OutcomeDefinition | None = None,
     metadata = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cohort_name": cohort.name, "training_data_hash": risk_model.data_hash(cohort),
+        "cohort_version": cohort_version or "",
         "landmark_days": int(reference), "outcome": outcome.to_dict(),
         "outcome_words": outcome.describe(), "features": columns,
         "reference": risk_model._reference(estimator, X),

@@ -82,6 +82,33 @@ def test_open_a_patient_from_a_link(page, app_server):
     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 2
 
 
+def test_the_weekly_risk_and_the_risk_models_evidence(page, app_server):
+    """A clinician opens a patient's weekly risk, then the Risk page's earliest-warning and
+    threshold evidence, as drawn in the browser."""
+    _needs("patient.py")
+    patient_id = sorted(pd.read_parquet(ROOT / "sample_data" / "demo" / "patients.parquet")
+                        ["patient_id"])[3]
+    goto(page, f"{app_server.url}/patient?patient_id={patient_id}")
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    charts.first.wait_for()
+    before = charts.count()
+    page.get_by_text("Show this patient's weekly risk").click()
+    wait_idle(page)
+    assert_no_exception(page, "weekly risk")
+    expect(page.get_by_text("Each week's risk uses only what was recorded by that week",
+                            exact=False)).to_be_visible()
+    assert charts.count() == before + 1
+    page.screenshot(path=SCREENSHOTS / "patient-weekly-risk.png", full_page=True)
+
+    open_page(page, "Risk model")
+    assert_no_exception(page, "Risk model")
+    for text in ("Earliest warning: the weekly model", "Sensitivity to loss to follow-up",
+                 "in training"):
+        expect(page.get_by_text(text, exact=False).first).to_be_visible()
+    assert metric_value(page, "Calibration slope")
+    page.screenshot(path=SCREENSHOTS / "risk-model-evidence.png", full_page=True)
+
+
 def test_record_a_decision_in_case_review(page, app_server):
     _needs("case_review.py")
     open_page(page, "Case review")

@@ -194,8 +194,7 @@ def _provenance(version_id: str, path: str, mtime: float) -> applicability.Prove
 def _computed_provenance(version_id: str, path: str) -> applicability.Provenance:
     trained = load(Path(path))
     version = data.version_by_id(version_id)
-    here = (Path(path) == retrained_path(version_id)
-            or applicability.trained_on_this(trained, data.load_cohort(version_id)))
+    here = applicability.trained_here(trained, data.load_cohort(version_id), version_id)
     return applicability.provenance(trained, trained_here=here,
                                     cohort_synthetic=version.synthetic if version else None)
 
@@ -298,6 +297,10 @@ def weekly_caveat(version_id: str, trained: TrainedModel) -> str:
     if trained.metadata.synthetic and on_real:
         return ("The weekly model was trained on synthetic data and has not been validated on "
                 "this cohort: read the trend, not the numbers.")
-    return (f"Weekly model trained on {trained.metadata.cohort_name or 'an unnamed cohort'}; "
-            f"cross-validated AUC {trained.metadata.metrics.auc:.2f} at day "
+    meta = trained.metadata
+    source = (f"{meta.metrics.n_patients:,} synthetic patients" if meta.synthetic
+              else f"{meta.cohort_name or 'an unnamed cohort'} ({meta.metrics.n_patients:,} "
+                   "patients)")
+    return (f"Weekly model trained on {source}, landmarks day {meta.weekly_landmarks[0]} to "
+            f"{meta.weekly_landmarks[-1]}; cross-validated AUC {meta.metrics.auc:.2f} at day "
             f"{trained.landmark_days}.")
