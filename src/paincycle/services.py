@@ -154,12 +154,22 @@ def retrain(cohort: Cohort, outcome: OutcomeDefinition, landmark_days: int, out:
                                synthetic=synthetic, principal=who, include_custom=include_custom,
                                missing_indicators=missing_indicators,
                                cohort_version=cohort_version or "")
-    path = risk_model.save(trained, out)
     metrics = trained.metadata.metrics
+    return trained, _save_audited(trained, out, who, engine, cohort_version,
+                                  f"landmark {landmark_days} days; outcome "
+                                  f"{', '.join(outcome.measures)}; {metrics.n_train} labelled; "
+                                  f"CV AUC {metrics.auc:.3f}")
+
+
+def _save_audited(trained: risk_model.TrainedModel, out: str | Path, who: Principal,
+                  engine: Engine | None, cohort_version: str | None, detail: str) -> Path:
+    """Save a trained model and record the retrain (every door trains through here)."""
+    from paincycle import model as risk_model
+
+    path = risk_model.save(trained, out)
     audit.record(_engine(engine), who, audit.Action.RETRAIN, cohort_version=cohort_version,
-                 detail=f"landmark {landmark_days} days; outcome {', '.join(outcome.measures)}; "
-                        f"{metrics.n_train} labelled; CV AUC {metrics.auc:.3f}")
-    return trained, path
+                 detail=detail)
+    return path
 
 
 def prepare_version(store: CohortStore, version_id: str) -> None:
@@ -224,7 +234,6 @@ def retrain_weekly(cohort: Cohort, outcome: OutcomeDefinition, out: str | Path, 
                    missing_indicators: bool = False) -> tuple[risk_model.TrainedModel, Path]:
     """Train the weekly model on ``cohort``, save it and audit the retrain."""
     who = require(principal, Permission.TRAIN_MODEL)
-    from paincycle import model as risk_model
     from paincycle import weekly_model
 
     trained = weekly_model.train_weekly(cohort, outcome, seed=seed, progress=progress,
@@ -232,14 +241,12 @@ def retrain_weekly(cohort: Cohort, outcome: OutcomeDefinition, out: str | Path, 
                                         include_custom=include_custom,
                                         missing_indicators=missing_indicators,
                                         cohort_version=cohort_version or "")
-    path = risk_model.save(trained, out)
-    metrics = trained.metadata.metrics
-    audit.record(_engine(engine), who, audit.Action.RETRAIN, cohort_version=cohort_version,
-                 detail=f"weekly model, landmarks {trained.metadata.weekly_landmarks[0]}-"
-                        f"{trained.metadata.weekly_landmarks[-1]} days; outcome "
-                        f"{', '.join(outcome.measures)}; CV AUC at day "
-                        f"{trained.landmark_days} {metrics.auc:.3f}")
-    return trained, path
+    meta = trained.metadata
+    return trained, _save_audited(trained, out, who, engine, cohort_version,
+                                  f"weekly model, landmarks {meta.weekly_landmarks[0]}-"
+                                  f"{meta.weekly_landmarks[-1]} days; outcome "
+                                  f"{', '.join(outcome.measures)}; CV AUC at day "
+                                  f"{trained.landmark_days} {meta.metrics.auc:.3f}")
 
 
 def team_threshold(model_path: str | Path, engine: Engine | None = None) -> float | None:
