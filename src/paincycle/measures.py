@@ -59,6 +59,10 @@ class Measure:
     #: clinic's mapping can add more). A panel code counts when the panel carries a value:
     #: that value is the panel's total.
     also_loinc: tuple[str, ...] = ()
+    #: The LOINC item codes a questionnaire response is scored from when it has no total,
+    #: and how (every item answered, then their sum or mean); empty: not scored from items.
+    items: tuple[str, ...] = ()
+    item_rule: Literal["sum", "mean"] | None = None
 
     @property
     def loinc_codes(self) -> tuple[str, ...]:
@@ -106,7 +110,9 @@ _MEASURES: tuple[Measure, ...] = (
     Measure("pain_nrs", "Average pain (NRS 0-10)", "pain", 0, 10, "worse_high", 2, 30,
             _bands(("mild", 1), ("moderate", 4), ("severe", 7)), "72514-3",
             also_loinc=("38208-5",)),  # "Pain severity - Reported" (Synthea's FHIR, IHE mAPS)
-    Measure("peg", "PEG-3 mean", "pain", 0, 10, "worse_high", 1, None, (), "91147-9"),
+    Measure("peg", "PEG-3 mean", "pain", 0, 10, "worse_high", 1, None, (), "91147-9",
+            # pain on average, interference with enjoyment of life, with general activity
+            items=("75893-8", "91145-3", "91146-1"), item_rule="mean"),
     Measure("bpi_interference", "BPI interference mean", "pain", 0, 10, "worse_high", 1, None,
             _bands(("mild", 0), ("moderate", 5), ("severe", 7)), "77565-0"),
     Measure("promis_pain_interference", "PROMIS pain interference T", "pain", 20, 90,
@@ -115,10 +121,14 @@ _MEASURES: tuple[Measure, ...] = (
             also_loinc=("77865-4",)),  # PROMIS pain interference v1.0 T-score (short forms, CAT)
     Measure("phq9", "PHQ-9 total", "mood", 0, 27, "worse_high", 5, None,
             _bands(("mild", 5), ("moderate", 10), ("moderately severe", 15), ("severe", 20)),
-            "44261-6", also_loinc=("44249-1",)),  # the PHQ-9 panel, when it carries the total
+            "44261-6", also_loinc=("44249-1",),  # the PHQ-9 panel, when it carries the total
+            items=("44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5",
+                   "44253-3", "44260-8"), item_rule="sum"),
     Measure("gad7", "GAD-7 total", "mood", 0, 21, "worse_high", 4, None,
             _bands(("mild", 5), ("moderate", 10), ("severe", 15)), "70274-6",
-            also_loinc=("69737-5",)),  # the GAD-7 panel, when it carries the total
+            also_loinc=("69737-5",),  # the GAD-7 panel, when it carries the total
+            items=("69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7"),
+            item_rule="sum"),
     Measure("promis_depression", "PROMIS depression T", "mood", 20, 90, "worse_high", 3, None,
             _bands(("mild", 55), ("moderate", 60), ("severe", 70)), "71965-8", "T-score",
             # the depression item bank's T-score (short forms, CAT); not 77821-7, a raw score
@@ -165,6 +175,23 @@ _MEASURES: tuple[Measure, ...] = (
 MEASURES: dict[str, Measure] = {m.code: m for m in _MEASURES}
 #: The code table: every LOINC code that means a measure (tests check no code means two).
 BY_LOINC: dict[str, Measure] = {code: m for m in _MEASURES for code in m.loinc_codes}
+#: Morphine milligram equivalents per mg of the opioid taken by mouth (fentanyl: per mcg/hour
+#: of a transdermal patch), from the CDC Clinical Practice Guideline for Prescribing Opioids
+#: for Pain (Dowell et al., MMWR Recomm Rep 2022;71(RR-3):1-95). Buprenorphine has no factor
+#: there and is not converted.
+MME_FACTORS: dict[str, float] = {
+    "codeine": 0.15, "fentanyl": 2.4, "hydrocodone": 1.0, "hydromorphone": 5.0,
+    "methadone": 4.7, "morphine": 1.0, "oxycodone": 1.5, "oxymorphone": 3.0,
+    "tapentadol": 0.4, "tramadol": 0.2,
+}
+#: Opioids recognised in medication names (those with an MME factor, and buprenorphine).
+OPIOIDS: tuple[str, ...] = (*MME_FACTORS, "buprenorphine")
+#: Item code -> the measure it is scored into (questionnaire responses without a total).
+BY_ITEM: dict[str, Measure] = {code: m for m in _MEASURES for code in m.items}
+#: The PHQ and GAD-7 frequency answers (LOINC answer list LL358-3): not at all, several
+#: days, more than half the days, nearly every day.
+FREQUENCY_ANSWERS: dict[str, int] = {"LA6568-5": 0, "LA6569-3": 1, "LA6570-1": 2,
+                                     "LA6571-9": 3}
 
 
 def get(code: str) -> Measure:

@@ -209,12 +209,12 @@ def test_a_score_coded_only_in_snomed_is_named_with_its_code_and_system(tmp_path
 def test_medication_orders_that_match_no_treatment_are_counted(tmp_path: Path):
     order = {"resourceType": "MedicationRequest", "subject": {"reference": "Patient/p1"},
              "authoredOn": "2024-01-12",
-             "medicationCodeableConcept": {"text": "Oxycodone 5 MG Oral Tablet"}}
+             "medicationCodeableConcept": {"text": "Ibuprofen 400 MG Oral Tablet"}}
     path = bundle(patient(), observation("72514-3", "valueInteger", 5), order,
                   path=tmp_path / "b.json")
     result = importers.convert("fhir", path)
     notice = next(n for n in result.notices if "match no treatment" in n.message)
-    assert notice.rows == 1 and "Oxycodone" in notice.message
+    assert notice.rows == 1 and "Ibuprofen" in notice.message
 
 
 def test_a_child_is_not_entered_unless_the_mapping_says_so(tmp_path: Path):
@@ -249,3 +249,131 @@ def test_promis_form_t_scores_are_read_and_a_raw_score_is_not_taken_for_one(tmp_
     cohort = importers.convert("fhir", path).cohort
     got = dict(zip(cohort.observations["measure"], cohort.observations["value"], strict=True))
     assert got == {"pain_nrs": 6.0, "promis_depression": 58.3}
+
+
+def _frequency(code: str) -> dict:
+    labels = {"LA6568-5": "Not at all", "LA6569-3": "Several days",
+              "LA6570-1": "More than half the days", "LA6571-9": "Nearly every day"}
+    return {"valueCoding": {"system": LOINC, "code": code, "display": labels[code]}}
+
+
+def test_scores_inside_components_and_panels_read_through_their_members(tmp_path: Path):
+    pain = observation("72514-3", "valueInteger", 6, when="2024-01-10")
+    panel = {"resourceType": "Observation", "id": "phq-panel", "status": "final",
+             "code": {"coding": [{"system": LOINC, "code": "44249-1",
+                                  "display": "PHQ-9 quick depression assessment panel"}]},
+             "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2024-01-10",
+             "hasMember": [{"reference": "Observation/phq-total"}]}
+    member = {**observation("44261-6", "valueInteger", 14, when="2024-01-10"), "id": "phq-total"}
+    with_components = {
+        "resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "69737-5", "display": "GAD-7 panel"}]},
+        "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2024-02-01",
+        "component": [
+            {"code": {"coding": [{"system": LOINC, "code": "70274-6"}]}, "valueInteger": 9},
+            {"code": {"coding": [{"system": LOINC, "code": "72514-3"}]},
+             "valueQuantity": {"value": 5, "unit": "{score}"}},
+            {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]},  # not a registry score
+             "valueQuantity": {"value": 120}}]}
+    screening = observation("44261-6", "valueCodeableConcept",
+                            {"coding": [{"system": "http://snomed.info/sct", "code": "10828004",
+                                         "display": "Positive"}]}, when="2024-03-01")
+    result = importers.convert("fhir", bundle(patient(), pain, panel, member, with_components,
+                                              screening, path=tmp_path / "b.json"))
+    obs = result.cohort.observations.sort_values(["date", "measure"])
+    got = list(zip(obs["date"].dt.strftime("%Y-%m-%d"), obs["measure"], obs["value"],
+                   strict=True))
+    assert got == [("2024-01-10", "pain_nrs", 6), ("2024-01-10", "phq9", 14),
+                   ("2024-02-01", "gad7", 9), ("2024-02-01", "pain_nrs", 5)]
+    coded = [n for n in result.notices if "coded answers that are not a score" in n.message]
+    assert coded and coded[0].rows == 1 and "10828004" in coded[0].message
+
+
+def test_questionnaire_responses_are_scored_by_their_total_or_their_items(tmp_path: Path):
+    # GAD-7 with the items' LOINC codes as linkIds (as the HL7 PGHD guide's example does)
+    gad7 = {"resourceType": "QuestionnaireResponse", "status": "completed",
+            "questionnaire": "http://example.org/Questionnaire/gad-7",
+            "subject": {"reference": "Patient/p1"}, "authored": "2024-01-12T09:30:00+01:00",
+            "item": [{"linkId": code, "answer": [_frequency(answer)]} for code, answer in zip(
+                ("69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7"),
+                ("LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9", "LA6569-3", "LA6568-5",
+                 "LA6569-3"), strict=True)]}
+    # PHQ-9 whose linkIds are the form's own ("PHQ.1"...), read through its Questionnaire
+    items = ("44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5",
+             "44253-3", "44260-8")
+    form = {"resourceType": "Questionnaire", "id": "phq-9", "url": "http://example.org/phq-9",
+            "status": "active",
+            "item": [{"linkId": f"PHQ.{i + 1}", "type": "choice",
+                      "code": [{"system": LOINC, "code": code}]} for i, code in enumerate(items)]}
+    phq9 = {"resourceType": "QuestionnaireResponse", "status": "completed",
+            "questionnaire": "http://example.org/phq-9|1.0",
+            "subject": {"reference": "Patient/p1"}, "authored": "2024-02-02",
+            "item": [{"linkId": "section", "item": [
+                {"linkId": f"PHQ.{i + 1}", "answer": [_frequency("LA6570-1")]}
+                for i in range(9)]}]}
+    # a response that gives its total (LHC-Forms style linkId '/44249-1/44261-6')
+    total = {"resourceType": "QuestionnaireResponse", "status": "completed",
+             "subject": {"reference": "Patient/p1"}, "authored": "2024-03-03",
+             "item": [{"linkId": "/44249-1/44261-6", "answer": [{"valueInteger": 4}]},
+                      {"linkId": "/44249-1/44250-9", "answer": [_frequency("LA6571-9")]}]}
+    # PEG from its three 0-10 items: their mean
+    peg = {"resourceType": "QuestionnaireResponse", "status": "completed",
+           "subject": {"reference": "Patient/p1"}, "authored": "2024-03-04",
+           "item": [{"linkId": code, "answer": [{"valueInteger": v}]}
+                    for code, v in (("75893-8", 7), ("91145-3", 5), ("91146-1", 6))]}
+    incomplete = {**phq9, "authored": "2024-04-01", "item": phq9["item"][0]["item"][:5]}
+    result = importers.convert("fhir", bundle(
+        patient(), observation("72514-3", "valueInteger", 6, when="2024-01-10"), form, gad7,
+        phq9, total, peg, incomplete, path=tmp_path / "qr.json"))
+    obs = result.cohort.observations
+    scored = {(f"{d:%Y-%m-%d}", m): v for d, m, v in zip(obs["date"], obs["measure"],
+                                                         obs["value"], strict=True)}
+    assert scored[("2024-01-12", "gad7")] == 0 + 1 + 2 + 3 + 1 + 0 + 1
+    assert scored[("2024-02-02", "phq9")] == 9 * 2
+    assert scored[("2024-03-03", "phq9")] == 4  # the total as given, not re-scored
+    assert scored[("2024-03-04", "peg")] == pytest.approx(6.0)
+    assert not any(d == "2024-04-01" for d, _ in scored)  # 5 of 9 items: no score
+    unscored = [n for n in result.notices if "questionnaire responses" in n.message]
+    assert unscored and unscored[0].rows == 1
+    assert not any("QuestionnaireResponse (" in n.message for n in result.notices)  # not skipped
+
+
+def _order(name: str, when: str = "2024-01-15", kind: str = "MedicationRequest", **dosage):
+    resource = {"resourceType": kind, "status": "active", "subject": {"reference": "Patient/p1"},
+                "medicationCodeableConcept": {"coding": [{"system":
+                    "http://www.nlm.nih.gov/research/umls/rxnorm", "display": name}],
+                    "text": name}}
+    resource["authoredOn" if kind == "MedicationRequest" else "effectiveDateTime"] = when
+    if dosage:
+        resource["dosageInstruction"] = [dosage]
+    return resource
+
+
+def test_opioid_orders_become_the_daily_opioid_dose_where_computable(tmp_path: Path):
+    every_6_hours = {"timing": {"repeat": {"frequency": 1, "period": 6, "periodUnit": "h"}},
+                     "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}]}
+    twice_daily = {"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+                   "doseAndRate": [{"doseQuantity": {"value": 2}}]}
+    result = importers.convert("fhir", bundle(
+        patient(), observation("72514-3", "valueInteger", 6, when="2024-01-10"),
+        _order("Oxycodone Hydrochloride 5 MG Oral Tablet", **every_6_hours),
+        _order("Acetaminophen 325 MG / HYDROcodone Bitartrate 7.5 MG Oral Tablet",
+               when="2024-02-01", **twice_daily),
+        _order("72 HR Fentanyl 0.025 MG/HR Transdermal System", when="2024-03-01"),
+        _order("Tramadol Hydrochloride 50 MG Oral Tablet", when="2024-04-01"),  # no dosage
+        _order("Buprenorphine 2 MG Sublingual Tablet", when="2024-04-02", **twice_daily),
+        _order("Duloxetine 30 MG Delayed Release Oral Capsule", when="2024-01-20",
+               kind="MedicationStatement"),
+        path=tmp_path / "meds.json"))
+    mme = result.cohort.observations[result.cohort.observations["measure"] == "mme"]
+    by_day = dict(zip(mme["date"].dt.strftime("%Y-%m-%d"), mme["value"], strict=True))
+    # CDC 2022 factors: oxycodone 1.5, hydrocodone 1, fentanyl 2.4 per mcg/hour
+    assert by_day == {"2024-01-15": pytest.approx(5 * 4 * 1.5),
+                      "2024-02-01": pytest.approx(7.5 * 2 * 2 * 1.0),
+                      "2024-03-01": pytest.approx(25 * 2.4)}
+    events = result.cohort.events
+    assert events.loc[events["event"] == "treatment_start", "detail"].tolist() == ["snri"]
+    counted = [n for n in result.notices if "opioid orders without a computable" in n.message]
+    assert counted and counted[0].rows == 2
+    assert "tramadol (1)" in counted[0].message and "buprenorphine (1)" in counted[0].message
+    assert not any("match no treatment" in n.message for n in result.notices)

@@ -5,10 +5,21 @@ What becomes what:
   record number) where there is one, else the resource id.
 - Observation with a LOINC code from the measure registry -> a score; the
   value may be valueQuantity, valueInteger, valueDecimal or a LOINC answer
-  code of the 0-10 pain scale. Other codes are counted and reported.
+  code of the 0-10 pain scale. Scores inside ``component`` are read the same
+  way; a panel whose scores are its ``hasMember`` Observations is read through
+  them. Other codes are counted and reported, and so are coded answers that
+  are not a score.
+- QuestionnaireResponse -> a score from its total item (a registry code), or
+  from every item of an instrument the registry scores from items (PHQ-9 and
+  GAD-7 summed from their frequency answers, PEG averaged). Items are known by
+  the LOINC code of the Questionnaire in the input (linkIds vary by form), else
+  a LOINC code in the linkId or definition. Unscored responses are counted.
 - Condition with a chronic-pain SNOMED code -> the patient's diagnosis.
 - Encounter -> appointment attended (finished) or missed (cancelled, no-show);
-  MedicationRequest for a named treatment (e.g. duloxetine -> snri) -> treatment start.
+  MedicationRequest or MedicationStatement for a named treatment (e.g. duloxetine ->
+  snri) -> treatment start. An opioid with a computable daily dose (strength in
+  its name, dose and timing in its dosage) -> the daily opioid dose in morphine
+  milligram equivalents (measures.MME_FACTORS); other opioid orders are counted.
 - Dates are the calendar day as written: 2024-03-01T23:30:00-08:00 is 1 March.
 - Intake is the earliest pain-related encounter or pain observation, unless
   the mapping says ``intake: condition`` (chronic-pain onset) or gives a date.
@@ -19,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from datetime import date
 from pathlib import PurePosixPath
@@ -220,6 +232,99 @@ def _first_day(resource: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
+_STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|µg)(\s*/\s*(?:hr|h|hour)\b)?", re.I)
+_PER_DAY = {"d": 1.0, "h": 24.0, "wk": 1 / 7, "min": 1440.0}
+
+
+def _daily_mme(drug: str, names: str, resource: dict[str, Any]) -> float | None:
+    """Morphine milligram equivalents per day of one opioid order, or None when the name has
+    no strength or the dosage no dose and timing (a patch needs only its mcg/hour)."""
+    factor = measures.MME_FACTORS.get(drug)
+    match = _STRENGTH.search(names, names.find(drug))  # the strength after the opioid's name
+    if factor is None or match is None:
+        return None
+    amount, unit, per_hour = float(match.group(1)), match.group(2).lower(), match.group(3)
+    if per_hour:  # a transdermal patch: the factor is per mcg/hour, worn continuously
+        return amount * (1000.0 if unit == "mg" else 1.0) * factor if drug == "fentanyl" else None
+    mg = amount / 1000.0 if unit in ("mcg", "µg") else amount
+    dosage = _obj(next(iter(_list(resource.get("dosageInstruction"))), None))
+    dose_and_rate = _obj(next(iter(_list(dosage.get("doseAndRate"))), None))
+    units = _obj(dose_and_rate.get("doseQuantity")).get("value", 1)
+    repeat = _obj(_obj(dosage.get("timing")).get("repeat"))
+    frequency, period = repeat.get("frequency"), repeat.get("period", 1)
+    per_day = _PER_DAY.get(str(repeat.get("periodUnit", "")))
+    numbers = (units, frequency, period)
+    if per_day is None or not all(isinstance(n, (int, float)) and not isinstance(n, bool)
+                                  and n > 0 for n in numbers):
+        return None
+    return mg * float(units) * float(frequency) / float(period) * per_day * factor
+
+
+def _walk_items(items: Any):
+    """Every item of a questionnaire (response), nested items and items under answers too."""
+    for item in _list(items):
+        item = _obj(item)
+        yield item
+        yield from _walk_items(item.get("item"))
+        for answer in _list(item.get("answer")):
+            yield from _walk_items(_obj(answer).get("item"))
+
+
+def _questionnaire_items(resources) -> dict[str, dict[str, str]]:
+    """Questionnaire canonical (url, Questionnaire/id, id) -> {linkId: LOINC code of the item}:
+    how a response's linkIds are read when the form's own ids are not codes."""
+    forms: dict[str, dict[str, str]] = {}
+    for resource, _url, _where in resources:
+        if resource.get("resourceType") != "Questionnaire":
+            continue
+        items = {link: codes[0][0] for item in _walk_items(resource.get("item"))
+                 if (link := _text(item.get("linkId")))
+                 and (codes := _codes({"coding": _list(item.get("code"))}, LOINC))}
+        rid = _text(resource.get("id"))
+        for key in (_text(resource.get("url")), f"Questionnaire/{rid}" if rid else None, rid):
+            if key:
+                forms[key] = items
+    return forms
+
+
+_LOINC_PATTERN = re.compile(r"(?<![\w-])(\d{1,7}-\d)(?![\w-])")
+
+
+def _code_in(item: dict[str, Any]) -> str | None:
+    """A LOINC code written in a response item's linkId or definition (the last one: in
+    '/44249-1/44250-9' the item, not its panel)."""
+    for text in (_text(item.get("linkId")), _text(item.get("definition"))):
+        found = _LOINC_PATTERN.findall(text or "")
+        if found:
+            return found[-1]
+    return None
+
+
+def _answer_value(item: dict[str, Any]) -> float | None:
+    """A response item's first answer as a number: an integer or decimal, a PHQ/GAD frequency
+    answer code, or an ordinal value given on the coding."""
+    for answer in _list(item.get("answer")):
+        answer = _obj(answer)
+        for key in ("valueInteger", "valueDecimal"):
+            value = answer.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and math.isfinite(value):
+                return float(value)
+        coding = _obj(answer.get("valueCoding"))
+        code = _text(coding.get("code"))
+        if code in measures.FREQUENCY_ANSWERS:
+            return float(measures.FREQUENCY_ANSWERS[code])
+        if code in PAIN_ANSWERS:
+            return float(PAIN_ANSWERS[code])
+        for extension in _list(coding.get("extension")):
+            extension = _obj(extension)
+            if str(extension.get("url", "")).endswith(("ordinalValue", "itemWeight")):
+                value = extension.get("valueDecimal")
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    return float(value)
+    return None
+
+
 class _Builder:
     def __init__(self, options: _Options):
         self.options = options
@@ -232,13 +337,18 @@ class _Builder:
     def build(self, resources: list[tuple[dict[str, Any], str | None, _Where]], source: str,
               progress: Progress) -> Conversion:
         patients, refs = self._patients(resources)
+        self.forms = _questionnaire_items(resources)
         obs_rows, cond_rows, event_rows = [], [], []
         unknown, unknown_labels, skipped, unmatched_drugs = [], [], Counter(), Counter()
+        self.coded_answers: Counter = Counter()
+        self.opioids_without_dose: Counter = Counter()
+        self.unscored_forms: Counter = Counter()
         for resource, _url, where in resources:
             kind = _text(resource.get("resourceType")) or "(no resourceType)"
-            if kind == "Patient":
+            if kind in ("Patient", "Questionnaire"):
                 continue
-            if kind not in ("Observation", "Condition", "Encounter", "MedicationRequest"):
+            if kind not in ("Observation", "Condition", "Encounter", "MedicationRequest",
+                            "MedicationStatement", "QuestionnaireResponse"):
                 skipped[kind[:40]] += 1
                 continue
             subject = _obj(resource.get("subject")) or _obj(resource.get("patient"))
@@ -251,9 +361,9 @@ class _Builder:
                              "unknown patient")
                 continue
             if kind == "Observation":
-                row = self._observation(resource, where, pid, unknown, unknown_labels)
-                if row:
-                    obs_rows.append(row)
+                obs_rows.extend(self._observation(resource, where, pid, unknown, unknown_labels))
+            elif kind == "QuestionnaireResponse":
+                obs_rows.extend(self._questionnaire_response(resource, where, pid))
             elif kind == "Condition":
                 row = self._condition(resource, pid)
                 if row:
@@ -264,9 +374,12 @@ class _Builder:
                     event_rows.append(row)
             else:
                 row = self._medication(resource, pid)
+                dose = None if row else self._opioid_dose(resource, where, pid)
                 if row:
                     event_rows.append(row)
-                else:
+                elif dose:
+                    obs_rows.append(dose)
+                elif not self._is_opioid(resource):
                     unmatched_drugs[self._drug_name(resource)] += 1
         if not self.report.ok:
             raise ConversionError(self.report)
@@ -283,6 +396,23 @@ class _Builder:
                                           "(add them under 'loinc' in a mapping to keep them)",
                                           pd.Series(unknown_labels))
             self.notices.append(notice)
+        if self.opioids_without_dose:
+            listed = ", ".join(f"{k} ({n})" for k, n in self.opioids_without_dose.most_common(6))
+            self.notices.append(Notice(
+                source, "MedicationRequest.dosageInstruction", sum(self.opioids_without_dose.values()),
+                "opioid orders without a computable daily dose (strength in the name, dose and "
+                f"timing in the dosage) were not turned into an opioid dose: {listed}"))
+        if self.coded_answers:
+            listed = ", ".join(f"{k} ({n})" for k, n in self.coded_answers.most_common(6))
+            self.notices.append(Notice(
+                source, "Observation.valueCodeableConcept", sum(self.coded_answers.values()),
+                f"coded answers that are not a score were left out: {listed}"))
+        if self.unscored_forms:
+            listed = ", ".join(f"{k} ({n})" for k, n in self.unscored_forms.most_common(6))
+            self.notices.append(Notice(
+                source, "QuestionnaireResponse", sum(self.unscored_forms.values()),
+                "questionnaire responses with no total PainCycle knows and not every item of "
+                f"an instrument it scores were left out: {listed}"))
         if skipped:
             listed = ", ".join(f"{k} ({n})" for k, n in skipped.most_common(8))
             self.notices.append(Notice(source, None, sum(skipped.values()),
@@ -322,11 +452,33 @@ class _Builder:
                        "no Patient resources found")
         return pd.DataFrame(rows), refs
 
-    def _observation(self, resource, where, pid, unknown, unknown_labels) -> dict | None:
+    def _observation(self, resource, where, pid, unknown, unknown_labels) -> list[dict]:
         if _text(resource.get("status")) in ("entered-in-error", "cancelled"):
-            return None
+            return []
         codes = _codes(resource.get("code"), LOINC)
         measure = next((m for m in (self.options.measure_of(c) for c, _ in codes) if m), None)
+        has_value = any(key.startswith("value") for key in resource)
+        components = [(i, _obj(c)) for i, c in enumerate(_list(resource.get("component")))]
+        scored = [(i, c, m) for i, c in components
+                  if (m := next((m for m in (self.options.measure_of(code) for code, _ in
+                                             _codes(c.get("code"), LOINC)) if m), None))]
+        if not has_value and (scored or resource.get("hasMember")):
+            if not scored:  # a panel: its member Observations carry the scores
+                return []
+            day = _first_day(resource, "effectiveDateTime", "effectivePeriod",
+                             "effectiveInstant", "issued")
+            if day is None:
+                self.problem(where, "effectiveDateTime", "Observation has no effective date",
+                             "no date")
+                return []
+            rows = []
+            for i, component, code in scored:
+                value = self._value(component, where, f"component[{i}].", code)
+                if value is not None:
+                    rows.append({"patient_id": pid, "date": day, "measure": code, "value": value,
+                                 "_file": where.file, "_row": where.line,
+                                 "_column": where.field(f"component[{i}].value[x]")})
+            return rows
         if measure is None:
             if codes:
                 code, label = codes[0]
@@ -339,38 +491,86 @@ class _Builder:
                 label = _text(_obj(resource.get("code")).get("text")) or ""
             unknown.append(code)
             unknown_labels.append(label)
-            return None
+            return []
         day = _first_day(resource, "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
         if day is None:
             self.problem(where, "effectiveDateTime", "Observation has no effective date", "no date")
-            return None
-        value = self._value(resource, where)
+            return []
+        value = self._value(resource, where, "", measure)
         if value is None:
-            return None
-        return {"patient_id": pid, "date": day, "measure": measure, "value": value,
-                "_file": where.file, "_row": where.line, "_column": where.field("value[x]")}
+            return []
+        return [{"patient_id": pid, "date": day, "measure": measure, "value": value,
+                 "_file": where.file, "_row": where.line, "_column": where.field("value[x]")}]
 
-    def _value(self, resource, where) -> float | None:
+    def _value(self, resource, where, prefix: str = "", measure: str | None = None
+               ) -> float | None:
+        """The score in ``value[x]`` (of the resource, or of the component at ``prefix``)."""
         for key in ("valueInteger", "valueDecimal"):
             if key in resource:
-                return self._number(resource[key], where, key)
+                return self._number(resource[key], where, prefix + key)
         if "valueQuantity" in resource:
             quantity = resource["valueQuantity"]
             return self._number(quantity.get("value") if isinstance(quantity, dict) else quantity,
-                                where, "valueQuantity.value")
+                                where, prefix + "valueQuantity.value")
         if "valueCodeableConcept" in resource:
-            for code, _label in _codes(resource["valueCodeableConcept"]):
+            answer = _codes(resource["valueCodeableConcept"])
+            for code, _label in answer:
                 if code in PAIN_ANSWERS:
                     return float(PAIN_ANSWERS[code])
-            shown = ", ".join(c for c, _ in _codes(resource["valueCodeableConcept"])) or "no code"
-            self.problem(where, "valueCodeableConcept",
-                         f"answer '{shown}' is not a LOINC answer of the 0-10 pain scale", "bad value")
+            shown = ", ".join(c for c, _ in answer) or "no code"
+            if measure == "pain_nrs":  # a pain score must be a number or a 0-10 answer
+                self.problem(where, prefix + "valueCodeableConcept",
+                             f"answer '{shown}' is not a LOINC answer of the 0-10 pain scale",
+                             "bad value")
+            else:  # e.g. "positive" for a screening: not a score, counted and left out
+                self.coded_answers[f"{measure}: {shown}"[:60]] += 1
             return None
         if "valueString" in resource:
-            return self._number(resource["valueString"], where, "valueString")
-        self.problem(where, "value[x]", "Observation has no value (valueQuantity, valueInteger, "
-                     "valueDecimal or a 0-10 answer code)", "no value")
+            return self._number(resource["valueString"], where, prefix + "valueString")
+        self.problem(where, prefix + "value[x]", "Observation has no value (valueQuantity, "
+                     "valueInteger, valueDecimal or a 0-10 answer code)", "no value")
         return None
+
+    def _questionnaire_response(self, resource, where, pid) -> list[dict]:
+        """The scores a questionnaire response holds: its total item, else every item of an
+        instrument the registry scores from items (measures.Measure.items)."""
+        if _text(resource.get("status")) in ("entered-in-error", "stopped"):
+            return []
+        form = _text(resource.get("questionnaire")) or "(no questionnaire)"
+        day = _first_day(resource, "authored")
+        if day is None:
+            self.problem(where, "authored", "QuestionnaireResponse has no authored date",
+                         "no date")
+            return []
+        codes_of = self.forms.get(form) or self.forms.get(form.split("|")[0]) or {}
+        answers: dict[str, float] = {}
+        for item in _walk_items(resource.get("item")):
+            code = codes_of.get(_text(item.get("linkId")) or "") or _code_in(item)
+            value = _answer_value(item)
+            if code and value is not None:
+                answers.setdefault(code, value)
+        rows: list[dict] = []
+        done: set[str] = set()
+        for code, value in answers.items():  # a total item: the score as given
+            measure = self.options.measure_of(code)
+            if measure and measure not in done:
+                rows.append({"patient_id": pid, "date": day, "measure": measure, "value": value,
+                             "_file": where.file, "_row": where.line,
+                             "_column": where.field("item")})
+                done.add(measure)
+        for measure in {m.code: m for code in answers if (m := measures.BY_ITEM.get(code))
+                        }.values():
+            if measure.code in done or not all(i in answers for i in measure.items):
+                continue
+            values = [answers[i] for i in measure.items]
+            score = sum(values) if measure.item_rule == "sum" else sum(values) / len(values)
+            rows.append({"patient_id": pid, "date": day, "measure": measure.code,
+                         "value": float(score), "_file": where.file, "_row": where.line,
+                         "_column": where.field("item")})
+            done.add(measure.code)
+        if not rows:
+            self.unscored_forms[form[:50]] += 1
+        return rows
 
     def _number(self, value, where, path) -> float | None:
         if isinstance(value, bool) or value is None:
@@ -411,10 +611,35 @@ class _Builder:
         names = [_text(concept.get("text"))] + [d for _, d in _codes(concept)]
         return next((n for n in names if n), "(unnamed medication)")[:50]
 
-    def _medication(self, resource, pid) -> dict | None:
+    @staticmethod
+    def _names(resource) -> str:
         concept = _obj(resource.get("medicationCodeableConcept"))
-        names = " ".join([_text(concept.get("text")) or ""] + [d for _, d in _codes(concept)]).lower()
-        day = _first_day(resource, "authoredOn")
+        return " ".join([_text(concept.get("text")) or ""] + [d for _, d in _codes(concept)]).lower()
+
+    def _is_opioid(self, resource) -> bool:
+        names = self._names(resource)
+        return any(word in names for word in measures.OPIOIDS)
+
+    def _opioid_dose(self, resource, where, pid) -> dict | None:
+        """The order as a daily opioid dose in MME where computable, else None (counted)."""
+        names = self._names(resource)
+        drug = next((w for w in measures.OPIOIDS if w in names), None)
+        if drug is None:
+            return None
+        day = _first_day(resource, "authoredOn", "effectiveDateTime", "effectivePeriod",
+                         "dateAsserted")
+        mme = _daily_mme(drug, names, resource)
+        if day is None or mme is None:
+            self.opioids_without_dose[drug] += 1
+            return None
+        return {"patient_id": pid, "date": day, "measure": "mme", "value": round(mme, 1),
+                "_file": where.file, "_row": where.line,
+                "_column": where.field("dosageInstruction")}
+
+    def _medication(self, resource, pid) -> dict | None:
+        names = self._names(resource)
+        day = _first_day(resource, "authoredOn", "effectiveDateTime", "effectivePeriod",
+                         "dateAsserted")
         for detail, words in self.options.treatments.items():
             if day and any(w in names for w in words):
                 return {"patient_id": pid, "date": day, "event": "treatment_start", "detail": detail,
