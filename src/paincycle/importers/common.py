@@ -11,6 +11,7 @@ is ever dropped silently.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -33,6 +34,15 @@ CHRONIC_PAIN_SNOMED: dict[str, str] = {
     "1121000119107": "chronic neck pain",
     "203082005": "fibromyalgia",
 }
+
+_SEMANTIC_TAG = re.compile(r"\s*\((finding|disorder)\)$")
+
+
+def diagnosis_label(display: str) -> str:
+    """A SNOMED display as a diagnosis: without its semantic tag ('Chronic low back pain
+    (finding)' -> 'Chronic low back pain'), the same whichever converter read it."""
+    return _SEMANTIC_TAG.sub("", str(display).strip())
+
 
 #: Largest upload the Data page accepts (files on disk: paincycle.inputs.MAX_FILE_BYTES).
 MAX_INPUT_BYTES = 500 * 1024**2

@@ -47,6 +47,7 @@ from paincycle.importers.common import (
     Notice,
     Progress,
     decode,
+    diagnosis_label,
     early_rows,
     early_rows_notice,
     empty_events,
@@ -260,6 +261,18 @@ def _daily_mme(drug: str, names: str, resource: dict[str, Any]) -> float | None:
     return mg * float(units) * float(frequency) / float(period) * per_day * factor
 
 
+def _complete_instruments(answers: dict[str, float]) -> list[measures.Measure]:
+    """The measures scored from items (measures.Measure.items) with every item answered."""
+    found = {m.code: m for m in map(measures.BY_ITEM.get, answers) if m}
+    return [m for m in found.values() if all(i in answers for i in m.items)]
+
+
+def _item_score(measure: measures.Measure, answers: dict[str, float]) -> float:
+    """A measure scored from its items (measures.Measure.items): their sum or mean."""
+    values = [answers[i] for i in measure.items]
+    return sum(values) if measure.item_rule == "sum" else sum(values) / len(values)
+
+
 def _walk_items(items: Any):
     """Every item of a questionnaire (response), nested items and items under answers too."""
     for item in _list(items):
@@ -305,8 +318,9 @@ def _answer_value(item: dict[str, Any]) -> float | None:
     answer code, or an ordinal value given on the coding."""
     for answer in _list(item.get("answer")):
         answer = _obj(answer)
-        for key in ("valueInteger", "valueDecimal"):
+        for key in ("valueInteger", "valueDecimal", "valueQuantity"):
             value = answer.get(key)
+            value = _obj(value).get("value") if key == "valueQuantity" else value
             if isinstance(value, (int, float)) and not isinstance(value, bool) \
                     and math.isfinite(value):
                 return float(value)
@@ -462,8 +476,12 @@ class _Builder:
         scored = [(i, c, m) for i, c in components
                   if (m := next((m for m in (self.options.measure_of(code) for code, _ in
                                              _codes(c.get("code"), LOINC)) if m), None))]
-        if not has_value and (scored or resource.get("hasMember")):
-            if not scored:  # a panel: its member Observations carry the scores
+        items = {code: value for _, c in components
+                 for code, _ in _codes(c.get("code"), LOINC)[:1]
+                 if (value := _answer_value({"answer": [c]})) is not None}
+        from_items = _complete_instruments(items)
+        if not has_value and (scored or from_items or resource.get("hasMember")):
+            if not (scored or from_items):  # a panel: its member Observations carry the scores
                 return []
             day = _first_day(resource, "effectiveDateTime", "effectivePeriod",
                              "effectiveInstant", "issued")
@@ -478,6 +496,12 @@ class _Builder:
                     rows.append({"patient_id": pid, "date": day, "measure": code, "value": value,
                                  "_file": where.file, "_row": where.line,
                                  "_column": where.field(f"component[{i}].value[x]")})
+            given = {row["measure"] for row in rows}
+            for m in from_items:  # a panel of items (Synthea's PEG): scored by the registry's rule
+                if m.code not in given:
+                    rows.append({"patient_id": pid, "date": day, "measure": m.code,
+                                 "value": float(_item_score(m, items)), "_file": where.file,
+                                 "_row": where.line, "_column": where.field("component")})
             return rows
         if measure is None:
             if codes:
@@ -558,15 +582,12 @@ class _Builder:
                              "_file": where.file, "_row": where.line,
                              "_column": where.field("item")})
                 done.add(measure)
-        for measure in {m.code: m for code in answers if (m := measures.BY_ITEM.get(code))
-                        }.values():
-            if measure.code in done or not all(i in answers for i in measure.items):
+        for measure in _complete_instruments(answers):
+            if measure.code in done:
                 continue
-            values = [answers[i] for i in measure.items]
-            score = sum(values) if measure.item_rule == "sum" else sum(values) / len(values)
             rows.append({"patient_id": pid, "date": day, "measure": measure.code,
-                         "value": float(score), "_file": where.file, "_row": where.line,
-                         "_column": where.field("item")})
+                         "value": float(_item_score(measure, answers)), "_file": where.file,
+                         "_row": where.line, "_column": where.field("item")})
             done.add(measure.code)
         if not rows:
             self.unscored_forms[form[:50]] += 1
@@ -589,8 +610,9 @@ class _Builder:
         for code, label in _codes(resource.get("code"), SNOMED):
             if code in self.options.diagnoses:
                 day = _first_day(resource, "onsetDateTime", "onsetPeriod", "recordedDate")
-                return {"patient_id": pid, "diagnosis": label or self.options.diagnoses[code],
-                        "date": day}
+                return {"patient_id": pid, "date": day,
+                        "diagnosis": diagnosis_label(label) if label
+                        else self.options.diagnoses[code]}
         return None
 
     def _encounter(self, resource, pid) -> dict | None:

@@ -26,6 +26,7 @@ from paincycle.importers.common import (
     Notice,
     Progress,
     column,
+    diagnosis_label,
     early_rows,
     early_rows_notice,
     fail,
@@ -192,8 +193,8 @@ def _conditions(table, report: ValidationReport) -> pd.DataFrame:
     start, bad = parse_dates(craw[start_col].where(pain, ""))
     report_bad(report, cfile, bad, start_col, craw[start_col], NOT_A_DATE, "bad date")
     desc_col = column(craw, "DESCRIPTION", cfile, required=False)
-    label = (craw[desc_col].str.replace(r"\s*\((finding|disorder)\)$", "", regex=True)
-             if desc_col else code.map(CHRONIC_PAIN_SNOMED))
+    label = (craw[desc_col].map(diagnosis_label) if desc_col
+             else code.map(CHRONIC_PAIN_SNOMED))
     found = pd.DataFrame({"patient_id": craw[column(craw, "PATIENT", cfile)].str.strip(),
                           "start": start, "label": label})[pain & start.notna()]
     return found.sort_values("start", kind="stable")
