@@ -377,3 +377,34 @@ def test_opioid_orders_become_the_daily_opioid_dose_where_computable(tmp_path: P
     assert counted and counted[0].rows == 2
     assert "tramadol (1)" in counted[0].message and "buprenorphine (1)" in counted[0].message
     assert not any("match no treatment" in n.message for n in result.notices)
+
+
+def test_a_form_without_loinc_codes_is_scored_as_the_mapping_declares(tmp_path: Path):
+    answers = [3, 2, 2, 1, 3, 2, 4]  # ISI: 7 items, 0-4 each, summed
+    isi = {"resourceType": "QuestionnaireResponse", "status": "completed",
+           "questionnaire": "http://clinic.example/Questionnaire/isi|2",
+           "subject": {"reference": "Patient/p1"}, "authored": "2024-01-20",
+           "item": [{"linkId": f"isi{i + 1}",
+                     "answer": [{"valueCoding": {"system": "http://clinic.example/isi-answers",
+                                                 "code": str(v)}}]}
+                    for i, v in enumerate(answers)]}
+    short = {**isi, "authored": "2024-02-20", "item": isi["item"][:6]}
+    path = bundle(patient(), observation("72514-3", "valueInteger", 6, when="2024-01-10"), isi,
+                  short, path=tmp_path / "isi.json")
+    mapping = {"questionnaires": {"http://clinic.example/Questionnaire/isi": {
+        "measure": "isi", "items": [f"isi{i}" for i in range(1, 8)], "rule": "sum"}}}
+    result = importers.convert("fhir", path, mapping=mapping)
+    obs = result.cohort.observations
+    isi_rows = obs[obs["measure"] == "isi"]
+    assert isi_rows["value"].tolist() == [sum(answers)]
+    assert [f"{d:%Y-%m-%d}" for d in isi_rows["date"]] == ["2024-01-20"]
+    missing = [n for n in result.notices if "questionnaire responses" in n.message]
+    assert missing and "items missing" in missing[0].message
+    # without the declaration the registry cannot know the form: counted, not guessed
+    plain = importers.convert("fhir", path)
+    assert "isi" not in set(plain.cohort.observations["measure"])
+    assert any("questionnaire responses" in n.message and n.rows == 2 for n in plain.notices)
+    bad = {"questionnaires": {"http://clinic.example/Questionnaire/isi": {
+        "measure": "isi", "items": ["isi1"], "rule": "median"}}}
+    with pytest.raises(ConversionError, match="use sum or mean"):
+        importers.convert("fhir", path, mapping=bad)

@@ -161,6 +161,21 @@ class _Options:
         self.treatments = {k: [w.lower() for w in v] for k, v in TREATMENT_MEDICATIONS.items()}
         for detail, words in reader.table("treatments").items():
             self.treatments[detail] = [str(w).lower() for w in (words or [])]
+        #: questionnaire canonical -> (measure, its items' linkIds, sum or mean): forms whose
+        #: items have no LOINC codes (the ISI), scored as the clinic declares
+        self.forms: dict[str, tuple[str, tuple[str, ...], str]] = {}
+        for form, spec in reader.table("questionnaires").items():
+            key = f"questionnaires.{form}"
+            spec = spec if isinstance(spec, dict) else {}
+            code = reader.measure(f"{key}.measure", spec.get("measure"))
+            links = spec.get("items")
+            rule = spec.get("rule", "sum")
+            if not isinstance(links, list) or not links:
+                reader.error(f"{key}.items", "list the linkIds of the items to score")
+            elif rule not in ("sum", "mean"):
+                reader.error(f"{key}.rule", "use sum or mean")
+            elif code:
+                self.forms[form] = (code, tuple(str(link) for link in links), rule)
 
     def measure_of(self, code: str) -> str | None:
         if code in self.loinc:
@@ -336,6 +351,8 @@ def _answer_value(item: dict[str, Any]) -> float | None:
                 value = extension.get("valueDecimal")
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     return float(value)
+        if code and code.isdigit() and len(code) <= 2:  # a local answer list coded 0, 1, 2...
+            return float(code)
     return None
 
 
@@ -567,6 +584,18 @@ class _Builder:
                          "no date")
             return []
         codes_of = self.forms.get(form) or self.forms.get(form.split("|")[0]) or {}
+        declared = (self.options.forms.get(form) or self.options.forms.get(form.split("|")[0]))
+        if declared:  # the clinic's own rule for a form the registry cannot know by codes
+            code, links, rule = declared
+            by_link = {_text(item.get("linkId")): _answer_value(item)
+                       for item in _walk_items(resource.get("item"))}
+            values = [by_link.get(link) for link in links]
+            if all(v is not None for v in values):
+                score = sum(values) if rule == "sum" else sum(values) / len(values)
+                return [{"patient_id": pid, "date": day, "measure": code, "value": float(score),
+                         "_file": where.file, "_row": where.line, "_column": where.field("item")}]
+            self.unscored_forms[f"{form[:40]} (items missing)"] += 1
+            return []
         answers: dict[str, float] = {}
         for item in _walk_items(resource.get("item")):
             code = codes_of.get(_text(item.get("linkId")) or "") or _code_in(item)
