@@ -146,3 +146,20 @@ def test_synthea_2022_fhir_bundle_scores_components_and_agrees_with_its_csv():
     csv_patient = from_csv.patients.set_index("patient_id").loc[low_back]
     assert by_condition.patients["intake_date"][0] == csv_patient["intake_date"]
     assert by_condition.patients["diagnosis"][0] == csv_patient["diagnosis"]
+
+
+def test_synthea_v3_csv_with_its_new_columns_converts_like_the_2022_one():
+    """A newer Synthea (patients.csv with FIPS and INCOME; conditions with semantic tags)."""
+    result = importers.convert("synthea", PUBLIC / "synthea-csv-v3")
+    patients = result.cohort.patients.set_index("patient_id")
+    back_and_neck = "49abcfcc-8abb-9781-d49e-cab0cd9f5c40"
+    fibromyalgia = "920e3c45-f754-686a-a312-a070f4258dee"
+    # the child born 2011 has pain scores but no chronic-pain condition: does not enter
+    assert set(patients.index) == {back_and_neck, fibromyalgia}
+    assert f"{patients.loc[back_and_neck, 'intake_date']:%Y-%m-%d}" == "2014-02-02"
+    assert "Fibromyalgia" in patients.loc[fibromyalgia, "diagnosis"]
+    assert "(disorder)" not in patients.loc[fibromyalgia, "diagnosis"]
+    assert value(result.cohort, back_and_neck, "gad7", "2015-02-20") == [2.0]
+    assert value(result.cohort, back_and_neck, "pain_nrs", "2016-02-26") == [2.0]
+    assert value(result.cohort, fibromyalgia, "pain_nrs", "2015-02-20") == [1.0]
+    assert any("did not enter the cohort" in n.message for n in result.notices)
