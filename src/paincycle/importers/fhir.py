@@ -427,23 +427,19 @@ class _Builder:
                                           "(add them under 'loinc' in a mapping to keep them)",
                                           pd.Series(unknown_labels))
             self.notices.append(notice)
-        if self.opioids_without_dose:
-            listed = ", ".join(f"{k} ({n})" for k, n in self.opioids_without_dose.most_common(6))
-            self.notices.append(Notice(
-                source, "MedicationRequest.dosageInstruction", sum(self.opioids_without_dose.values()),
-                "opioid orders without a computable daily dose (strength in the name, dose and "
-                f"timing in the dosage) were not turned into an opioid dose: {listed}"))
-        if self.coded_answers:
-            listed = ", ".join(f"{k} ({n})" for k, n in self.coded_answers.most_common(6))
-            self.notices.append(Notice(
-                source, "Observation.valueCodeableConcept", sum(self.coded_answers.values()),
-                f"coded answers that are not a score were left out: {listed}"))
-        if self.unscored_forms:
-            listed = ", ".join(f"{k} ({n})" for k, n in self.unscored_forms.most_common(6))
-            self.notices.append(Notice(
-                source, "QuestionnaireResponse", sum(self.unscored_forms.values()),
-                "questionnaire responses with no total PainCycle knows and not every item of "
-                f"an instrument it scores were left out: {listed}"))
+        for column, counted, message in (
+                ("MedicationRequest.dosageInstruction", self.opioids_without_dose,
+                 "opioid orders without a computable daily dose (strength in the name, dose "
+                 "and timing in the dosage) were not turned into an opioid dose"),
+                ("Observation.valueCodeableConcept", self.coded_answers,
+                 "coded answers that are not a score were left out"),
+                ("QuestionnaireResponse", self.unscored_forms,
+                 "questionnaire responses with no total PainCycle knows and not every item of "
+                 "an instrument it scores were left out")):
+            if counted:
+                listed = ", ".join(f"{k} ({n})" for k, n in counted.most_common(6))
+                self.notices.append(Notice(source, column, sum(counted.values()),
+                                           f"{message}: {listed}"))
         if skipped:
             listed = ", ".join(f"{k} ({n})" for k, n in skipped.most_common(8))
             self.notices.append(Notice(source, None, sum(skipped.values()),
