@@ -85,3 +85,12 @@ def test_folds_are_grouped_by_patient(cohort):
     for train_rows, test_rows in folds.split(X, y, groups):
         assert not set(groups[train_rows]) & set(groups[test_rows])
     assert len(np.unique(groups)) < len(groups)  # several weeks per patient
+
+
+def test_the_weekly_models_card_describes_the_weekly_procedure(weekly):
+    from paincycle import model_card
+
+    card = model_card.render(weekly.metadata)
+    assert "grouped by patient" in card and "## Weekly landmarks" in card
+    assert "outer folds the kind is chosen" not in card  # not the single-landmark procedure
+    assert "Not run for the weekly model" in card

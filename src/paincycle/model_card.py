@@ -51,9 +51,20 @@ def render(meta: ModelMetadata, file_hash: str = "", disclaimer: str = "") -> st
         "scored on the held-out fold, so every number below includes the model choice. The final "
         f"model ({m.model_kind}, chosen the same way on all labelled patients) is fitted the same "
         "way on all of them.")
+    if meta.weekly_landmarks:
+        analysis = (
+            "One logistic regression (L2, C = 0.05) over stacked landmarks (days "
+            f"{meta.weekly_landmarks[0]}-{meta.weekly_landmarks[-1]}): each labelled patient "
+            "gives one row per landmark, built from the rows recorded by then, with the landmark "
+            "as a covariate. Out-of-fold risks come from 5-fold cross-validation grouped by "
+            "patient (no patient in both parts); in each fold the model is fitted on 75% of the "
+            "training patients and calibrated (sigmoid) on the other 25%, split by patient. The "
+            f"numbers below are those at day {meta.landmark_days}; the table under 'Weekly "
+            "landmarks' gives every landmark. The final model is fitted the same way on all "
+            "labelled patients.")
     performance = [
         ("AUC", f"{m.auc:.3f} (95% bootstrap CI {m.auc_ci[0]:.3f}-{m.auc_ci[1]:.3f})"),
-        ("AUC per fold", ", ".join(f"{a:.3f}" for a in m.auc_folds)),
+        ("AUC per fold", ", ".join(f"{a:.3f}" for a in m.auc_folds) or "not recorded"),
         ("Brier score", f"{m.brier:.3f}"),
         ("Scaled Brier score", "not recorded" if m.scaled_brier is None
          else f"{m.scaled_brier:.3f}{_ci(m.scaled_brier_ci, '.3f')}"),
@@ -98,7 +109,7 @@ def render(meta: ModelMetadata, file_hash: str = "", disclaimer: str = "") -> st
                           + (" Custom measures of the cohort are included."
                              if meta.feature_options.get("include_custom") else "")),
         lost=meta.loss_to_follow_up, by_site=meta.leave_one_site_out,
-        by_landmark=meta.by_landmark,
+        by_landmark=meta.by_landmark, weekly=bool(meta.weekly_landmarks),
         analysis=analysis, performance=performance,
         coefficients=meta.coefficients[:MAX_COEFFICIENTS], ablation=ablation, decision=decision,
         subgroups=meta.subgroups, limitations=limitations, monitoring=monitoring,
