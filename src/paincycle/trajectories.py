@@ -395,6 +395,24 @@ def deterioration(cohort: Cohort | None, domains: pd.DataFrame | None = None) ->
 # --------------------------------------------------------------------------- one patient
 
 
+PERCENTILE_COLUMNS = ["measure", "week", "value", "percentile", "better_than", "n_compared"]
+
+
+def with_percentiles(counts: pd.DataFrame) -> pd.DataFrame:
+    """From a patient's weekly values with ``below``, ``tie`` and ``n_compared`` (the other
+    patients' weekly values below, equal to and compared with theirs), the percentile (ties
+    count half; missing with no one to compare) and "better than" (turned around for
+    measures where lower is better). The one formula every door uses."""
+    out = counts.copy()
+    out["n_compared"] = out["n_compared"].fillna(0).astype("int64")
+    n = out["n_compared"].where(out["n_compared"] > 0)
+    out["percentile"] = (out["below"].astype(float) + out["tie"].astype(float) / 2) / n * 100
+    worse_high = out["measure"].map(lambda c: measures.MEASURES[c].worse_high
+                                    if c in measures.MEASURES else False).astype(bool)
+    out["better_than"] = np.where(worse_high, 100 - out["percentile"], out["percentile"])
+    return out[PERCENTILE_COLUMNS].sort_values(["measure", "week"]).reset_index(drop=True)
+
+
 def patient_percentiles(cohort: Cohort, patient_id: str,
                         weekly: pd.DataFrame | None = None) -> pd.DataFrame:
     """Where the patient sits against the cohort at the same week since intake.
@@ -406,9 +424,8 @@ def patient_percentiles(cohort: Cohort, patient_id: str,
     if weekly is None:
         weekly = weekly_series(cohort)
     mine = weekly[weekly["patient_id"] == patient_id]
-    columns = ["measure", "week", "value", "percentile", "better_than", "n_compared"]
     if mine.empty:
-        return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in PERCENTILE_COLUMNS})
     others = weekly[(weekly["patient_id"] != patient_id) & weekly["measure"].isin(mine["measure"].unique())
                     & weekly["week"].isin(mine["week"].unique())]
     merged = others[["measure", "week", "value"]].merge(
@@ -417,14 +434,8 @@ def patient_percentiles(cohort: Cohort, patient_id: str,
     merged["tie"] = (merged["value"] == merged["value_mine"]).astype(float)
     agg = merged.groupby(["measure", "week"]).agg(below=("below", "sum"), tie=("tie", "sum"),
                                                  n_compared=("value", "size")).reset_index()
-    out = mine[["measure", "week", "value"]].merge(agg, how="left", on=["measure", "week"])
-    out["n_compared"] = out["n_compared"].fillna(0).astype("int64")
-    out["percentile"] = ((out["below"] + out["tie"] / 2) / out["n_compared"] * 100).where(
-        out["n_compared"] > 0)
-    worse_high = out["measure"].map(lambda c: measures.MEASURES[c].worse_high
-                                    if c in measures.MEASURES else False)
-    out["better_than"] = np.where(worse_high, 100 - out["percentile"], out["percentile"])
-    return out[columns].sort_values(["measure", "week"]).reset_index(drop=True)
+    return with_percentiles(mine[["measure", "week", "value"]].merge(
+        agg, how="left", on=["measure", "week"]))
 
 
 def latest_values(cohort: Cohort, patient_id: str) -> pd.DataFrame:
@@ -964,9 +975,8 @@ class CohortTrajectories:
     def percentiles(self, patient_id: str) -> pd.DataFrame:
         """:func:`patient_percentiles` from a sorted index: searchsorted per (measure, week)."""
         mine = weekly_series(self.patient(patient_id))
-        columns = ["measure", "week", "value", "percentile", "better_than", "n_compared"]
         if mine.empty:
-            return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+            return pd.DataFrame({c: pd.Series(dtype="float64") for c in PERCENTILE_COLUMNS})
         rows = []
         for measure_code, week, value in mine[["measure", "week", "value"]].itertuples(index=False):
             key = np.int32(self._code_of(measure_code) * 100_000 + int(week) + 1_000)
@@ -975,14 +985,9 @@ class CohortTrajectories:
             pool = self._pct_values[lo:hi]
             below = np.searchsorted(pool, value, side="left")
             ties = np.searchsorted(pool, value, side="right") - below - 1  # not counting this patient
-            n = len(pool) - 1
-            pct = (below + ties / 2) / n * 100 if n > 0 else np.nan
-            rows.append((measure_code, int(week), float(value), pct, n))
-        out = pd.DataFrame(rows, columns=["measure", "week", "value", "percentile", "n_compared"])
-        worse_high = out["measure"].map(lambda c: measures.MEASURES[c].worse_high
-                                        if c in measures.MEASURES else False)
-        out["better_than"] = np.where(worse_high, 100 - out["percentile"], out["percentile"])
-        return out[columns].sort_values(["measure", "week"]).reset_index(drop=True)
+            rows.append((measure_code, int(week), float(value), below, ties, len(pool) - 1))
+        return with_percentiles(pd.DataFrame(
+            rows, columns=["measure", "week", "value", "below", "tie", "n_compared"]))
 
     def patient_domain_status(self, patient_id: str) -> pd.DataFrame:
         """One verdict per domain for this patient (latest vs baseline)."""

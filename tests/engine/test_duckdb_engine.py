@@ -61,3 +61,12 @@ def test_ties_follow_the_rules_module_on_duckdb(tiny_cohort_dir, tmp_path) -> No
     assert (got[keys].to_numpy() == want[keys].to_numpy()).all()
     np.testing.assert_allclose(got["baseline"], want["baseline"], equal_nan=True)
     np.testing.assert_allclose(got["latest"], want["latest"], equal_nan=True)
+
+
+def test_patient_percentiles_equal_numpy(cohort) -> None:
+    engine = connect("duckdb")
+    for patient_id in cohort.patients["patient_id"].iloc[[0, 41, 500]]:
+        want = trajectories.patient_percentiles(cohort, patient_id)
+        got = queries.patient_percentiles(engine, DEMO, patient_id)
+        assert len(want) > 0
+        pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-9, rtol=0)

@@ -41,7 +41,8 @@ def _by_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def test_spark_gives_the_duckdb_answers(spark, duckdb) -> None:
-    """One test, so one JVM: the bands, then the responder status at 3, 6 and 12 months."""
+    """One test, so one JVM: the bands, the responder status at 3, 6 and 12 months, and one
+    patient's percentiles."""
     keys = ["measure", "week"]
     got = _by_key(queries.cohort_bands(spark, DEMO), keys)
     want = _by_key(queries.cohort_bands(duckdb, DEMO), keys)
@@ -57,3 +58,9 @@ def test_spark_gives_the_duckdb_answers(spark, duckdb) -> None:
         assert (got["status"].to_numpy() == want["status"].to_numpy()).all(), months
         np.testing.assert_allclose(got["baseline"], want["baseline"], equal_nan=True)
         np.testing.assert_allclose(got["latest"], want["latest"], equal_nan=True)
+
+    patient_id = str(pd.read_parquet(DEMO / "patients.parquet")["patient_id"].iloc[41])
+    got = queries.patient_percentiles(spark, DEMO, patient_id)
+    want = queries.patient_percentiles(duckdb, DEMO, patient_id)
+    assert len(want) > 0
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-9, rtol=0)

@@ -8,7 +8,8 @@ network's warehouse lives. Windows, the tie rule and MCIDs are read from
 paincycle.rules and paincycle.measures and passed into the queries as
 literals; nothing clinical is re-typed here.
 
-First slice (issue 16): weekly series, weekly cohort bands, responder status.
+Done so far (issue 16): weekly series, weekly cohort bands, responder status and one
+patient's percentiles against the cohort.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from paincycle import measures, rules
+from paincycle.trajectories import with_percentiles
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -141,3 +142,25 @@ def responder_status(engine: Engine, folder: str | Path, at: rules.Window) -> pd
     out["status"] = rules.verdicts(codes, baseline_v, latest_v).astype(str)
     return out[["patient_id", "measure", "domain", "baseline", "latest", "change",
                 "improvement", "status", "baseline_days", "latest_days"]]
+
+
+def patient_percentiles(engine: Engine, folder: str | Path, patient_id: str) -> pd.DataFrame:
+    """Where one patient sits against the cohort at the same week (trajectories.
+    patient_percentiles): the engine counts, over every other patient's weekly values, those
+    below and equal to the patient's; trajectories.with_percentiles turns the counts into the
+    percentile, so the formula stays in one place. Only the patient's rows come back."""
+    weekly = weekly_series(engine, folder)
+    mine = weekly.filter(weekly.patient_id == patient_id).select(
+        "measure", "week", value_mine=weekly.value)
+    others = weekly.filter(weekly.patient_id != patient_id)
+    joined = others.join(mine, ["measure", "week"])
+    counts = joined.group_by(["measure", "week"]).aggregate(
+        below=(joined.value < joined.value_mine).cast("int64").sum(),
+        tie=(joined.value == joined.value_mine).cast("int64").sum(),
+        n_compared=joined.count())
+    table = mine.left_join(counts, ["measure", "week"]).select(
+        "measure", "week", value=mine.value_mine, below=counts.below, tie=counts.tie,
+        n_compared=counts.n_compared).to_pandas()
+    table = table.astype({"week": "int64"}).assign(
+        below=table["below"].fillna(0), tie=table["tie"].fillna(0))
+    return with_percentiles(table)
