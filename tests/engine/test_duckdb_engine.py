@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from paincycle import rules, trajectories
-from paincycle.cohort import read_cohort, write_cohort
+from paincycle.cohort import read_cohort
 from paincycle.engine import connect, queries
 from tests.conftest import ROOT
+from tests.engine.ties import write_tied_cohort
 
 DEMO = ROOT / "sample_data" / "demo"
 
@@ -41,16 +42,7 @@ def test_responder_status_at_12_months_equals_numpy(cohort) -> None:
 def test_ties_follow_the_rules_module_on_duckdb(tiny_cohort_dir, tmp_path) -> None:
     """Equally far from a target, the earlier observation wins; on the same day, the first
     in the table: the engine picks the rows trajectories (rules.closest_rows) picks."""
-    cohort = read_cohort(tiny_cohort_dir)
-    intake = cohort.patients.set_index("patient_id").loc["P001", "intake_date"]
-    extra = pd.DataFrame({
-        "patient_id": ["P001"] * 4,
-        "date": [intake, intake, intake + pd.Timedelta(days=358), intake + pd.Timedelta(days=372)],
-        "measure": ["isi"] * 4, "value": [20.0, 9.0, 11.0, 4.0]})
-    obs = pd.concat([cohort.observations, extra.astype(cohort.observations.dtypes.to_dict())],
-                    ignore_index=True)
-    tied = type(cohort)(cohort.patients, obs, cohort.events)
-    folder = write_cohort(tied, tmp_path / "tied")
+    folder = write_tied_cohort(tiny_cohort_dir, tmp_path / "tied")
     stored = read_cohort(folder)
     want = trajectories.responder_status(stored, rules.FOLLOW_UPS[12])
     got = queries.responder_status(connect("duckdb"), folder, rules.FOLLOW_UPS[12])
@@ -61,6 +53,10 @@ def test_ties_follow_the_rules_module_on_duckdb(tiny_cohort_dir, tmp_path) -> No
     assert (got[keys].to_numpy() == want[keys].to_numpy()).all()
     np.testing.assert_allclose(got["baseline"], want["baseline"], equal_nan=True)
     np.testing.assert_allclose(got["latest"], want["latest"], equal_nan=True)
+    # the latest of two on the same day: the first in the table (4), as rules.latest_rows
+    triad = queries.triad_flags(connect("duckdb"), folder)
+    assert triad.set_index("patient_id").loc["P001", "isi"] == 4.0
+    pd.testing.assert_frame_equal(triad, trajectories.triad_flags(stored), check_dtype=False)
 
 
 def test_patient_percentiles_equal_numpy(cohort) -> None:
@@ -70,3 +66,10 @@ def test_patient_percentiles_equal_numpy(cohort) -> None:
         got = queries.patient_percentiles(engine, DEMO, patient_id)
         assert len(want) > 0
         pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-9, rtol=0)
+
+
+def test_triad_flags_equal_numpy(cohort) -> None:
+    want = trajectories.triad_flags(cohort)
+    got = queries.triad_flags(connect("duckdb"), DEMO)
+    assert want["triad"].any()  # the demo has triad patients: the test can fail
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)

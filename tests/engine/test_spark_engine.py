@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paincycle import rules
+from paincycle import rules, trajectories
+from paincycle.cohort import read_cohort
 from paincycle.engine import connect, queries
 from tests.conftest import ROOT
+from tests.engine.ties import write_tied_cohort
 
 DEMO = ROOT / "sample_data" / "demo"
 
@@ -40,9 +42,10 @@ def _by_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return frame.sort_values(keys).reset_index(drop=True)
 
 
-def test_spark_gives_the_duckdb_answers(spark, duckdb) -> None:
-    """One test, so one JVM: the bands, the responder status at 3, 6 and 12 months, and one
-    patient's percentiles."""
+def test_spark_gives_the_duckdb_answers(spark, duckdb, tiny_cohort_dir, tmp_path) -> None:
+    """One test, so one JVM: the bands, the responder status at 3, 6 and 12 months, one
+    patient's percentiles, the triad, and a cohort built with ties (the earlier, then the
+    first in the table, wins: rules.closest_rows and rules.latest_rows)."""
     keys = ["measure", "week"]
     got = _by_key(queries.cohort_bands(spark, DEMO), keys)
     want = _by_key(queries.cohort_bands(duckdb, DEMO), keys)
@@ -64,3 +67,19 @@ def test_spark_gives_the_duckdb_answers(spark, duckdb) -> None:
     want = queries.patient_percentiles(duckdb, DEMO, patient_id)
     assert len(want) > 0
     pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-9, rtol=0)
+
+    pd.testing.assert_frame_equal(queries.triad_flags(spark, DEMO),
+                                  queries.triad_flags(duckdb, DEMO), check_dtype=False)
+
+    tied = write_tied_cohort(tiny_cohort_dir, tmp_path / "tied")
+    keys = ["patient_id", "measure"]
+    got = _by_key(queries.responder_status(spark, tied, rules.FOLLOW_UPS[12]), keys)
+    want = _by_key(trajectories.responder_status(read_cohort(tied), rules.FOLLOW_UPS[12]), keys)
+    isi = got[(got["patient_id"] == "P001") & (got["measure"] == "isi")]
+    assert isi[["baseline", "latest"]].to_numpy().tolist() == [[20.0, 11.0]]
+    np.testing.assert_allclose(got["baseline"], want["baseline"], equal_nan=True)
+    np.testing.assert_allclose(got["latest"], want["latest"], equal_nan=True)
+    triad = queries.triad_flags(spark, tied)
+    assert triad.set_index("patient_id").loc["P001", "isi"] == 4.0
+    pd.testing.assert_frame_equal(triad, trajectories.triad_flags(read_cohort(tied)),
+                                  check_dtype=False)

@@ -8,7 +8,7 @@ network's warehouse lives. Windows, the tie rule and MCIDs are read from
 paincycle.rules and paincycle.measures and passed into the queries as
 literals; nothing clinical is re-typed here.
 
-Done so far (issue 16): weekly series, weekly cohort bands, responder status and one
+Done so far (issue 16): weekly series, weekly cohort bands, responder status, the triad and one
 patient's percentiles against the cohort.
 """
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from paincycle import measures, rules
-from paincycle.trajectories import with_percentiles
+from paincycle.trajectories import triad_thresholds, with_percentiles
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -28,9 +28,11 @@ class Engine:
 
     name: str
     con: Any
+    session: Any = None  # Spark's, to number rows in file order
 
     def tables(self, folder: str | Path) -> dict[str, ibis.Table]:
-        """patients and observations of a stored version, each date as ``*_ns`` (int64 ns).
+        """patients and observations of a stored version, each date as ``*_ns`` (int64 ns),
+        and ``row``, the row's place in its file (same-day ties: the first in the table).
 
         Spark cannot read Parquet nanosecond timestamps as timestamps (it reads
         them as longs with ``spark.sql.legacy.parquet.nanosAsLong``), so both
@@ -40,7 +42,7 @@ class Engine:
         out = {}
         for table, column in (("patients", "intake_date"), ("observations", "date")):
             path = str(folder / f"{table}.parquet")
-            t = self.con.read_parquet(path)
+            t = self._read(path, table)
             if self.name == "duckdb":
                 t = t.mutate(**{f"{column}_ns": t[column].epoch_seconds().cast("int64")
                                 * 1_000_000_000})
@@ -48,6 +50,18 @@ class Engine:
                 t = t.mutate(**{f"{column}_ns": t[column].cast("int64")})
             out[table] = t.drop(column)
         return out
+
+    def _read(self, path: str, table: str) -> ibis.Table:
+        if self.name == "duckdb":
+            t = self.con.read_parquet(path, file_row_number=True)
+            return t.rename(row="file_row_number")
+        from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+
+        # one file per table: Spark's increasing ids follow the file's order
+        frame = self.session.read.parquet(path).withColumn("row", F.monotonically_increasing_id())
+        view = f"paincycle_{table}_{abs(hash(path)) % 10**8}"
+        frame.createOrReplaceTempView(view)
+        return self.con.table(view)
 
 
 def connect(engine: str = "duckdb", *, session: Any = None, master: str = "local[2]") -> Engine:
@@ -66,7 +80,7 @@ def connect(engine: str = "duckdb", *, session: Any = None, master: str = "local
                        .getOrCreate())
         session.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
         session.conf.set("spark.sql.session.timeZone", "UTC")
-        return Engine("spark", ibis.pyspark.connect(session))
+        return Engine("spark", ibis.pyspark.connect(session), session)
     raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
 
 
@@ -102,11 +116,13 @@ def cohort_bands(engine: Engine, folder: str | Path) -> pd.DataFrame:
 def _closest(obs: ibis.Table, window: rules.Window, name: str) -> ibis.Table:
     """Each (patient, measure)'s observation closest to the window's target: rules.closest_rows.
 
-    Ties: the earlier day wins (order by distance, then day).
+    Ties: the earlier day wins (order by distance, then day); the same day: the first in
+    the table.
     """
     inside = obs.filter((obs.days >= window.lo) & (obs.days <= window.hi))
     rank = ibis.row_number().over(group_by=["patient_id", "measure"],
-                                  order_by=[(inside.days - window.target).abs(), inside.days])
+                                  order_by=[(inside.days - window.target).abs(), inside.days,
+                                            inside.row])
     picked = inside.mutate(_rank=rank)
     picked = picked.filter(picked._rank == 0)
     return picked.select("patient_id", "measure", **{f"{name}": picked.value,
@@ -164,3 +180,34 @@ def patient_percentiles(engine: Engine, folder: str | Path, patient_id: str) -> 
     table = table.astype({"week": "int64"}).assign(
         below=table["below"].fillna(0), tie=table["tie"].fillna(0))
     return with_percentiles(table)
+
+
+def _latest(obs: ibis.Table) -> ibis.Table:
+    """Each (patient, measure)'s most recent observation (rules.latest_rows: the latest day;
+    the same day: the first in the table)."""
+    rank = ibis.row_number().over(group_by=["patient_id", "measure"],
+                                  order_by=[obs.days.desc(), obs.row])
+    ranked = obs.mutate(_rank=rank)
+    return ranked.filter(ranked._rank == 0)
+
+
+def triad_flags(engine: Engine, folder: str | Path) -> pd.DataFrame:
+    """trajectories.triad_flags on the engine: every patient's latest pain, PHQ-9 and ISI and
+    whether all three reach the registry's cut-offs (trajectories.triad_thresholds)."""
+    thresholds = triad_thresholds()
+    tables = engine.tables(folder)
+    obs = _with_days(tables)
+    latest = _latest(obs.filter(obs.measure.isin(list(thresholds))))
+    wide = latest.group_by("patient_id").aggregate(**{
+        code: (latest.measure == code).ifelse(latest.value, ibis.null()).max()
+        for code in thresholds})
+    patients = tables["patients"].select("patient_id", "row")
+    joined = patients.left_join(wide, "patient_id").select(
+        patients.patient_id, patients.row, *[wide[code] for code in thresholds])
+    out = joined.order_by("row").to_pandas().drop(columns="row")
+    flag = pd.Series(True, index=out.index)
+    for code, cut in thresholds.items():
+        out[code] = out[code].astype("float64")
+        flag &= out[code] >= cut
+    out.insert(1, "triad", flag.astype(bool))
+    return out.rename(columns={"pain_nrs": "pain"}).reset_index(drop=True)
