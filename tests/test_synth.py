@@ -211,3 +211,27 @@ def test_bundled_demo_matches_the_generator():
     for table in ("patients", "observations", "events"):
         stored = pd.read_parquet(SAMPLE_COHORT / f"{table}.parquet")
         pd.testing.assert_frame_equal(stored, getattr(fresh, table), check_dtype=False)
+
+
+def test_a_large_cohort_is_written_batch_by_batch_and_equals_the_one_in_memory(
+        tmp_path, monkeypatch):
+    from paincycle.cohort import read_cohort
+
+    monkeypatch.setattr(synth, "SAMPLE_BATCH", 40)  # 100 patients: three batches
+    folder = synth.write_sample(100, 5, tmp_path / "batched")
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(folder / "observations.parquet").num_row_groups >= 3
+    written = read_cohort(folder)
+    in_memory = synth.generate(100, 5)
+    ids = written.patients["patient_id"].tolist()
+    assert ids == [f"P{i:06d}" for i in range(1, 101)] == in_memory.patients["patient_id"].tolist()
+    for table in ("observations", "events"):
+        a, b = getattr(written, table), getattr(in_memory, table)
+        assert len(a) == len(b) > 0
+        assert a["patient_id"].astype(str).tolist() == b["patient_id"].astype(str).tolist()
+    assert written.observations["value"].tolist() == in_memory.observations["value"].tolist()
+    # the batches are not copies of one another
+    first, second = (written.observations[written.observations["patient_id"] == p]["value"]
+                     for p in ("P000001", "P000041"))
+    assert first.tolist() != second.tolist()
