@@ -64,10 +64,21 @@ class Engine:
         return self.con.table(view)
 
 
-def connect(engine: str = "duckdb", *, session: Any = None, master: str = "local[2]") -> Engine:
-    """An engine by name: "duckdb" (embedded, the default) or "spark" (``session`` or a new one)."""
+#: DuckDB's working memory before it spills to disk: an app server's analyses stay bounded
+#: whatever the cohort's size (the rest of the server needs memory too).
+DUCKDB_MEMORY_LIMIT = "2GB"
+
+
+def connect(engine: str = "duckdb", *, session: Any = None, master: str = "local[2]",
+            memory_limit: str = DUCKDB_MEMORY_LIMIT) -> Engine:
+    """An engine by name: "duckdb" (embedded, the default; spills to a temporary folder past
+    ``memory_limit``) or "spark" (``session`` or a new local one at ``master``)."""
     if engine == "duckdb":
-        return Engine("duckdb", ibis.duckdb.connect())
+        import tempfile
+
+        spill = Path(tempfile.gettempdir()) / "paincycle-duckdb"
+        return Engine("duckdb", ibis.duckdb.connect(memory_limit=memory_limit,
+                                                    temp_directory=str(spill)))
     if engine == "spark":
         if session is None:
             from pyspark.sql import SparkSession
