@@ -282,10 +282,14 @@ def _complete_instruments(answers: dict[str, float]) -> list[measures.Measure]:
     return [m for m in found.values() if all(i in answers for i in m.items)]
 
 
+def _combine(values: list[float], rule: str | None) -> float:
+    """Item answers as one score: their sum, or their mean."""
+    return float(sum(values) if rule == "sum" else sum(values) / len(values))
+
+
 def _item_score(measure: measures.Measure, answers: dict[str, float]) -> float:
-    """A measure scored from its items (measures.Measure.items): their sum or mean."""
-    values = [answers[i] for i in measure.items]
-    return sum(values) if measure.item_rule == "sum" else sum(values) / len(values)
+    """A measure scored from its items (measures.Measure.items) by its rule."""
+    return _combine([answers[i] for i in measure.items], measure.item_rule)
 
 
 def _walk_items(items: Any):
@@ -587,8 +591,8 @@ class _Builder:
                        for item in _walk_items(resource.get("item"))}
             values = [by_link.get(link) for link in links]
             if all(v is not None for v in values):
-                score = sum(values) if rule == "sum" else sum(values) / len(values)
-                return [{"patient_id": pid, "date": day, "measure": code, "value": float(score),
+                return [{"patient_id": pid, "date": day, "measure": code,
+                         "value": _combine(values, rule),
                          "_file": where.file, "_row": where.line, "_column": where.field("item")}]
             self.unscored_forms[f"{form[:40]} (items missing)"] += 1
             return []
