@@ -115,9 +115,13 @@ def main() -> None:
                           else f"{found['peak_mb']:,.0f} MB (driver; the JVM not counted)")
                 lines.append(f"| {size:,} | {rows:,} | {engine_name} | {floor:.2f} s | "
                              + " | ".join(cells) + f" | {memory} |")
+    from paincycle.engine.queries import DUCKDB_MEMORY_LIMIT
+
     lines += ["", "Ratios are to the floor measured in the same child. Each analysis reads the "
               "version's Parquet itself (nothing is kept between them), so every figure includes "
-              "one scan of the observations; the engines read only the columns a query needs."]
+              "one scan of the observations; the engines read only the columns a query needs. "
+              f"DuckDB works within its memory limit ({DUCKDB_MEMORY_LIMIT}, "
+              "`paincycle.engine.queries.DUCKDB_MEMORY_LIMIT`) and spills to disk beyond it."]
     text = "\n".join(lines)
     print(text)
     write_section("engine", text)
