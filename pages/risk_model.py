@@ -178,8 +178,12 @@ if meta.leave_one_site_out:
     st.dataframe(meta.leave_one_site_out, hide_index=True, width="stretch")
 
 weekly_path = risk.weekly_path(version_id)
-if weekly_path is not None:
-    weekly = risk.load(weekly_path)
+try:
+    weekly = risk.load(weekly_path) if weekly_path is not None else None
+except ValueError as exc:  # a weekly file that fails its checks is said, never shown
+    weekly = None
+    st.warning(f"The weekly model could not be loaded: {exc}", icon=":material/gpp_maybe:")
+if weekly is not None:
     st.subheader("Earliest warning: the weekly model")
     st.write("One model over weekly landmarks (day "
              f"{weekly.metadata.weekly_landmarks[0]} to {weekly.metadata.weekly_landmarks[-1]}, "

@@ -170,3 +170,16 @@ def test_the_weekly_risk_is_shown_on_request_and_reads_only_each_weeks_data():
     risks = [row["risk"] for row in shown if "risk" in row]
     assert risks == pytest.approx(expected["risk"].tolist())
     assert any("Prognostic support, not a diagnosis" in c.value for c in at.caption)
+
+
+def test_a_weekly_model_that_fails_its_checks_is_said_not_drawn(tmp_path, monkeypatch):
+    bad = tmp_path / "weekly.skops"
+    bad.write_bytes(b"not a model file")
+    monkeypatch.setattr("paincycle.config.WEEKLY_MODEL", bad)
+    sample = read_cohort(config.SAMPLE_COHORT)
+    at = open_patient_page(sample.patients["patient_id"].iloc[41])
+    at.toggle(key="patient_weekly_risk").set_value(True).run()
+    assert not at.exception
+    assert any("weekly model could not be loaded" in w.value for w in at.warning)
+    assert not any("Risk over time (weekly model)" in c.proto.spec
+                   for c in at.get("vega_lite_chart"))

@@ -286,8 +286,12 @@ def risk_over_time(version_id: str, patient_id: str) -> tuple[pd.DataFrame, Trai
     path = weekly_path(version_id)
     if path is None:
         return None
-    return (_risk_over_time(version_id, str(path), path.stat().st_mtime, patient_id),
-            load(path))
+    try:
+        return (_risk_over_time(version_id, str(path), path.stat().st_mtime, patient_id),
+                load(path))
+    except ValueError as exc:  # a weekly file that fails its checks is said, never shown
+        st.warning(f"The weekly model could not be loaded: {exc}", icon=":material/gpp_maybe:")
+        return None
 
 
 def weekly_caveat(version_id: str, trained: TrainedModel) -> str:
