@@ -236,12 +236,15 @@ def stacked_features(cohort: Cohort, landmarks: tuple[int, ...] = WEEKLY_LANDMAR
     """Landmark features of every patient at each landmark they have data by, one row per
     (patient_id, landmark) with the landmark as a column (``landmark_days``): the training
     and scoring table of the weekly model. Each row uses only rows up to its landmark."""
+    obs = cohort.observations
+    # who has data by each landmark: each patient's first day, found once for every landmark
+    first_day = pd.Series(cohort.days_since_intake(obs), index=obs.index).groupby(
+        obs["patient_id"].astype(str).to_numpy()).min()
     frames = []
     for day in landmarks:
         X = landmark_features(cohort, day, include_custom=include_custom,
                               records_events=records_events)
-        cut = landmark_cut(cohort, day)
-        has_data = X.index.isin(cut.observations["patient_id"].astype(str).unique())
+        has_data = (first_day.reindex(X.index) <= day).to_numpy()
         X = X[has_data].assign(**{LANDMARK_FEATURE.name: float(day)})
         frames.append(X.set_index(pd.Index(np.full(len(X), day), name="landmark"), append=True))
     if not frames:
