@@ -567,42 +567,79 @@ def filter_cohort(cohort: Cohort, sites: Iterable[str] | None = None,
 # --------------------------------------------------------------------------- headline
 
 
+def observation_days(cohort: Cohort) -> pd.DataFrame:
+    """Per patient with observations (index patient_id): how many, and the first and last day
+    since intake. What an engine computes for the same table (paincycle.engine)."""
+    coded = _coded(cohort)
+    days = pd.Series(coded.days).groupby(coded.pid).agg(["size", "min", "max"])
+    return pd.DataFrame({"n_observations": days["size"].to_numpy(),
+                         "first_day": days["min"].to_numpy(), "last_day": days["max"].to_numpy()},
+                        index=pd.Index(coded.ids[days.index.to_numpy()], name="patient_id"))
+
+
+def last_attended(events: pd.DataFrame) -> pd.Series:
+    """Per patient with one, the date of the last attended appointment."""
+    attended = events.loc[events["event"] == "appointment_attended"]
+    return attended.groupby(attended["patient_id"].astype(str).to_numpy(dtype=object))["date"].max()
+
+
+def patient_activity(patients: pd.DataFrame, days: pd.DataFrame,
+                     attended: pd.Series) -> pd.DataFrame:
+    """Per patient, in the patients table's order: weeks from intake to the last observation
+    (0 for intake-only patients), number of scores, first and last score date, and the last
+    record (a score or an attended appointment).
+
+    From :func:`observation_days` and :func:`last_attended` (or an engine's same tables), so
+    the in-memory analyses and the engine's share one definition of follow-up and activity.
+    """
+    ids = patients["patient_id"].astype(str).to_numpy(dtype=object)
+    intake = pd.Series(patients["intake_date"].to_numpy(dtype="datetime64[ns]"), index=ids)
+    intake = intake[~intake.index.duplicated()]
+    unique = intake.index
+    mine = days.reindex(unique)
+    first = intake + pd.to_timedelta(mine["first_day"].to_numpy(dtype="float64"), unit="D")
+    last = intake + pd.to_timedelta(mine["last_day"].to_numpy(dtype="float64"), unit="D")
+    seen = pd.Series(attended, dtype="datetime64[ns]").reindex(unique)
+    out = pd.DataFrame({
+        "weeks_followed": np.clip(mine["last_day"].to_numpy(dtype="float64") / 7, 0, None),
+        "n_observations": mine["n_observations"].fillna(0).astype("int64").to_numpy(),
+        "first_score": first.to_numpy(), "last_score": last.to_numpy(),
+        "last_record": pd.concat([last, seen], axis=1).max(axis=1).to_numpy(dtype="datetime64[ns]"),
+    }, index=pd.Index(unique, name="patient_id"))
+    out["weeks_followed"] = out["weeks_followed"].fillna(0.0)
+    return out.reindex(ids)
+
+
+def _activity(cohort: Cohort) -> pd.DataFrame:
+    return patient_activity(cohort.patients, observation_days(cohort), last_attended(cohort.events))
+
+
 def last_record(cohort: Cohort) -> pd.Series:
     """Per patient, the last date with an observation or an attended appointment."""
-    coded = _coded(cohort)
-    last_days = pd.Series(coded.days).groupby(coded.pid).max()
-    codes = last_days.index.to_numpy()
-    last_obs = pd.Series(coded.intake[codes] + last_days.to_numpy().astype("timedelta64[D]"),
-                         index=pd.Index(coded.ids[codes], dtype=object))
-    ev = cohort.events
-    attended = ev.loc[ev["event"] == "appointment_attended"]
-    last_seen = attended.groupby(attended["patient_id"].astype(object))["date"].max()
-    both = pd.concat([last_obs, last_seen])
-    return both.groupby(level=0).max().rename_axis("patient_id")
+    last = _activity(cohort)["last_record"].dropna()
+    last = last[~last.index.duplicated()]
+    return last.sort_index().rename_axis("patient_id")
 
 
 def observation_span(cohort: Cohort) -> pd.DataFrame:
     """Per patient (in the patients table's order): number of scores, first and last score date."""
-    coded = _coded(cohort)
-    days = pd.Series(coded.days).groupby(coded.pid).agg(["size", "min", "max"])
-    codes = days.index.to_numpy()
-    span = pd.DataFrame({"n_observations": 0, "first_score": pd.NaT, "last_score": pd.NaT},
-                        index=pd.Index(coded.ids, name="patient_id"))
-    span["first_score"] = span["first_score"].astype("datetime64[ns]")
-    span["last_score"] = span["last_score"].astype("datetime64[ns]")
-    span.iloc[codes, 0] = days["size"].to_numpy()
-    span.iloc[codes, 1] = coded.intake[codes] + days["min"].to_numpy().astype("timedelta64[D]")
-    span.iloc[codes, 2] = coded.intake[codes] + days["max"].to_numpy().astype("timedelta64[D]")
-    return span.reindex(cohort.patients["patient_id"].astype(str).to_numpy())
+    return _activity(cohort)[["n_observations", "first_score", "last_score"]]
 
 
 def follow_up_weeks(cohort: Cohort) -> pd.Series:
     """Per patient, weeks from intake to the last observation (0 for intake-only patients)."""
-    coded = _coded(cohort)
-    last_days = pd.Series(coded.days).groupby(coded.pid).max()
-    weeks = pd.Series(0.0, index=pd.Index(coded.ids, name="patient_id"))
-    weeks.iloc[last_days.index.to_numpy()] = np.clip(last_days.to_numpy() / 7, 0, None)
-    return weeks.reindex(cohort.patients["patient_id"].astype(str).to_numpy())
+    return _activity(cohort)["weeks_followed"]
+
+
+def active_among(last: pd.Series, as_of: pd.Timestamp | None = None,
+                 days: int = ACTIVE_DAYS) -> pd.Series:
+    """Ids of ``last`` (last record per patient) with one in the ``days`` before ``as_of``
+    (default: the latest of them)."""
+    last = last.dropna()
+    if last.empty:
+        return pd.Series([], dtype=object)
+    as_of = pd.Timestamp(as_of) if as_of is not None else last.max()
+    return pd.Series(last.index[(last > as_of - pd.Timedelta(days=days)) & (last <= as_of)])
 
 
 def active_patients(cohort: Cohort, as_of: pd.Timestamp | None = None,
@@ -612,11 +649,40 @@ def active_patients(cohort: Cohort, as_of: pd.Timestamp | None = None,
     The cohort's own last date is used rather than today, so an older export
     is not shown as "nobody active".
     """
-    last = last_record(cohort)
-    if last.empty:
-        return pd.Series([], dtype=object)
-    as_of = pd.Timestamp(as_of) if as_of is not None else last.max()
-    return pd.Series(last.index[(last > as_of - pd.Timedelta(days=days)) & (last <= as_of)])
+    return active_among(last_record(cohort), as_of, days)
+
+
+def patient_table(patients: pd.DataFrame, activity: pd.DataFrame, triad: pd.DataFrame,
+                  domain: pd.DataFrame, treatment_starts: pd.DataFrame,
+                  today: pd.Timestamp, as_of: pd.Timestamp | None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The overview's table (one row per patient) and who started which treatment, from the
+    per-patient analyses (in memory or from an engine: one composition for both)."""
+    p = patients
+    table = pd.DataFrame({
+        "patient_id": p["patient_id"].astype(str).to_numpy(),
+        "site": p["site"].astype(object).to_numpy(),
+        "diagnosis": p["diagnosis"].astype(object).to_numpy(),
+        "sex": p["sex"].astype(object).fillna(UNKNOWN_AGE).to_numpy(),
+        "age_band": age_bands(p, today).to_numpy(),
+        "intake_date": p["intake_date"].to_numpy(),
+    })
+    table["weeks_followed"] = activity["weeks_followed"].to_numpy()
+    for column in ("n_observations", "first_score", "last_score"):
+        table[column] = activity[column].to_numpy()
+    last = activity["last_record"]
+    active = set(active_among(last[~last.index.duplicated()], as_of)) if as_of is not None else set()
+    table["active"] = table["patient_id"].isin(active)
+    flags = triad.set_index("patient_id")
+    table["triad"] = table["patient_id"].map(flags["triad"]).fillna(False).astype(bool)
+    for code in ("pain", "phq9", "isi"):
+        table[code] = table["patient_id"].map(flags[code])
+    worse = domain[domain["status"] == rules.WORSE]
+    table["domains_worse"] = table["patient_id"].map(worse.groupby("patient_id").size()) \
+        .fillna(0).astype("int64")
+    treated = pd.DataFrame({"patient_id": treatment_starts["patient_id"].astype(str),
+                            "treatment": treatment_starts["detail"].astype(str)}).drop_duplicates()
+    return table, treated.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- whole-cohort views
@@ -798,32 +864,10 @@ class CohortTrajectories:
 
     # ----------------------------------------------------------------- per-patient table
     def _patient_table(self) -> pd.DataFrame:
-        p = self.cohort.patients
-        table = pd.DataFrame({
-            "patient_id": p["patient_id"].astype(str).to_numpy(),
-            "site": p["site"].astype(object).to_numpy(),
-            "diagnosis": p["diagnosis"].astype(object).to_numpy(),
-            "sex": p["sex"].astype(object).fillna(UNKNOWN_AGE).to_numpy(),
-            "age_band": age_bands(p, self.today).to_numpy(),
-            "intake_date": p["intake_date"].to_numpy(),
-        })
-        table["weeks_followed"] = table["patient_id"].map(follow_up_weeks(self.cohort)).to_numpy()
-        span = observation_span(self.cohort)
-        for column in span.columns:
-            table[column] = span[column].to_numpy()
-        active = set(active_patients(self.cohort, self.as_of)) if self.as_of is not None else set()
-        table["active"] = table["patient_id"].isin(active)
-        triad = self.triad.set_index("patient_id")
-        table["triad"] = table["patient_id"].map(triad["triad"]).fillna(False).astype(bool)
-        for code in ("pain", "phq9", "isi"):
-            table[code] = table["patient_id"].map(triad[code])
-        worse = self.domain[self.domain["status"] == "worse"]
-        table["domains_worse"] = table["patient_id"].map(worse.groupby("patient_id").size()) \
-            .fillna(0).astype("int64")
         ev = self.cohort.events
-        started = ev[ev["event"] == "treatment_start"]
-        self.treated = pd.DataFrame({"patient_id": started["patient_id"].astype(str),
-                                     "treatment": started["detail"].astype(str)}).drop_duplicates()
+        table, self.treated = patient_table(
+            self.cohort.patients, _activity(self.cohort), self.triad, self.domain,
+            ev[ev["event"] == "treatment_start"], self.today, self.as_of)
         return table
 
     def filter_options(self) -> dict[str, list[str]]:

@@ -73,3 +73,22 @@ def test_triad_flags_equal_numpy(cohort) -> None:
     got = queries.triad_flags(connect("duckdb"), DEMO)
     assert want["triad"].any()  # the demo has triad patients: the test can fail
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+@pytest.mark.parametrize("window", [None, rules.FOLLOW_UPS[3]], ids=["latest", "3 months"])
+def test_responder_status_frame_equals_numpy(cohort, window) -> None:
+    """Every column trajectories.responder_status gives, the dates included."""
+    got = queries.responder_status(connect("duckdb"), DEMO, window)
+    want = trajectories.responder_status(cohort, window)
+    assert (want["status"] == rules.WORSE).any() and (want["status"] == rules.IMPROVED).any()
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-9, rtol=0)
+
+
+def test_patient_table_equals_the_in_memory_one(cohort) -> None:
+    today = pd.Timestamp("2026-12-03")
+    want = trajectories.CohortTrajectories(cohort, today=today)
+    table, treated = queries.patient_table(connect("duckdb"), DEMO, today)
+    assert want.patients["active"].any() and not want.patients["active"].all()
+    assert want.patients["domains_worse"].gt(0).any()
+    pd.testing.assert_frame_equal(table, want.patients, check_dtype=False)
+    pd.testing.assert_frame_equal(treated, want.treated, check_dtype=False)

@@ -43,8 +43,8 @@ def _by_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def test_spark_gives_the_duckdb_answers(spark, duckdb, tiny_cohort_dir, tmp_path) -> None:
-    """One test, so one JVM: the bands, the responder status at 3, 6 and 12 months, one
-    patient's percentiles, the triad, and a cohort built with ties (the earlier, then the
+    """One test, so one JVM: the bands, the responder status (latest and at 3, 6 and 12
+    months), the patient table, one patient's percentiles, the triad, and a cohort built with ties (the earlier, then the
     first in the table, wins: rules.closest_rows and rules.latest_rows)."""
     keys = ["measure", "week"]
     got = _by_key(queries.cohort_bands(spark, DEMO), keys)
@@ -53,14 +53,17 @@ def test_spark_gives_the_duckdb_answers(spark, duckdb, tiny_cohort_dir, tmp_path
     pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-9, rtol=0)
 
     keys = ["patient_id", "measure"]
-    for months in sorted(rules.FOLLOW_UPS):
-        got = _by_key(queries.responder_status(spark, DEMO, rules.FOLLOW_UPS[months]), keys)
-        want = _by_key(queries.responder_status(duckdb, DEMO, rules.FOLLOW_UPS[months]), keys)
-        assert len(got) == len(want) > 0, months
-        assert (got[keys].to_numpy() == want[keys].to_numpy()).all(), months
-        assert (got["status"].to_numpy() == want["status"].to_numpy()).all(), months
-        np.testing.assert_allclose(got["baseline"], want["baseline"], equal_nan=True)
-        np.testing.assert_allclose(got["latest"], want["latest"], equal_nan=True)
+    for window in [None, *(rules.FOLLOW_UPS[m] for m in sorted(rules.FOLLOW_UPS))]:
+        got = _by_key(queries.responder_status(spark, DEMO, window), keys)
+        want = _by_key(queries.responder_status(duckdb, DEMO, window), keys)
+        assert len(got) == len(want) > 0, window
+        pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-9, rtol=0)
+
+    today = pd.Timestamp("2026-12-03")
+    for got, want in zip(queries.patient_table(spark, DEMO, today),
+                         queries.patient_table(duckdb, DEMO, today), strict=True):
+        assert len(want) > 0
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
 
     patient_id = str(pd.read_parquet(DEMO / "patients.parquet")["patient_id"].iloc[41])
     got = queries.patient_percentiles(spark, DEMO, patient_id)

@@ -15,7 +15,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from paincycle import measures, rules
+from paincycle import measures, rules, trajectories
 from paincycle.trajectories import triad_thresholds, with_percentiles
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -40,8 +40,11 @@ class Engine:
         """
         folder = Path(folder)
         out = {}
-        for table, column in (("patients", "intake_date"), ("observations", "date")):
+        for table, column in (("patients", "intake_date"), ("observations", "date"),
+                              ("events", "date")):
             path = str(folder / f"{table}.parquet")
+            if table == "events" and not Path(path).exists():
+                continue
             t = self._read(path, table)
             if self.name == "duckdb":
                 t = t.mutate(**{f"{column}_ns": t[column].epoch_seconds().cast("int64")
@@ -140,17 +143,26 @@ def _closest(obs: ibis.Table, window: rules.Window, name: str) -> ibis.Table:
                                                       f"{name}_days": picked.days})
 
 
-def responder_status(engine: Engine, folder: str | Path, at: rules.Window) -> pd.DataFrame:
-    """Baseline, follow-up in ``at`` and the MCID verdict per patient and judged measure.
+def responder_status(engine: Engine, folder: str | Path,
+                     at: rules.Window | None = None) -> pd.DataFrame:
+    """Baseline, follow-up and the MCID verdict per patient and judged measure, with the
+    columns of trajectories.responder_status. The follow-up is the latest observation or,
+    with ``at``, the one closest to its target within it.
 
     The engine picks the rows (the heavy part over every observation); the
     verdict is rules.verdicts on the one row per patient and measure it returns,
     so the MCID rule stays in one place.
     """
-    obs = _with_days(engine.tables(folder))
+    tables = engine.tables(folder)
+    obs = _with_days(tables)
     obs = obs.filter(obs.measure.isin(rules.judged_measures()))
     baseline = _closest(obs, rules.BASELINE, "baseline")
-    later = _closest(obs, at, "latest")
+    if at is None:
+        latest = _latest(obs)
+        later = latest.select("patient_id", "measure", latest=latest.value,
+                              latest_days=latest.days)
+    else:
+        later = _closest(obs, at, "latest")
     pairs = obs.select("patient_id", "measure").distinct()
     joined = pairs.left_join(baseline, ["patient_id", "measure"]).select(
         "patient_id", "measure", "baseline", "baseline_days")
@@ -163,12 +175,29 @@ def responder_status(engine: Engine, folder: str | Path, at: rules.Window) -> pd
     baseline_v = out["baseline"].to_numpy(dtype=float)
     latest_v = out["latest"].to_numpy(dtype=float)
     usable = ~np.isnan(baseline_v) & ~np.isnan(latest_v)
-    out["domain"] = [measures.domain_of(c) for c in codes]
+    intake = _intake_by_id(tables).reindex(out["patient_id"].to_numpy(dtype=object)).to_numpy()
+    for column in ("baseline", "latest"):
+        days = out[f"{column}_days"].to_numpy(dtype="float64")
+        out[f"{column}_date"] = intake + pd.to_timedelta(days, unit="D").to_numpy()
+    out["domain"] = pd.array([measures.domain_of(c) for c in codes], dtype="str")
     out["change"] = np.where(usable, latest_v - baseline_v, np.nan)
     out["improvement"] = np.where(usable, rules.improvement(codes, baseline_v, latest_v), np.nan)
-    out["status"] = rules.verdicts(codes, baseline_v, latest_v).astype(str)
+    out["status"] = pd.array(rules.verdicts(codes, baseline_v, latest_v).astype(str), dtype="str")
+    out["mcid"] = np.array([measures.MEASURES[c].mcid if c in measures.MEASURES
+                            and measures.MEASURES[c].mcid is not None else np.nan
+                            for c in codes], dtype="float64")
+    out["patient_id"] = pd.array(out["patient_id"].astype(str), dtype="str")
+    out["measure"] = pd.array(out["measure"].astype(str), dtype="str")
     return out[["patient_id", "measure", "domain", "baseline", "latest", "change",
-                "improvement", "status", "baseline_days", "latest_days"]]
+                "improvement", "status", "baseline_date", "latest_date", "mcid"]]
+
+
+def _intake_by_id(tables: dict[str, ibis.Table]) -> pd.Series:
+    """Each patient's intake date (the patients table is small: one row per patient)."""
+    p = tables["patients"].select("patient_id", "intake_date_ns").to_pandas()
+    return pd.Series(pd.to_datetime(p["intake_date_ns"].to_numpy(dtype="int64"), unit="ns")
+                     .to_numpy(dtype="datetime64[ns]"), index=p["patient_id"].astype(str).to_numpy(
+                         dtype=object)).groupby(level=0).first()
 
 
 def patient_percentiles(engine: Engine, folder: str | Path, patient_id: str) -> pd.DataFrame:
@@ -222,3 +251,65 @@ def triad_flags(engine: Engine, folder: str | Path) -> pd.DataFrame:
         flag &= out[code] >= cut
     out.insert(1, "triad", flag.astype(bool))
     return out.rename(columns={"pain_nrs": "pain"}).reset_index(drop=True)
+
+
+def patients_frame(engine: Engine, folder: str | Path) -> pd.DataFrame:
+    """The version's patients table, in file order, dates as datetime64 (one row a patient)."""
+    p = engine.tables(folder)["patients"]
+    frame = p.order_by("row").to_pandas().drop(columns="row")
+    intake = pd.to_datetime(frame.pop("intake_date_ns").to_numpy(dtype="int64"), unit="ns")
+    frame.insert(1, "intake_date", intake.to_numpy(dtype="datetime64[ns]"))
+    return frame.reset_index(drop=True)
+
+
+def observation_days(engine: Engine, folder: str | Path) -> pd.DataFrame:
+    """trajectories.observation_days on the engine: per patient with observations, how many
+    and the first and last day since intake."""
+    obs = _with_days(engine.tables(folder))
+    per = obs.group_by("patient_id").aggregate(
+        n_observations=obs.count(), first_day=obs.days.min(), last_day=obs.days.max())
+    out = per.order_by("patient_id").to_pandas()
+    return out.set_index(pd.Index(out.pop("patient_id").astype(str).to_numpy(dtype=object),
+                                  name="patient_id"))
+
+
+def _events(engine: Engine, folder: str | Path, kind: str) -> ibis.Table | None:
+    events = engine.tables(folder).get("events")
+    return None if events is None else events.filter(events.event == kind)
+
+
+def last_attended(engine: Engine, folder: str | Path) -> pd.Series:
+    """trajectories.last_attended on the engine: each patient's last attended appointment."""
+    attended = _events(engine, folder, "appointment_attended")
+    if attended is None:
+        return pd.Series([], dtype="datetime64[ns]")
+    out = attended.group_by("patient_id").aggregate(last=attended.date_ns.max()).to_pandas()
+    return pd.Series(pd.to_datetime(out["last"].to_numpy(dtype="int64"), unit="ns")
+                     .to_numpy(dtype="datetime64[ns]"),
+                     index=out["patient_id"].astype(str).to_numpy(dtype=object))
+
+
+def treatment_starts(engine: Engine, folder: str | Path) -> pd.DataFrame:
+    """The treatment_start events (patient and treatment), a small share of the events."""
+    starts = _events(engine, folder, "treatment_start")
+    if starts is None:
+        return pd.DataFrame({"patient_id": pd.Series(dtype=object),
+                             "detail": pd.Series(dtype=object)})
+    return starts.order_by("row").select("patient_id", "detail").to_pandas()
+
+
+def patient_table(engine: Engine, folder: str | Path, today: pd.Timestamp,
+                  triad: pd.DataFrame | None = None, domain: pd.DataFrame | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """trajectories.patient_table from the engine's per-patient analyses: the overview's
+    table (follow-up, observation span, active, triad, domains worse) and who started which
+    treatment. ``triad`` and ``domain`` are computed when not given."""
+    patients = patients_frame(engine, folder)
+    activity = trajectories.patient_activity(patients, observation_days(engine, folder),
+                                             last_attended(engine, folder))
+    triad = triad_flags(engine, folder) if triad is None else triad
+    if domain is None:
+        domain = trajectories.domain_status(responder_status(engine, folder))
+    as_of = activity["last_record"].max() if activity["n_observations"].sum() else None
+    return trajectories.patient_table(patients, activity, triad, domain,
+                                      treatment_starts(engine, folder), today, as_of)
