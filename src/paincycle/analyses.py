@@ -29,8 +29,10 @@ import pandas as pd
 import pyarrow as pa
 
 from paincycle import cohort as cohort_module
+from paincycle import engine as engines
 from paincycle import measures, rules, store, trajectories
 from paincycle.cohort import Cohort
+from paincycle.engine import queries
 from paincycle.store import CohortStore
 from paincycle.trajectories import CohortTrajectories
 
@@ -47,7 +49,7 @@ LEFTOVER_AFTER_S = 3600
 def fingerprint() -> str:
     """Short hash of the code and library versions the analyses depend on."""
     digest = hashlib.sha256()
-    for module in (trajectories, rules, measures, cohort_module, store):
+    for module in (trajectories, rules, measures, cohort_module, store, queries):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(f"{np.__version__} {pd.__version__} {pa.__version__}".encode())
     return digest.hexdigest()[:12]
@@ -66,11 +68,20 @@ def prepared(cohorts: CohortStore, version_id: str, cohort: Cohort | None = None
     kept = _read(folder, cohort, tag)
     if kept is not None:
         return kept
-    computed = CohortTrajectories(cohort)
+    computed = compute(cohorts, version_id, cohort)
     if folder.exists() and _read(folder, cohort, tag) is None:
         _set_aside(folder)  # still unreadable (not just landed from another server): replace it
     keep(computed, folder, tag)
     return computed
+
+
+def compute(cohorts: CohortStore, version_id: str, cohort: Cohort,
+            today: pd.Timestamp | None = None) -> CohortTrajectories:
+    """The version's analyses, the per-patient part run by the configured engine over the
+    version's Parquet (paincycle.engine: DuckDB by default, Spark by PAINCYCLE_ENGINE)."""
+    today = pd.Timestamp.today() if today is None else pd.Timestamp(today)
+    per_patient = queries.per_patient(engines.configured(), cohorts.path_of(version_id), today)
+    return CohortTrajectories(cohort, today=today, computed=per_patient)
 
 
 def keep(analyses: CohortTrajectories, folder: Path, cohort_tag: str = "") -> bool:

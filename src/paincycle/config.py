@@ -13,6 +13,9 @@ pydantic: a value that is not understood refuses with the variable's name
 | ``PAINCYCLE_ALLOWED_HOSTS`` | comma-separated host names the app answers to behind a proxy |
 | ``PAINCYCLE_IMPORT_MEMORY_GB`` | the memory one import may need (estimated from the files before reading; default 12) |
 | ``PAINCYCLE_TIMEZONE`` | the clinic's time zone for every time shown or exported (IANA name such as ``Europe/Berlin``; default: this computer's zone) |
+| ``PAINCYCLE_ENGINE`` | where the cohort analyses run: ``duckdb`` (embedded, the default) or ``spark`` |
+| ``PAINCYCLE_SPARK_MASTER`` | the Spark master with ``PAINCYCLE_ENGINE=spark`` (``spark://host:7077``, ``yarn``, ``k8s://...``; default ``local[2]``) |
+| ``PAINCYCLE_STORE_URL`` | the cohort store (a folder or ``file://`` URL, e.g. shared storage mounted on every server; default ``<data dir>/cohorts``) |
 """
 
 from __future__ import annotations
@@ -44,6 +47,20 @@ class AccessMode(StrEnum):
     SIGN_IN = "sign-in"
 
 
+class AnalysisEngine(StrEnum):
+    """Where the cohort analyses run (paincycle.engine)."""
+
+    DUCKDB = "duckdb"
+    SPARK = "spark"
+
+
+#: Spark master URLs understood (Spark's own forms); anything else refuses.
+SPARK_MASTERS = ("local", "spark://", "yarn", "k8s://", "mesos://")
+#: Object-storage schemes: read through a mounted folder, not by URL (see _known_store).
+OBJECT_STORAGE = ("s3://", "s3a://", "gs://", "gcs://", "abfs://", "abfss://", "az://",
+                  "http://", "https://")
+
+
 class SettingsError(ValueError):
     """A setting is present but not understood: the app and the CLI refuse to start."""
 
@@ -56,6 +73,9 @@ _VARIABLES = {
     "allowed_hosts": "PAINCYCLE_ALLOWED_HOSTS",
     "import_memory_gb": "PAINCYCLE_IMPORT_MEMORY_GB",
     "timezone": "PAINCYCLE_TIMEZONE",
+    "engine": "PAINCYCLE_ENGINE",
+    "spark_master": "PAINCYCLE_SPARK_MASTER",
+    "store_url": "PAINCYCLE_STORE_URL",
 }
 
 
@@ -71,6 +91,31 @@ class Settings(BaseModel):
     allowed_hosts: tuple[str, ...] = Field(default=())
     import_memory_gb: float = Field(default=12.0, gt=0, le=1024)
     timezone: str | None = None
+    engine: AnalysisEngine = AnalysisEngine.DUCKDB
+    spark_master: str = "local[2]"
+    store_url: str | None = None
+
+    @field_validator("spark_master")
+    @classmethod
+    def _known_master(cls, value: str) -> str:
+        if not value.startswith(SPARK_MASTERS):
+            raise ValueError(f"not a Spark master URL (starts with one of {', '.join(SPARK_MASTERS)})")
+        return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _known_store(cls, value: str | None) -> str | None:
+        """A folder or a file:// URL. Object storage is refused by URL: the engines would need
+        network extensions and credentials in the app; mount it as a folder instead."""
+        if value is None:
+            return None
+        if value.lower().startswith(OBJECT_STORAGE):
+            raise ValueError("object storage by URL is not supported: mount the bucket as a "
+                             "folder on every server (for example with s3fs or gcsfuse) and "
+                             "give that folder")
+        if "://" in value and not value.startswith("file://"):
+            raise ValueError("must be a folder or a file:// URL")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -110,6 +155,12 @@ class Settings(BaseModel):
                 for e in exc.errors())
             raise SettingsError(f"PainCycle's settings are not valid ({problems})") from None
 
+    def resolved_store(self) -> Path:
+        """The cohort store's folder: PAINCYCLE_STORE_URL, or ``cohorts`` in the data folder."""
+        if self.store_url:
+            return Path(self.store_url.removeprefix("file://")).expanduser()
+        return self.data_dir.expanduser() / "cohorts"
+
     def resolved_database_url(self) -> str:
         """The workflow database: PAINCYCLE_DATABASE_URL, or a SQLite file in the data folder."""
         if self.database_url:
@@ -119,7 +170,7 @@ class Settings(BaseModel):
 
 def _reason(error: Mapping) -> str:
     if error.get("type") == "enum":
-        return f"use one of {', '.join(m.value for m in AccessMode)}"
+        return f"use one of {error.get('ctx', {}).get('expected', 'the values listed')}"
     return str(error.get("msg", "not understood"))
 
 
@@ -139,3 +190,15 @@ def database_url() -> str:
     """PAINCYCLE_DATABASE_URL, or a SQLite file in the data folder."""
     data_dir()
     return settings().resolved_database_url()
+
+
+def store_root() -> Path:
+    """Where cohort versions are kept (PAINCYCLE_STORE_URL or the data folder's ``cohorts``)."""
+    chosen = settings()
+    root = chosen.resolved_store()
+    if chosen.store_url is None:
+        data_dir()
+    elif not root.is_dir():
+        # a share that failed to mount must not become an empty local store that imports fill
+        raise SettingsError(f"PAINCYCLE_STORE_URL: {root} is not a folder (is the share mounted?)")
+    return root

@@ -77,7 +77,7 @@ _verified_lock = threading.Lock()
 
 class CohortStore:
     def __init__(self, root: str | Path | None = None):
-        self.root = Path(root) if root else config.data_dir() / "cohorts"
+        self.root = Path(root) if root else config.store_root()
         self.root.mkdir(parents=True, exist_ok=True)
         self.remove_stale_staging()
 

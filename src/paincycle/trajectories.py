@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -685,6 +686,35 @@ def patient_table(patients: pd.DataFrame, activity: pd.DataFrame, triad: pd.Data
     return table, treated.reset_index(drop=True)
 
 
+@dataclass
+class PerPatient:
+    """The cohort-wide per-patient analyses the overview is built from, whoever computed them:
+    :func:`per_patient` in memory, or an engine (paincycle.engine.queries.per_patient) over the
+    version's Parquet. Both end in the same composition (:func:`patient_table`)."""
+
+    status: pd.DataFrame  # responder_status, latest vs baseline
+    by_month: dict[int, pd.DataFrame]  # domain_status at each rules.FOLLOW_UPS window
+    triad: pd.DataFrame
+    patients: pd.DataFrame  # patient_table
+    treated: pd.DataFrame
+    as_of: pd.Timestamp | None
+
+
+def per_patient(cohort: Cohort, today: pd.Timestamp) -> PerPatient:
+    """:class:`PerPatient` computed in memory (numpy), for a cohort not kept as Parquet."""
+    status = responder_status(cohort)
+    domain = domain_status(status)
+    by_month = {month: domain_status(responder_status(cohort, window))
+                for month, window in rules.FOLLOW_UPS.items()}
+    triad = triad_flags(cohort)
+    activity = _activity(cohort)
+    as_of = activity["last_record"].max() if len(cohort.observations) else None
+    ev = cohort.events
+    table, treated = patient_table(cohort.patients, activity, triad, domain,
+                                   ev[ev["event"] == "treatment_start"], today, as_of)
+    return PerPatient(status, by_month, triad, table, treated, as_of)
+
+
 # --------------------------------------------------------------------------- whole-cohort views
 
 
@@ -723,7 +753,9 @@ class CohortTrajectories:
     above (tests check it). Kept compact: integer codes, no text per row.
     """
 
-    def __init__(self, cohort: Cohort, today: date | pd.Timestamp | None = None):
+    def __init__(self, cohort: Cohort, today: date | pd.Timestamp | None = None,
+                 computed: PerPatient | None = None):
+        """``computed``: the per-patient analyses from an engine (default: computed here)."""
         self.cohort = cohort
         self.today = pd.Timestamp(today) if today is not None else pd.Timestamp.today()
         self.ids = pd.Index(cohort.patients["patient_id"].astype(str))
@@ -743,15 +775,15 @@ class CohortTrajectories:
         self._pain_pid, self._pain_value = pid[is_pain], value[is_pain]  # sorted by patient, week
         del pid, measure, week, value
 
-        self.status = responder_status(cohort)
+        computed = per_patient(cohort, self.today) if computed is None else computed
+        self.status = computed.status
         self.domain = domain_status(self.status)
         self._rate_codes = {  # only the codes are kept: the frames are 50 MB each at 100k
-            month: self._judged_codes(domain_status(responder_status(cohort, window)))
-            for month, window in rules.FOLLOW_UPS.items()
-        }
-        self.triad = triad_flags(cohort)
-        self.as_of = last_record(cohort).max() if len(cohort.observations) else None
-        self.patients = self._patient_table()
+            month: self._judged_codes(domain) for month, domain in computed.by_month.items()}
+        self.triad = computed.triad
+        self.as_of = computed.as_of
+        self.patients, self.treated = computed.patients, computed.treated
+        del computed
         self._patient_code = np.searchsorted(self._sorted_ids,
                                              self.patients["patient_id"].to_numpy(dtype=object))
         _LAST_CODED[:] = [None, None]  # the codes are not needed once the views are built
@@ -863,13 +895,6 @@ class CohortTrajectories:
         self._event_pid = ev_pid[self._event_order]
 
     # ----------------------------------------------------------------- per-patient table
-    def _patient_table(self) -> pd.DataFrame:
-        ev = self.cohort.events
-        table, self.treated = patient_table(
-            self.cohort.patients, _activity(self.cohort), self.triad, self.domain,
-            ev[ev["event"] == "treatment_start"], self.today, self.as_of)
-        return table
-
     def filter_options(self) -> dict[str, list[str]]:
         """The values each sidebar filter can take in this cohort."""
         t = self.patients

@@ -84,11 +84,18 @@ def test_responder_status_frame_equals_numpy(cohort, window) -> None:
     pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-9, rtol=0)
 
 
-def test_patient_table_equals_the_in_memory_one(cohort) -> None:
+def test_per_patient_analyses_equal_the_in_memory_ones(cohort) -> None:
+    """The patient table (follow-up, span, active, triad, domains worse), who started which
+    treatment, and the domain verdicts at each follow-up window."""
     today = pd.Timestamp("2026-12-03")
-    want = trajectories.CohortTrajectories(cohort, today=today)
-    table, treated = queries.patient_table(connect("duckdb"), DEMO, today)
+    want = trajectories.per_patient(cohort, today)
+    got = queries.per_patient(connect("duckdb"), DEMO, today)
     assert want.patients["active"].any() and not want.patients["active"].all()
-    assert want.patients["domains_worse"].gt(0).any()
-    pd.testing.assert_frame_equal(table, want.patients, check_dtype=False)
-    pd.testing.assert_frame_equal(treated, want.treated, check_dtype=False)
+    assert want.patients["domains_worse"].gt(0).any() and len(want.treated) > 0
+    pd.testing.assert_frame_equal(got.patients, want.patients, check_dtype=False)
+    pd.testing.assert_frame_equal(got.treated, want.treated, check_dtype=False)
+    pd.testing.assert_frame_equal(got.status, want.status, check_dtype=False)
+    assert got.as_of == want.as_of and set(got.by_month) == set(rules.FOLLOW_UPS)
+    for month, frame in want.by_month.items():
+        pd.testing.assert_frame_equal(got.by_month[month].reset_index(drop=True),
+                                      frame.reset_index(drop=True), check_dtype=False)

@@ -44,7 +44,7 @@ def _by_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def test_spark_gives_the_duckdb_answers(spark, duckdb, tiny_cohort_dir, tmp_path) -> None:
     """One test, so one JVM: the bands, the responder status (latest and at 3, 6 and 12
-    months), the patient table, one patient's percentiles, the triad, and a cohort built with ties (the earlier, then the
+    months), the patient table and the rest of trajectories.PerPatient, one patient's percentiles, the triad, and a cohort built with ties (the earlier, then the
     first in the table, wins: rules.closest_rows and rules.latest_rows)."""
     keys = ["measure", "week"]
     got = _by_key(queries.cohort_bands(spark, DEMO), keys)
@@ -60,10 +60,12 @@ def test_spark_gives_the_duckdb_answers(spark, duckdb, tiny_cohort_dir, tmp_path
         pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-9, rtol=0)
 
     today = pd.Timestamp("2026-12-03")
-    for got, want in zip(queries.patient_table(spark, DEMO, today),
-                         queries.patient_table(duckdb, DEMO, today), strict=True):
-        assert len(want) > 0
-        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    got, want = (queries.per_patient(e, DEMO, today) for e in (spark, duckdb))
+    for name in ("patients", "treated", "status", "triad"):
+        assert len(getattr(want, name)) > 0
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_dtype=False)
+    for month, frame in want.by_month.items():
+        pd.testing.assert_frame_equal(got.by_month[month], frame, check_dtype=False)
 
     patient_id = str(pd.read_parquet(DEMO / "patients.parquet")["patient_id"].iloc[41])
     got = queries.patient_percentiles(spark, DEMO, patient_id)
@@ -86,3 +88,25 @@ def test_spark_gives_the_duckdb_answers(spark, duckdb, tiny_cohort_dir, tmp_path
     assert triad.set_index("patient_id").loc["P001", "isi"] == 4.0
     pd.testing.assert_frame_equal(triad, trajectories.triad_flags(read_cohort(tied)),
                                   check_dtype=False)
+
+
+def test_the_configured_engine_is_spark_when_chosen(spark, tmp_path, monkeypatch) -> None:
+    """PAINCYCLE_ENGINE=spark: a version's analyses are computed on Spark (the session of this
+    module: one JVM) and equal DuckDB's."""
+    from paincycle import analyses
+    from paincycle import engine as engines
+    from paincycle.store import CohortStore
+
+    store = CohortStore(tmp_path / "store")
+    version = store.save(read_cohort(DEMO))
+    cohort = store.load(version.id)
+    today = pd.Timestamp("2026-12-03")
+    by_duckdb = analyses.compute(store, version.id, cohort, today)
+    monkeypatch.setenv("PAINCYCLE_ENGINE", "spark")
+    assert engines.configured().name == "spark"
+    by_spark = analyses.compute(store, version.id, cohort, today)
+    for name in ("patients", "treated", "status", "domain", "triad"):
+        pd.testing.assert_frame_equal(getattr(by_spark, name), getattr(by_duckdb, name),
+                                      check_dtype=False)
+    ids = by_duckdb.matching()
+    pd.testing.assert_frame_equal(by_spark.rates(ids), by_duckdb.rates(ids))

@@ -8,12 +8,24 @@ network's warehouse lives. Windows, the tie rule and MCIDs are read from
 paincycle.rules and paincycle.measures and passed into the queries as
 literals; nothing clinical is re-typed here.
 
-Done so far (issue 16): weekly series, weekly cohort bands, responder status, the triad and one
-patient's percentiles against the cohort.
+Which engine runs them is the deployment's choice (PAINCYCLE_ENGINE, read by paincycle.config):
+:func:`configured` gives it. So far (issue 16): weekly series, weekly cohort bands, responder
+status, the triad, the patient table and one patient's percentiles against the cohort.
 """
 
 from __future__ import annotations
 
+from paincycle import config
 from paincycle.engine.queries import Engine, connect
 
-__all__ = ["Engine", "connect"]
+__all__ = ["Engine", "configured", "connect"]
+
+
+def configured() -> Engine:
+    """The engine the settings choose: DuckDB embedded (a new connection per call: cheap, and
+    a DuckDB connection is not shared across a server's threads) or Spark at
+    PAINCYCLE_SPARK_MASTER (its session is one per process, reused)."""
+    chosen = config.settings()
+    if chosen.engine == config.AnalysisEngine.SPARK:
+        return connect("spark", master=chosen.spark_master)
+    return connect("duckdb")

@@ -7,7 +7,7 @@ there is one query per analysis and no home-made query layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ class Engine:
     name: str
     con: Any
     session: Any = None  # Spark's, to number rows in file order
+    _read_tables: dict[str, dict[str, ibis.Table]] = field(default_factory=dict, repr=False)
 
     def tables(self, folder: str | Path) -> dict[str, ibis.Table]:
         """patients and observations of a stored version, each date as ``*_ns`` (int64 ns),
@@ -39,6 +40,8 @@ class Engine:
         engines work on integer nanoseconds: whole days are then a floor division.
         """
         folder = Path(folder)
+        if str(folder) in self._read_tables:  # a version's files never change: read once
+            return self._read_tables[str(folder)]
         out = {}
         for table, column in (("patients", "intake_date"), ("observations", "date"),
                               ("events", "date")):
@@ -52,6 +55,7 @@ class Engine:
             else:
                 t = t.mutate(**{f"{column}_ns": t[column].cast("int64")})
             out[table] = t.drop(column)
+        self._read_tables[str(folder)] = out
         return out
 
     def _read(self, path: str, table: str) -> ibis.Table:
@@ -127,27 +131,41 @@ def cohort_bands(engine: Engine, folder: str | Path) -> pd.DataFrame:
         ["measure", "week", "median", "q1", "q3", "n_patients"]]
 
 
-def _closest(obs: ibis.Table, window: rules.Window, name: str) -> ibis.Table:
-    """Each (patient, measure)'s observation closest to the window's target: rules.closest_rows.
-
-    Ties: the earlier day wins (order by distance, then day); the same day: the first in
-    the table.
-    """
-    inside = obs.filter((obs.days >= window.lo) & (obs.days <= window.hi))
-    rank = ibis.row_number().over(group_by=["patient_id", "measure"],
-                                  order_by=[(inside.days - window.target).abs(), inside.days,
-                                            inside.row])
-    picked = inside.mutate(_rank=rank)
-    picked = picked.filter(picked._rank == 0)
-    return picked.select("patient_id", "measure", **{f"{name}": picked.value,
-                                                      f"{name}_days": picked.days})
+def _closest_key(obs: ibis.Table, window: rules.Window) -> ibis.Expr:
+    """The order rules.closest_rows picks in: distance to the target, then the earlier day,
+    then the first in the table (a struct compares field by field on both engines)."""
+    return ibis.struct({"distance": (obs.days - window.target).abs(), "days": obs.days,
+                        "row": obs.row})
 
 
-def responder_status(engine: Engine, folder: str | Path,
-                     at: rules.Window | None = None) -> pd.DataFrame:
-    """Baseline, follow-up and the MCID verdict per patient and judged measure, with the
-    columns of trajectories.responder_status. The follow-up is the latest observation or,
-    with ``at``, the one closest to its target within it.
+def _latest_key(obs: ibis.Table) -> ibis.Expr:
+    """The order rules.latest_rows picks in: the latest day, then the first in the table."""
+    return ibis.struct({"days_back": -obs.days, "row": obs.row})
+
+
+def _picks(obs: ibis.Table, windows: dict[Any, rules.Window | None]) -> ibis.Table:
+    """Per (patient, measure), in one pass: the baseline and each window's pick (None: the
+    latest), as ``<i>`` value and ``<i>_days`` for the i-th window; ``b``, ``b_days`` for the
+    baseline. An aggregate picking by key (arg-min), not a window function: one hash
+    aggregate over the rows instead of a sort per window."""
+    inside = (obs.days >= rules.BASELINE.lo) & (obs.days <= rules.BASELINE.hi)
+    key = _closest_key(obs, rules.BASELINE)
+    aggs = {"b": obs.value.argmin(key, where=inside), "b_days": obs.days.argmin(key, where=inside)}
+    for i, window in enumerate(windows.values()):
+        if window is None:
+            key, inside = _latest_key(obs), None
+        else:
+            key = _closest_key(obs, window)
+            inside = (obs.days >= window.lo) & (obs.days <= window.hi)
+        aggs[f"w{i}"] = obs.value.argmin(key, where=inside)
+        aggs[f"w{i}_days"] = obs.days.argmin(key, where=inside)
+    return obs.group_by(["patient_id", "measure"]).aggregate(**aggs)
+
+
+def responder_statuses(engine: Engine, folder: str | Path,
+                       windows: dict[Any, rules.Window | None]) -> dict[Any, pd.DataFrame]:
+    """trajectories.responder_status for each of ``windows`` (None: the latest follow-up), from
+    one pass over the observations.
 
     The engine picks the rows (the heavy part over every observation); the
     verdict is rules.verdicts on the one row per patient and measure it returns,
@@ -156,40 +174,46 @@ def responder_status(engine: Engine, folder: str | Path,
     tables = engine.tables(folder)
     obs = _with_days(tables)
     obs = obs.filter(obs.measure.isin(rules.judged_measures()))
-    baseline = _closest(obs, rules.BASELINE, "baseline")
-    if at is None:
-        latest = _latest(obs)
-        later = latest.select("patient_id", "measure", latest=latest.value,
-                              latest_days=latest.days)
-    else:
-        later = _closest(obs, at, "latest")
-    pairs = obs.select("patient_id", "measure").distinct()
-    joined = pairs.left_join(baseline, ["patient_id", "measure"]).select(
-        "patient_id", "measure", "baseline", "baseline_days")
-    joined = joined.left_join(later, ["patient_id", "measure"]).select(
-        "patient_id", "measure", "baseline", "baseline_days", "latest", "latest_days")
-    out = joined.order_by(["patient_id", "measure"]).to_pandas()
-    same_visit = (out["latest_days"] <= out["baseline_days"]).fillna(False).to_numpy(bool)
-    out.loc[same_visit, ["latest", "latest_days"]] = np.nan
-    codes = out["measure"].to_numpy(dtype=object)
-    baseline_v = out["baseline"].to_numpy(dtype=float)
-    latest_v = out["latest"].to_numpy(dtype=float)
-    usable = ~np.isnan(baseline_v) & ~np.isnan(latest_v)
-    intake = _intake_by_id(tables).reindex(out["patient_id"].to_numpy(dtype=object)).to_numpy()
-    for column in ("baseline", "latest"):
-        days = out[f"{column}_days"].to_numpy(dtype="float64")
-        out[f"{column}_date"] = intake + pd.to_timedelta(days, unit="D").to_numpy()
-    out["domain"] = pd.array([measures.domain_of(c) for c in codes], dtype="str")
-    out["change"] = np.where(usable, latest_v - baseline_v, np.nan)
-    out["improvement"] = np.where(usable, rules.improvement(codes, baseline_v, latest_v), np.nan)
-    out["status"] = pd.array(rules.verdicts(codes, baseline_v, latest_v).astype(str), dtype="str")
-    out["mcid"] = np.array([measures.MEASURES[c].mcid if c in measures.MEASURES
-                            and measures.MEASURES[c].mcid is not None else np.nan
-                            for c in codes], dtype="float64")
-    out["patient_id"] = pd.array(out["patient_id"].astype(str), dtype="str")
-    out["measure"] = pd.array(out["measure"].astype(str), dtype="str")
-    return out[["patient_id", "measure", "domain", "baseline", "latest", "change",
-                "improvement", "status", "baseline_date", "latest_date", "mcid"]]
+    picked = _picks(obs, windows).order_by(["patient_id", "measure"]).to_pandas()
+    intake = _intake_by_id(tables).reindex(picked["patient_id"].to_numpy(dtype=object)).to_numpy()
+    codes = picked["measure"].to_numpy(dtype=object)
+    common = pd.DataFrame({
+        "patient_id": pd.array(picked["patient_id"].astype(str), dtype="str"),
+        "measure": pd.array(picked["measure"].astype(str), dtype="str"),
+        "domain": pd.array([measures.domain_of(c) for c in codes], dtype="str"),
+        "mcid": np.array([measures.MEASURES[c].mcid if c in measures.MEASURES
+                          and measures.MEASURES[c].mcid is not None else np.nan
+                          for c in codes], dtype="float64")})
+    baseline = picked["b"].to_numpy(dtype="float64")
+    baseline_days = picked["b_days"].to_numpy(dtype="float64")
+    out = {}
+    for i, name in enumerate(windows):
+        latest = picked[f"w{i}"].to_numpy(dtype="float64").copy()
+        latest_days = picked[f"w{i}_days"].to_numpy(dtype="float64").copy()
+        same_visit = latest_days <= baseline_days  # NaN compares False: kept as missing
+        latest[same_visit] = np.nan
+        latest_days[same_visit] = np.nan
+        usable = ~np.isnan(baseline) & ~np.isnan(latest)
+        frame = common.copy()
+        frame["baseline"], frame["latest"] = baseline, latest
+        frame["change"] = np.where(usable, latest - baseline, np.nan)
+        frame["improvement"] = np.where(usable, rules.improvement(codes, baseline, latest),
+                                        np.nan)
+        frame["status"] = pd.array(rules.verdicts(codes, baseline, latest).astype(str),
+                                   dtype="str")
+        frame["baseline_date"] = intake + pd.to_timedelta(baseline_days, unit="D").to_numpy()
+        frame["latest_date"] = intake + pd.to_timedelta(latest_days, unit="D").to_numpy()
+        out[name] = frame[["patient_id", "measure", "domain", "baseline", "latest", "change",
+                           "improvement", "status", "baseline_date", "latest_date", "mcid"]]
+    return out
+
+
+def responder_status(engine: Engine, folder: str | Path,
+                     at: rules.Window | None = None) -> pd.DataFrame:
+    """Baseline, follow-up and the MCID verdict per patient and judged measure, with the
+    columns of trajectories.responder_status. The follow-up is the latest observation or,
+    with ``at``, the one closest to its target within it."""
+    return responder_statuses(engine, folder, {"at": at})["at"]
 
 
 def _intake_by_id(tables: dict[str, ibis.Table]) -> pd.Series:
@@ -222,25 +246,16 @@ def patient_percentiles(engine: Engine, folder: str | Path, patient_id: str) -> 
     return with_percentiles(table)
 
 
-def _latest(obs: ibis.Table) -> ibis.Table:
-    """Each (patient, measure)'s most recent observation (rules.latest_rows: the latest day;
-    the same day: the first in the table)."""
-    rank = ibis.row_number().over(group_by=["patient_id", "measure"],
-                                  order_by=[obs.days.desc(), obs.row])
-    ranked = obs.mutate(_rank=rank)
-    return ranked.filter(ranked._rank == 0)
-
-
 def triad_flags(engine: Engine, folder: str | Path) -> pd.DataFrame:
     """trajectories.triad_flags on the engine: every patient's latest pain, PHQ-9 and ISI and
     whether all three reach the registry's cut-offs (trajectories.triad_thresholds)."""
     thresholds = triad_thresholds()
     tables = engine.tables(folder)
     obs = _with_days(tables)
-    latest = _latest(obs.filter(obs.measure.isin(list(thresholds))))
-    wide = latest.group_by("patient_id").aggregate(**{
-        code: (latest.measure == code).ifelse(latest.value, ibis.null()).max()
-        for code in thresholds})
+    obs = obs.filter(obs.measure.isin(list(thresholds)))
+    key = _latest_key(obs)
+    wide = obs.group_by("patient_id").aggregate(**{
+        code: obs.value.argmin(key, where=obs.measure == code) for code in thresholds})
     patients = tables["patients"].select("patient_id", "row")
     joined = patients.left_join(wide, "patient_id").select(
         patients.patient_id, patients.row, *[wide[code] for code in thresholds])
@@ -298,18 +313,18 @@ def treatment_starts(engine: Engine, folder: str | Path) -> pd.DataFrame:
     return starts.order_by("row").select("patient_id", "detail").to_pandas()
 
 
-def patient_table(engine: Engine, folder: str | Path, today: pd.Timestamp,
-                  triad: pd.DataFrame | None = None, domain: pd.DataFrame | None = None
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """trajectories.patient_table from the engine's per-patient analyses: the overview's
-    table (follow-up, observation span, active, triad, domains worse) and who started which
-    treatment. ``triad`` and ``domain`` are computed when not given."""
+def per_patient(engine: Engine, folder: str | Path, today: pd.Timestamp) -> trajectories.PerPatient:
+    """trajectories.PerPatient on the engine: responder status (latest and at each
+    rules.FOLLOW_UPS window), the triad and the patient table of a stored version."""
+    statuses = responder_statuses(engine, folder, {"latest": None, **rules.FOLLOW_UPS})
+    status = statuses.pop("latest")
+    domain = trajectories.domain_status(status)
+    by_month = {month: trajectories.domain_status(frame) for month, frame in statuses.items()}
+    triad = triad_flags(engine, folder)
     patients = patients_frame(engine, folder)
     activity = trajectories.patient_activity(patients, observation_days(engine, folder),
                                              last_attended(engine, folder))
-    triad = triad_flags(engine, folder) if triad is None else triad
-    if domain is None:
-        domain = trajectories.domain_status(responder_status(engine, folder))
     as_of = activity["last_record"].max() if activity["n_observations"].sum() else None
-    return trajectories.patient_table(patients, activity, triad, domain,
-                                      treatment_starts(engine, folder), today, as_of)
+    table, treated = trajectories.patient_table(patients, activity, triad, domain,
+                                                treatment_starts(engine, folder), today, as_of)
+    return trajectories.PerPatient(status, by_month, triad, table, treated, as_of)

@@ -35,7 +35,7 @@ def _store_at(root: str) -> CohortStore:
 
 def store() -> CohortStore:
     """The cohort store of the configured data folder."""
-    return _store_at(str((config.data_dir() / "cohorts").resolve()))
+    return _store_at(str(config.store_root().resolve()))
 
 
 @st.cache_resource(show_spinner="Loading cohort...", max_entries=4)
