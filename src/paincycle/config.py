@@ -168,9 +168,12 @@ class Settings(BaseModel):
         return f"sqlite:///{(self.data_dir.expanduser() / 'paincycle.db').resolve()}"
 
 
+_CHOICES: dict[str, type[StrEnum]] = {"access": AccessMode, "engine": AnalysisEngine}
+
+
 def _reason(error: Mapping) -> str:
-    if error.get("type") == "enum":
-        return f"use one of {error.get('ctx', {}).get('expected', 'the values listed')}"
+    if error.get("type") == "enum" and str(error["loc"][0]) in _CHOICES:
+        return f"use one of {', '.join(m.value for m in _CHOICES[str(error['loc'][0])])}"
     return str(error.get("msg", "not understood"))
 
 

@@ -159,11 +159,17 @@ def _with_day(cohort: Cohort, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(day=cohort.days_since_intake(frame))
 
 
-def baseline_values(obs: pd.DataFrame, landmark_days: int) -> pd.DataFrame:
-    """Per patient and measure, the baseline score (rules.BASELINE, cut at the landmark)."""
+def baseline_window(landmark_days: int) -> rules.Window:
+    """rules.BASELINE, cut at the landmark when the landmark comes first."""
     window = rules.BASELINE
     if landmark_days < window.hi:
         window = rules.Window(min(window.target, landmark_days), window.lo, landmark_days)
+    return window
+
+
+def baseline_values(obs: pd.DataFrame, landmark_days: int) -> pd.DataFrame:
+    """Per patient and measure, the baseline score (rules.BASELINE, cut at the landmark)."""
+    window = baseline_window(landmark_days)
     obs = obs[(obs["day"] >= window.lo) & (obs["day"] <= window.hi)]  # pair only the window's rows
     if obs.empty:
         return pd.DataFrame()
@@ -173,6 +179,94 @@ def baseline_values(obs: pd.DataFrame, landmark_days: int) -> pd.DataFrame:
                          "measure": picked["measure"].astype(str).to_numpy(),
                          "value": picked["value"].to_numpy()}
                         ).pivot(index="patient_id", columns="measure", values="value")
+
+
+def diary_weeks(landmark_days: int) -> int:
+    """Weeks from intake to the landmark (the last one may be partial): the diary's period."""
+    return max(1, int(np.ceil((landmark_days + 1) / 7)))
+
+
+@dataclass
+class LandmarkParts:
+    """Per-patient sums of the rows up to a landmark, from which every feature is composed.
+
+    Computed in memory (:func:`landmark_parts`) or by an engine over a version's Parquet
+    (paincycle.engine.queries.landmark_parts); :func:`features_from_parts` turns either into
+    the same features, so a feature's formula is written once.
+    """
+
+    baseline: pd.DataFrame  # patient x registry measure: the baseline score
+    latest_day: pd.DataFrame  # patient x measure: the last day with a score
+    recent: pd.DataFrame  # patient x measure: mean of the scores in the last RECENT_DAYS
+    slope_sums: pd.DataFrame  # (patient, measure): n, t, v, tt, tv, t_min, t_max (t = day)
+    event_counts: pd.DataFrame  # patient x event kind, from intake to the landmark
+    has_events: bool  # any event on or before the landmark (the source keeps events)
+    diary: pd.DataFrame  # patient: n_weeks, early, late (diary weeks, and in each half)
+    questionnaires: pd.DataFrame  # patient: n_intake (pairs at intake), n_again (answered again)
+    custom_baseline: pd.DataFrame  # patient x custom measure: the baseline score
+    custom: list[str]  # the cohort's custom measure codes
+
+
+def _feature_rows(cohort: Cohort, landmark_days: int) -> tuple[Cohort, pd.DataFrame]:
+    cut = landmark_cut(cohort, landmark_days)
+    obs = _with_day(cut, cut.observations)
+    obs = obs[(obs["day"] >= rules.BASELINE.lo) & obs["measure"].isin(MEASURE_CODES)
+              & obs["value"].notna()]
+    return cut, obs
+
+
+def landmark_parts(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS,
+                   include_custom: bool = False) -> LandmarkParts:
+    """:class:`LandmarkParts` in memory, from the rows on or before each patient's landmark."""
+    cut, obs = _feature_rows(cohort, landmark_days)
+    keys = ["patient_id", "measure"]
+    by_pair = obs.groupby(keys)
+    latest = by_pair["day"].transform("max")
+    recent = obs[obs["day"] > latest - RECENT_DAYS].groupby(keys)["value"].mean().unstack()
+    t = obs["day"].astype(float)
+    sums = pd.DataFrame({"patient_id": obs["patient_id"], "measure": obs["measure"], "t": t,
+                         "v": obs["value"], "tt": t * t, "tv": t * obs["value"]}).groupby(keys)
+    slope_sums = sums[["t", "v", "tt", "tv"]].sum()
+    slope_sums["n"] = sums.size()
+    slope_sums["t_min"], slope_sums["t_max"] = sums["t"].min(), sums["t"].max()
+
+    events = _with_day(cut, cut.events) if not cut.events.empty else None
+    if events is not None:
+        events = events[events["day"] >= 0]
+        counts = events.groupby(["patient_id", "event"]).size().unstack(fill_value=0)
+    else:
+        counts = pd.DataFrame()
+
+    weeks = diary_weeks(landmark_days)
+    diary_rows = obs[obs["measure"].isin(DIARY_MEASURES) & (obs["day"] >= 0)]
+    active = pd.DataFrame({"patient_id": diary_rows["patient_id"],
+                           "week": (diary_rows["day"] // 7).clip(upper=weeks - 1)}
+                          ).drop_duplicates()
+    half = weeks / 2
+    diary = pd.DataFrame({"n_weeks": active.groupby("patient_id").size()})
+    diary["early"] = active[active["week"] < half].groupby("patient_id").size()
+    diary["late"] = active[active["week"] >= half].groupby("patient_id").size()
+    diary = diary.fillna(0)
+
+    asked = obs[~obs["measure"].isin(DIARY_MEASURES)]
+    at_intake = asked[asked["day"] <= rules.BASELINE.hi][keys].drop_duplicates()
+    again = asked[asked["day"] > rules.BASELINE.hi][keys].drop_duplicates().assign(again=1)
+    merged = at_intake.merge(again, on=keys, how="left")
+    questionnaires = pd.DataFrame({
+        "n_intake": merged.groupby("patient_id").size(),
+        "n_again": merged["again"].fillna(0).groupby(merged["patient_id"]).sum()})
+
+    custom = custom_codes(cohort) if include_custom else []
+    custom_baseline = pd.DataFrame()
+    if custom:
+        rows = _with_day(cut, cut.observations)
+        custom_baseline = baseline_values(rows[rows["measure"].isin(custom) & rows["value"].notna()],
+                                          landmark_days)
+    return LandmarkParts(
+        baseline=baseline_values(obs, landmark_days), latest_day=by_pair["day"].max().unstack(),
+        recent=recent, slope_sums=slope_sums, event_counts=counts,
+        has_events=not cut.events.empty, diary=diary, questionnaires=questionnaires,
+        custom_baseline=custom_baseline, custom=custom)
 
 
 def landmark_features(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS,
@@ -189,44 +283,42 @@ def landmark_features(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS
     (e.g. CHOIR's anxiety, global mental health, painful body-map regions): a registry's
     strongest predictors are often measures PainCycle has no registry entry for.
     """
-    cut = landmark_cut(cohort, landmark_days)
-    ids = pd.Index(cohort.patients["patient_id"].astype(str), name="patient_id")
-    obs = _with_day(cut, cut.observations)
-    obs = obs[(obs["day"] >= rules.BASELINE.lo) & obs["measure"].isin(MEASURE_CODES)
-              & obs["value"].notna()]
-    base_end = min(rules.BASELINE.hi, landmark_days)
-    out = pd.DataFrame(index=ids)
+    parts = landmark_parts(cohort, landmark_days, include_custom)
+    return features_from_parts(parts, cohort.patients, landmark_days, records_events)
 
-    base = baseline_values(obs, landmark_days)
-    latest = obs.groupby(["patient_id", "measure"])["day"].transform("max")
-    recent_rows = obs[(obs["day"] > latest - RECENT_DAYS) & (latest > base_end)]
-    recent = recent_rows.groupby(["patient_id", "measure"])["value"].mean().unstack()
-    slope = _slopes(obs).unstack() if not obs.empty else pd.DataFrame()
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame else pd.Series(dtype=float)
+
+
+def features_from_parts(parts: LandmarkParts, patients: pd.DataFrame,
+                        landmark_days: int = DEFAULT_LANDMARK_DAYS,
+                        records_events: bool | None = None) -> pd.DataFrame:
+    """The features (as :func:`landmark_features`) composed from :class:`LandmarkParts`."""
+    ids = pd.Index(patients["patient_id"].astype(str), name="patient_id")
+    out = pd.DataFrame(index=ids)
+    base_end = min(rules.BASELINE.hi, landmark_days)
+    recent = parts.recent.where(parts.latest_day.reindex_like(parts.recent) > base_end) \
+        if len(parts.recent) else parts.recent
+    slope = _slopes(parts.slope_sums).unstack() if len(parts.slope_sums) else pd.DataFrame()
     for code in MEASURE_CODES:
-        b = base[code] if code in base else pd.Series(dtype=float)
-        r = recent[code] if code in recent else pd.Series(dtype=float)
+        b, r = _column(parts.baseline, code), _column(recent, code)
         out[f"{code}_baseline"] = b.reindex(ids)
         out[f"{code}_change"] = (r - b).reindex(ids)
-        out[f"{code}_slope"] = (slope[code] if code in slope else pd.Series(dtype=float)).reindex(ids)
+        out[f"{code}_slope"] = _column(slope, code).reindex(ids)
 
-    records = (not cut.events.empty) if records_events is None else bool(records_events)
-    _care_features(out, cut, obs, landmark_days, records)
+    records = parts.has_events if records_events is None else bool(records_events)
+    _care_features(out, parts, landmark_days, records)
     _withdrawal_index(out)
     if landmark_days < MIN_WITHDRAWAL_DAYS:
         for name, f in FEATURES.items():
             if f.group in ("care", "withdrawal"):
                 out[name] = np.nan
-    _person_features(out, cohort.patients)
+    _person_features(out, patients)
     names = list(FEATURES)
-    if include_custom:
-        custom = custom_codes(cohort)
-        rows = _with_day(cut, cut.observations)
-        rows = rows[rows["measure"].isin(custom) & rows["value"].notna()]
-        cbase = baseline_values(rows, landmark_days)
-        for code in custom:
-            out[f"{code}_baseline"] = (cbase[code] if code in cbase
-                                       else pd.Series(dtype=float)).reindex(ids)
-            names.append(f"{code}_baseline")
+    for code in parts.custom:
+        out[f"{code}_baseline"] = _column(parts.custom_baseline, code).reindex(ids)
+        names.append(f"{code}_baseline")
     return out[names].astype({n: "float64" for n in names if n not in CATEGORICAL})
 
 
@@ -253,68 +345,46 @@ def stacked_features(cohort: Cohort, landmarks: tuple[int, ...] = WEEKLY_LANDMAR
     return stacked.sort_index(level=["patient_id", "landmark"])
 
 
-def _slopes(obs: pd.DataFrame) -> pd.Series:
-    """Least-squares slope per (patient, measure), per 28 days; NaN with < 3 scores or < 14 days."""
-    t = obs["day"].astype(float)
-    frame = pd.DataFrame({"patient_id": obs["patient_id"], "measure": obs["measure"], "t": t,
-                          "v": obs["value"], "tt": t * t, "tv": t * obs["value"]})
-    g = frame.groupby(["patient_id", "measure"])
-    s = g[["t", "v", "tt", "tv"]].sum()
-    n = g.size()
-    span = g["t"].max() - g["t"].min()
-    var = s["tt"] - s["t"] ** 2 / n
-    cov = s["tv"] - s["t"] * s["v"] / n
+def _slopes(sums: pd.DataFrame) -> pd.Series:
+    """Least-squares slope per (patient, measure), per 28 days, from the sums of
+    :class:`LandmarkParts`; NaN with < 3 scores or < 14 days."""
+    n = sums["n"]
+    span = sums["t_max"] - sums["t_min"]
+    var = sums["tt"] - sums["t"] ** 2 / n
+    cov = sums["tv"] - sums["t"] * sums["v"] / n
     slope = (cov / var.where(var > 0)) * 28
     return slope.where((n >= 3) & (span >= 14))
 
 
-def _care_features(out: pd.DataFrame, cut: Cohort, obs: pd.DataFrame, landmark_days: int,
+def _care_features(out: pd.DataFrame, parts: LandmarkParts, landmark_days: int,
                    records_events: bool) -> None:
     ids = out.index
-    events = _with_day(cut, cut.events) if not cut.events.empty else None
-    if events is not None:
-        events = events[events["day"] >= 0]
-        kinds = events.groupby(["patient_id", "event"]).size().unstack(fill_value=0)
-    else:
-        kinds = pd.DataFrame(index=ids)
-    missed = kinds.get("appointment_missed", pd.Series(dtype=float)).reindex(ids).fillna(0)
-    attended = kinds.get("appointment_attended", pd.Series(dtype=float)).reindex(ids).fillna(0)
+    kinds = parts.event_counts
+    missed = _column(kinds, "appointment_missed").reindex(ids).fillna(0)
+    attended = _column(kinds, "appointment_attended").reindex(ids).fillna(0)
     total = missed + attended
     has_events = records_events  # no appointment by the landmark is 0, where appointments are kept
     out["appointments_missed"] = missed if has_events else np.nan
     out["appointments_total"] = total if has_events else np.nan
     out["missed_appointment_share"] = (missed / total.where(total > 0))
-    started = kinds.get("treatment_start", pd.Series(dtype=float)).reindex(ids).fillna(0)
+    started = _column(kinds, "treatment_start").reindex(ids).fillna(0)
     out["treatments_started"] = started if has_events else np.nan
 
-    weeks = max(1, int(np.ceil((landmark_days + 1) / 7)))
-    diary = obs[obs["measure"].isin(DIARY_MEASURES) & (obs["day"] >= 0)]
-    week_of = (diary["day"] // 7).clip(upper=weeks - 1)
-    active_weeks = pd.DataFrame({"patient_id": diary["patient_id"], "week": week_of}).drop_duplicates()
-    n_weeks = active_weeks.groupby("patient_id").size()
+    weeks = diary_weeks(landmark_days)
+    n_weeks = parts.diary["n_weeks"] if len(parts.diary) else pd.Series(dtype=float)
     out["diary_weeks_share"] = (n_weeks / weeks).reindex(ids)
-    if weeks >= 2:
+    if weeks >= 2 and len(parts.diary):
         half = weeks / 2
-        early = active_weeks[active_weeks["week"] < half].groupby("patient_id").size()
-        late = active_weeks[active_weeks["week"] >= half].groupby("patient_id").size()
-        early_rate = (early / np.ceil(half)).reindex(ids)
-        late_rate = (late.reindex(ids).fillna(0) / (weeks - np.ceil(half)))
+        early_rate = (parts.diary["early"] / np.ceil(half)).reindex(ids)
+        late_rate = (parts.diary["late"].reindex(ids).fillna(0) / (weeks - np.ceil(half)))
         fade = (1 - late_rate / early_rate.where(early_rate > 0)).clip(-1, 1)
         out["diary_fade"] = fade.where(n_weeks.reindex(ids).notna())
     else:
         out["diary_fade"] = np.nan
 
-    questionnaires = obs[~obs["measure"].isin(DIARY_MEASURES)]
-    if landmark_days >= 30 and not questionnaires.empty:
-        at_intake = questionnaires[questionnaires["day"] <= rules.BASELINE.hi][
-            ["patient_id", "measure"]].drop_duplicates()
-        again = questionnaires[questionnaires["day"] > rules.BASELINE.hi][
-            ["patient_id", "measure"]].drop_duplicates()
-        again["again"] = True
-        merged = at_intake.merge(again, on=["patient_id", "measure"], how="left")
-        out["questionnaire_missing_share"] = (
-            1 - merged["again"].fillna(False).astype(float).groupby(merged["patient_id"]).mean()
-        ).reindex(ids)
+    asked = parts.questionnaires
+    if landmark_days >= 30 and len(asked):
+        out["questionnaire_missing_share"] = (1 - asked["n_again"] / asked["n_intake"]).reindex(ids)
     else:
         out["questionnaire_missing_share"] = np.nan
     out["data_missing_share"] = pd.concat(

@@ -35,7 +35,7 @@ from paincycle.store import CohortStore
 UNREADABLE = (OSError, ValueError, KeyError, TypeError)
 #: The modules a kept risk depends on (their source is hashed, without importing them).
 DEPENDS_ON = ("paincycle.features", "paincycle.model", "paincycle.risks", "paincycle.rules",
-              "paincycle.measures", "paincycle.cohort")
+              "paincycle.measures", "paincycle.cohort", "paincycle.engine.queries")
 
 
 @cache

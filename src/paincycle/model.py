@@ -354,8 +354,11 @@ class TrainedModel:
         included when it used them); a feature this cohort lacks is a gap, not an error.
         ``records_events``: as features.landmark_features (pass the version's, for a slice)."""
         landmark = self.landmark_days if landmark_days is None else int(landmark_days)
-        X = feat.landmark_features(cohort, landmark, include_custom=self.include_custom,
-                                   records_events=records_events)
+        return self.with_every_feature(feat.landmark_features(
+            cohort, landmark, include_custom=self.include_custom, records_events=records_events))
+
+    def with_every_feature(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``X`` with each feature this model reads that the cohort lacks, as a gap."""
         absent = [c for c in self.feature_names if c not in X.columns]
         return X.assign(**{c: np.nan for c in absent}) if absent else X
 
@@ -552,16 +555,23 @@ def _jsonable(value):
 @single_threaded
 def score(model: TrainedModel, cohort: Cohort, landmark_days: int | None = None,
           threshold: float | None = None, as_of: pd.Timestamp | None = None,
-          explain: bool = True, n_factors: int = 3) -> Scores:
+          explain: bool = True, n_factors: int = 3,
+          computed: tuple[pd.DataFrame, pd.Series] | None = None) -> Scores:
     """Risk, flag and top factors for every patient with data by the landmark.
 
     Skipped: patients with no score on or before the landmark, and patients whose
-    landmark is after ``as_of`` (default: the cohort's latest record).
+    landmark is after ``as_of`` (default: the cohort's latest record). ``computed``: the
+    features of every patient and each patient's first day with a score, from an engine
+    over the stored version (paincycle.engine.queries), instead of from ``cohort``'s rows.
     """
     landmark = model.landmark_days if landmark_days is None else int(landmark_days)
-    X_all = model.features_for(cohort, landmark)
-    cut = feat.landmark_cut(cohort, landmark)
-    has_data = {str(pid) for pid in cut.observations["patient_id"].unique()}
+    if computed is None:
+        X_all = model.features_for(cohort, landmark)
+        cut = feat.landmark_cut(cohort, landmark)
+        has_data = {str(pid) for pid in cut.observations["patient_id"].unique()}
+    else:
+        X_all, first_day = model.with_every_feature(computed[0]), computed[1]
+        has_data = set(first_day.index[first_day <= landmark].astype(str))
     if as_of is None:
         span = cohort.date_range()
         as_of = span[1] if span else pd.Timestamp.now().normalize()

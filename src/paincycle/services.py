@@ -176,7 +176,9 @@ def prepare_version(store: CohortStore, version_id: str) -> None:
     """Compute what every page reads of a new version once, now: its trajectory analyses and
     the risks from the model that scores it (both kept beside the version)."""
     from paincycle import analyses, applicability, kept_scores
+    from paincycle import engine as engines
     from paincycle import model as risk_model
+    from paincycle.engine import queries
 
     cohort = store.load(version_id)
     analyses.prepared(store, version_id, cohort)
@@ -191,9 +193,16 @@ def prepare_version(store: CohortStore, version_id: str) -> None:
         return applicability.provenance(trained, trained_here=here, cohort_synthetic=(
             version.synthetic if version else None)).to_dict()
 
+    def scored() -> risk_model.Scores:
+        # the features summed by the configured engine over the stored version's Parquet
+        engine, folder = engines.configured(), store.path_of(version_id)
+        X = queries.landmark_features(engine, folder, trained.landmark_days,
+                                      include_custom=trained.include_custom)
+        first_day = queries.observation_days(engine, folder)["first_day"]
+        return risk_model.score(trained, cohort, explain=True, computed=(X, first_day))
+
     # every patient's reasons too: Case review and the Risk page then never wait for the model
-    kept_scores.scores(store, version_id, path,
-                       lambda: risk_model.score(trained, cohort, explain=True), origin)
+    kept_scores.scores(store, version_id, path, scored, origin)
 
 
 def retrained_path(version_id: str) -> Path:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paincycle import rules, trajectories
-from paincycle.cohort import read_cohort
+from paincycle import features, rules, trajectories
+from paincycle.cohort import read_cohort, write_cohort
 from paincycle.engine import connect, queries
 from tests.conftest import ROOT
 from tests.engine.ties import write_tied_cohort
@@ -99,3 +99,37 @@ def test_per_patient_analyses_equal_the_in_memory_ones(cohort) -> None:
     for month, frame in want.by_month.items():
         pd.testing.assert_frame_equal(got.by_month[month].reset_index(drop=True),
                                       frame.reset_index(drop=True), check_dtype=False)
+
+
+@pytest.mark.parametrize("landmark", [7, 14, 42, 90])
+def test_landmark_features_equal_the_in_memory_ones(cohort, landmark) -> None:
+    """Every feature of every patient, from the engine's sums composed by
+    features.features_from_parts (below 14 days the care block is missing by rule)."""
+    want = features.landmark_features(cohort, landmark)
+    got = queries.landmark_features(connect("duckdb"), DEMO, landmark)
+    later = landmark >= features.MIN_WITHDRAWAL_DAYS
+    for name in ("withdrawal_index", "pain_nrs_slope", "diary_fade"):
+        assert want[name].notna().any() == later, name
+    assert want["pain_nrs_baseline"].notna().any()
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+def test_landmark_features_with_ties_and_custom_measures(tiny_cohort_dir, tmp_path) -> None:
+    """Two baseline scores on the intake day (the first in the table wins) and a custom
+    measure's baseline, included on request."""
+    folder = write_tied_cohort(tiny_cohort_dir, tmp_path / "tied")
+    stored = read_cohort(folder)
+    intake = stored.patients.set_index("patient_id")["intake_date"]
+    extra = pd.DataFrame({"patient_id": ["P001", "P002", "P002"],
+                          "date": [intake["P001"] + pd.Timedelta(days=d) for d in (1,)]
+                          + [intake["P002"] + pd.Timedelta(days=d) for d in (-3, 3)],
+                          "measure": ["x_anxiety"] * 3, "value": [55.0, 60.0, 62.0]})
+    obs = pd.concat([stored.observations, extra.astype(stored.observations.dtypes.to_dict())],
+                    ignore_index=True)
+    write_cohort(type(stored)(stored.patients, obs, stored.events), folder)
+    stored = read_cohort(folder)
+    want = features.landmark_features(stored, 90, include_custom=True)
+    got = queries.landmark_features(connect("duckdb"), folder, 90, include_custom=True)
+    assert want.loc["P001", "isi_baseline"] == 20.0  # the first of two on the intake day
+    assert want.loc["P002", "x_anxiety_baseline"] == 60.0  # equally far: the earlier
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, atol=1e-9)

@@ -44,7 +44,8 @@ def _by_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def test_spark_gives_the_duckdb_answers(spark, duckdb, tiny_cohort_dir, tmp_path) -> None:
     """One test, so one JVM: the bands, the responder status (latest and at 3, 6 and 12
-    months), the patient table and the rest of trajectories.PerPatient, one patient's percentiles, the triad, and a cohort built with ties (the earlier, then the
+    months), the patient table and the rest of trajectories.PerPatient, the landmark features, one
+    patient's percentiles, the triad, and a cohort built with ties (the earlier, then the
     first in the table, wins: rules.closest_rows and rules.latest_rows)."""
     keys = ["measure", "week"]
     got = _by_key(queries.cohort_bands(spark, DEMO), keys)
@@ -66,6 +67,12 @@ def test_spark_gives_the_duckdb_answers(spark, duckdb, tiny_cohort_dir, tmp_path
         pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_dtype=False)
     for month, frame in want.by_month.items():
         pd.testing.assert_frame_equal(got.by_month[month], frame, check_dtype=False)
+
+    for landmark in (14, 90):
+        got = queries.landmark_features(spark, DEMO, landmark)
+        want = queries.landmark_features(duckdb, DEMO, landmark)
+        assert want["withdrawal_index"].notna().any()
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, atol=1e-9)
 
     patient_id = str(pd.read_parquet(DEMO / "patients.parquet")["patient_id"].iloc[41])
     got = queries.patient_percentiles(spark, DEMO, patient_id)

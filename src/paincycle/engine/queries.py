@@ -15,7 +15,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from paincycle import measures, rules, trajectories
+from paincycle import features, measures, rules, trajectories
 from paincycle.trajectories import triad_thresholds, with_percentiles
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -102,10 +102,11 @@ def connect(engine: str = "duckdb", *, session: Any = None, master: str = "local
     raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
 
 
-def _with_days(t: dict[str, ibis.Table]) -> ibis.Table:
-    """Observations with whole days since intake (floor, as rules.days_since_intake) and week."""
-    obs, patients = t["observations"], t["patients"]
-    joined = obs.join(patients.select("patient_id", "intake_date_ns"), "patient_id")
+def _with_days(t: dict[str, ibis.Table], table: str = "observations") -> ibis.Table:
+    """Observations (or events) with whole days since intake (floor, as
+    rules.days_since_intake) and week."""
+    rows, patients = t[table], t["patients"]
+    joined = rows.join(patients.select("patient_id", "intake_date_ns"), "patient_id")
     days = (joined.date_ns - joined.intake_date_ns) // NS_PER_DAY
     joined = joined.mutate(days=days.cast("int64"))
     return joined.mutate(week=(joined.days // 7).cast("int64"))
@@ -328,3 +329,111 @@ def per_patient(engine: Engine, folder: str | Path, today: pd.Timestamp) -> traj
     table, treated = trajectories.patient_table(patients, activity, triad, domain,
                                                 treatment_starts(engine, folder), today, as_of)
     return trajectories.PerPatient(status, by_month, triad, table, treated, as_of)
+
+
+def _pivot(frame: pd.DataFrame, columns: str, values: str) -> pd.DataFrame:
+    """patient x ``columns`` from long rows (the shape LandmarkParts holds)."""
+    if frame.empty:
+        return pd.DataFrame()
+    frame = frame.assign(patient_id=frame["patient_id"].astype(str),
+                         **{columns: frame[columns].astype(str)})
+    wide = frame.pivot(index="patient_id", columns=columns, values=values)
+    return wide.rename_axis(index="patient_id", columns="measure" if columns == "measure" else
+                            columns)
+
+
+def _baseline_of(rows: ibis.Table, landmark_days: int) -> pd.DataFrame:
+    window = features.baseline_window(landmark_days)
+    inside = rows.filter((rows.days >= window.lo) & (rows.days <= window.hi))
+    picked = inside.group_by(["patient_id", "measure"]).aggregate(
+        value=inside.value.argmin(_closest_key(inside, window)))
+    return _pivot(picked.to_pandas(), "measure", "value")
+
+
+def _known(rows: ibis.Table) -> ibis.Table:
+    """Rows with a value (missing and NaN both count as no value, as in pandas)."""
+    return rows.filter(rows.value.notnull() & ~rows.value.isnan())
+
+
+def landmark_parts(engine: Engine, folder: str | Path,
+                   landmark_days: int = features.DEFAULT_LANDMARK_DAYS,
+                   include_custom: bool = False) -> features.LandmarkParts:
+    """features.LandmarkParts on the engine: the per-patient sums of every patient's rows up
+    to the landmark; features.features_from_parts composes the features from them."""
+    tables = engine.tables(folder)
+    cut = _with_days(tables)
+    cut = cut.filter(cut.days <= landmark_days)
+    obs = _known(cut.filter((cut.days >= rules.BASELINE.lo)
+                            & cut.measure.isin(list(features.MEASURE_CODES))))
+    keys = ["patient_id", "measure"]
+
+    latest = obs.group_by(keys).aggregate(latest_day=obs.days.max())
+    with_latest = obs.join(latest, keys)
+    recent_rows = with_latest.filter(
+        with_latest.days > with_latest.latest_day - rules.RECENT_DAYS)
+    recent = recent_rows.group_by(keys).aggregate(recent=recent_rows.value.mean())
+    t = obs.days.cast("float64")
+    sums = obs.group_by(keys).aggregate(
+        t=t.sum(), v=obs.value.sum(), tt=(t * t).sum(), tv=(t * obs.value).sum(), n=obs.count(),
+        t_min=t.min(), t_max=t.max(), latest_day=obs.days.max())
+    per_pair = sums.left_join(recent, keys).select(sums, recent.recent).to_pandas()
+    per_pair = per_pair.assign(patient_id=per_pair["patient_id"].astype(str),
+                               measure=per_pair["measure"].astype(str))
+    slope_sums = per_pair.set_index(keys)[["t", "v", "tt", "tv", "n", "t_min", "t_max"]]
+
+    counts = pd.DataFrame()
+    has_events = False
+    if "events" in tables:
+        events = _with_days(tables, "events")
+        events = events.filter(events.days <= landmark_days)
+        has_events = bool(events.count().to_pandas() > 0)
+        since = events.filter(events.days >= 0)
+        counts = _pivot(since.group_by(["patient_id", "event"]).aggregate(n=since.count())
+                        .to_pandas(), "event", "n").fillna(0)
+
+    weeks = features.diary_weeks(landmark_days)
+    diary_rows = obs.filter(obs.measure.isin(list(features.DIARY_MEASURES)) & (obs.days >= 0))
+    week = ibis.least(diary_rows.days // 7, weeks - 1)
+    active = diary_rows.select("patient_id", week=week).distinct()
+    half = weeks / 2
+    diary = active.group_by("patient_id").aggregate(
+        n_weeks=active.count(), early=(active.week < half).cast("int64").sum(),
+        late=(active.week >= half).cast("int64").sum()).to_pandas()
+    diary = diary.set_index(diary.pop("patient_id").astype(str).rename("patient_id"))
+
+    asked = obs.filter(~obs.measure.isin(list(features.DIARY_MEASURES)))
+    pairs = asked.group_by(keys).aggregate(
+        at_intake=(asked.days <= rules.BASELINE.hi).cast("int64").max(),
+        again=(asked.days > rules.BASELINE.hi).cast("int64").max())
+    pairs = pairs.filter(pairs.at_intake == 1)
+    questionnaires = pairs.group_by("patient_id").aggregate(
+        n_intake=pairs.count(), n_again=pairs.again.sum()).to_pandas()
+    questionnaires = questionnaires.set_index(
+        questionnaires.pop("patient_id").astype(str).rename("patient_id"))
+
+    custom: list[str] = []
+    custom_baseline = pd.DataFrame()
+    if include_custom:
+        every = tables["observations"]
+        codes = every.filter(every.measure.startswith(measures.CUSTOM_PREFIX)) \
+            .select("measure").distinct().to_pandas()
+        custom = sorted(codes["measure"].astype(str))
+        if custom:
+            custom_baseline = _baseline_of(_known(cut.filter(cut.measure.isin(custom))),
+                                           landmark_days)
+    return features.LandmarkParts(
+        baseline=_baseline_of(obs, landmark_days),
+        latest_day=_pivot(per_pair, "measure", "latest_day"),
+        recent=_pivot(per_pair, "measure", "recent"), slope_sums=slope_sums,
+        event_counts=counts, has_events=has_events, diary=diary,
+        questionnaires=questionnaires, custom_baseline=custom_baseline, custom=custom)
+
+
+def landmark_features(engine: Engine, folder: str | Path,
+                      landmark_days: int = features.DEFAULT_LANDMARK_DAYS,
+                      include_custom: bool = False, records_events: bool | None = None
+                      ) -> pd.DataFrame:
+    """features.landmark_features of a stored version, the rows summed on the engine."""
+    parts = landmark_parts(engine, folder, landmark_days, include_custom)
+    return features.features_from_parts(parts, patients_frame(engine, folder), landmark_days,
+                                        records_events)
