@@ -164,7 +164,7 @@ def _is_folder_table(name: str) -> bool:
     return len(PurePosixPath(name).parts) <= 2 and _is_table_file(name)
 
 
-def _csv_header_problem(name: str, text: str) -> Problem | None:
+def csv_header_problem(name: str, text: str) -> Problem | None:
     """Check the header row before pandas sees it.
 
     pandas silently renames a repeated column ("value", "value.1") and spends
@@ -228,7 +228,7 @@ def _parse_table(name: str, data: bytes, report: ValidationReport,
                                    "text is not UTF-8 (save the file as 'CSV UTF-8'); first bad byte "
                                    f"at position {exc.start}"), "not utf-8")
                 return None
-            header_problem = _csv_header_problem(name, text)
+            header_problem = csv_header_problem(name, text)
             if header_problem is not None:
                 report.add(header_problem, "bad header")
                 return None
@@ -271,9 +271,9 @@ def validate_tables(raw: Mapping[str, tuple[str, pd.DataFrame]],
     events_file, events_raw = raw.get("events", ("events", pd.DataFrame(columns=EVENT_COLUMNS)))
 
     columns_ok = [
-        _has_columns(patients_file, patients_raw, "patients", report),
-        _has_columns(obs_file, obs_raw, "observations", report),
-        _has_columns(events_file, events_raw, "events", report),
+        has_columns(patients_file, patients_raw, "patients", report),
+        has_columns(obs_file, obs_raw, "observations", report),
+        has_columns(events_file, events_raw, "events", report),
     ]
     if not all(columns_ok):
         return None, report
@@ -284,9 +284,9 @@ def validate_tables(raw: Mapping[str, tuple[str, pd.DataFrame]],
     if not report.ok:
         return None, report
 
-    patients = _validate_patients(patients_file, patients_raw, report)
-    observations = _validate_observations(obs_file, obs_raw, patients, report)
-    events = _validate_events(events_file, events_raw, patients, report)
+    patients = validate_patients(patients_file, patients_raw, report)
+    observations = validate_observations(obs_file, obs_raw, patients, report)
+    events = validate_events(events_file, events_raw, patients, report)
     if not report.ok:
         return None, report
     return Cohort(patients, observations, events), report
@@ -309,7 +309,7 @@ def from_frames(patients: pd.DataFrame, observations: pd.DataFrame,
     return Cohort(cohort.patients, cohort.observations, cohort.events, name)
 
 
-def _has_columns(file: str, frame: pd.DataFrame, table: str, report: ValidationReport) -> bool:
+def has_columns(file: str, frame: pd.DataFrame, table: str, report: ValidationReport) -> bool:
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in REQUIRED_COLUMNS[table] if c not in frame.columns]
     for column in missing:
@@ -320,8 +320,10 @@ def _has_columns(file: str, frame: pd.DataFrame, table: str, report: ValidationR
 
 
 def _rows(mask: pd.Series) -> list[int]:
-    """Spreadsheet row numbers (header = row 1) of the True entries."""
-    return (np.flatnonzero(mask.to_numpy()) + 2).tolist()
+    """Spreadsheet row numbers (header = row 1) of the True entries. A batch of a larger
+    file carries its place in the file as its index's start (paincycle.streaming)."""
+    start = mask.index.start if isinstance(mask.index, pd.RangeIndex) else 0
+    return (np.flatnonzero(mask.to_numpy()) + 2 + start).tolist()
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -381,7 +383,7 @@ def _report_outside(file: str, shown: pd.Series, outside: pd.Series, column: str
                          f"{MAX_DATE:%Y-%m-%d})" for v in shown[outside]], f"bad {column}")
 
 
-def _validate_patients(file: str, raw: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
+def validate_patients(file: str, raw: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
     ids = _text(raw["patient_id"])
     blank = _blank(file, ids, "patient_id", report)
     too_long = ids.str.len() > MAX_ID_LENGTH
@@ -452,7 +454,7 @@ def _patient_links(file: str, ids: pd.Series, known: pd.Series, report: Validati
     return unknown
 
 
-def _validate_observations(file: str, raw: pd.DataFrame, patients: pd.DataFrame,
+def validate_observations(file: str, raw: pd.DataFrame, patients: pd.DataFrame,
                            report: ValidationReport) -> pd.DataFrame:
     ids = _text(raw["patient_id"])
     blank_id = _blank(file, ids, "patient_id", report)
@@ -532,7 +534,7 @@ def _values(file: str, series: pd.Series, report: ValidationReport) -> pd.Series
     return values
 
 
-def _validate_events(file: str, raw: pd.DataFrame, patients: pd.DataFrame,
+def validate_events(file: str, raw: pd.DataFrame, patients: pd.DataFrame,
                      report: ValidationReport) -> pd.DataFrame:
     if raw.empty:
         return pd.DataFrame({"patient_id": pd.Series(dtype=str),

@@ -214,17 +214,28 @@ def read_parquet(data: bytes) -> tuple[pa.Table | None, str | None]:
         table = pq.read_table(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - the reader raises many types; all mean unreadable
         return None, short(exc)
-    for field in table.schema:
+    refused = nested_problem(table.schema) or text_problem(table)
+    return (None, refused) if refused else (table, None)
+
+
+def nested_problem(schema: pa.Schema) -> str | None:
+    """Why a Parquet schema has no place in a cohort table (a nested column), or None."""
+    for field in schema:
         if pa.types.is_nested(field.type) or pa.types.is_dictionary(field.type) and \
                 pa.types.is_nested(field.type.value_type):
-            return None, (f"column '{str(field.name)[:40]}' holds nested values ({field.type}); "
-                          "cohort tables hold text, numbers and dates only")
+            return (f"column '{str(field.name)[:40]}' holds nested values ({field.type}); "
+                    "cohort tables hold text, numbers and dates only")
+    return None
+
+
+def text_problem(table: pa.Table | pa.RecordBatch) -> str | None:
+    """A column whose text is not valid UTF-8 (it would fail on first use), or None."""
     for name, values in zip(table.column_names, table.columns, strict=True):
         try:
             values.validate(full=True)
         except pa.ArrowInvalid:
-            return None, f"column '{str(name)[:40]}' holds text that is not valid UTF-8"
-    return table, None
+            return f"column '{str(name)[:40]}' holds text that is not valid UTF-8"
+    return None
 
 
 def parquet_problem(data: bytes) -> str | None:

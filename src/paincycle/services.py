@@ -105,14 +105,22 @@ def import_cohort(store: CohortStore, path: str | Path, *, kind: str = "cohort",
     ``checked`` is the result of :func:`check_import` on the same file, kept by the
     page so the file is not converted twice.
     """
-    from paincycle import importers
+    from paincycle import importers, streaming
 
     who = require(principal, Permission.IMPORT_DATA)
     engine = _engine(engine)
     try:
-        result = checked or importers.convert(kind, path, mapping, progress=progress)
-        version = store.save(result.cohort, name=name, source=source or f"{kind} import",
-                             principal=who)
+        if checked is None and kind == importers.COHORT and streaming.streamable(path):
+            # a cohort folder of Parquet or CSV: checked and stored in batches, bounded memory
+            notices = Conversion.no_notices()
+            version = store.save_written(
+                lambda staging: streaming.write_validated(path, staging, progress),
+                name=name, source=source or f"{kind} import", principal=who)
+        else:
+            result = checked or importers.convert(kind, path, mapping, progress=progress)
+            version = store.save(result.cohort, name=name, source=source or f"{kind} import",
+                                 principal=who)
+            notices = result.notices_frame()
     except CohortError as exc:
         audit.record(engine, who, audit.Action.IMPORT_FAILED,
                      detail=f"{kind}: refused with {exc.report.total} problem(s); nothing stored")
@@ -121,7 +129,6 @@ def import_cohort(store: CohortStore, path: str | Path, *, kind: str = "cohort",
         audit.record(engine, who, audit.Action.IMPORT_FAILED,
                      detail=f"{kind}: failed ({type(exc).__name__}); nothing stored")
         raise
-    notices = result.notices_frame()
     audit.record(engine, who, audit.Action.IMPORT, cohort_version=version.id,
                  detail=f"{kind}: {version.rows.get('patients', 0)} patients")
     return Imported(version, notices)

@@ -16,6 +16,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,23 +101,37 @@ class CohortStore:
         Importing is an admin's job: ``principal`` must hold IMPORT_DATA (None is the
         local single user, e.g. the CLI on the clinic's own machine).
         """
+        def write(staging: Path) -> dict:
+            write_cohort(cohort, staging, fmt="parquet")
+            return {t: int(len(getattr(cohort, t))) for t in TABLES}
+
+        return self.save_written(write, name=name or cohort.name, source=source,
+                                 principal=principal)
+
+    def save_written(self, write: Callable[[Path], dict], name: str = "", source: str = "",
+                     principal: Principal | None = None) -> Version:
+        """Store the tables ``write`` puts into a staging folder (returning the rows of each),
+        as :meth:`save`: renamed into place only once complete, so a refusal or a crash
+        midway (``write`` raising) leaves no version behind. Lets an import stream its
+        tables in batches (paincycle.streaming) instead of holding them in memory."""
         require(principal, Permission.IMPORT_DATA)
         staging = self.root / f".tmp-{uuid.uuid4().hex}"
         try:
-            write_cohort(cohort, staging, fmt="parquet")
+            staging.mkdir(parents=True)
+            rows = write(staging)
             content_hash = _hash_folder(staging)
             for existing in self.versions():
                 if existing.content_hash == content_hash:
                     return existing
             created = datetime.now(UTC)
-            safe_name = _NAME.sub("-", name or cohort.name or "cohort").strip("-")[:60] or "cohort"
+            safe_name = _NAME.sub("-", name or "cohort").strip("-")[:60] or "cohort"
             version_id = f"{created:%Y%m%dT%H%M%S}-{content_hash[:10]}"
             manifest = {
                 "id": version_id,
                 "name": safe_name,
                 "created_at": created.isoformat(timespec="seconds"),
                 "content_hash": content_hash,
-                "rows": {t: int(len(getattr(cohort, t))) for t in TABLES},
+                "rows": {t: int(rows.get(t, 0)) for t in TABLES},
                 "source": str(source)[:300],
             }
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))

@@ -86,6 +86,9 @@ class Notice:
         return f"{where}: {self.message} ({self.rows:,} row(s))"
 
 
+NOTICE_COLUMNS = ["file", "column", "rows", "notice"]
+
+
 @dataclass
 class Conversion:
     """A validated cohort and what the converter left out to build it."""
@@ -95,7 +98,12 @@ class Conversion:
 
     def notices_frame(self) -> pd.DataFrame:
         return pd.DataFrame([(n.file, n.column, n.rows, n.message) for n in self.notices],
-                            columns=["file", "column", "rows", "notice"])
+                            columns=NOTICE_COLUMNS)
+
+    @staticmethod
+    def no_notices() -> pd.DataFrame:
+        """The notices of an import that left nothing out (a cohort-format folder)."""
+        return pd.DataFrame(columns=NOTICE_COLUMNS)
 
 
 # --------------------------------------------------------------------------- reading inputs
