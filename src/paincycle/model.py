@@ -637,23 +637,30 @@ def contributions(model: TrainedModel, X: pd.DataFrame) -> pd.DataFrame:
 
 def top_factors(model: TrainedModel, X: pd.DataFrame, landmark_days: int, n: int = 3) -> list[str]:
     """For each patient, the features pushing risk up and down most, each phrased in the
-    clinic's direction ("low ... at intake (29) raises risk"), joined by " | "."""
+    clinic's direction ("low ... at intake (29) raises risk"), joined by " | ".
+
+    The ranking is done on plain arrays (a Series per patient cost ~4 ms: 400 s for a
+    100,000-patient import); only the chosen factors are put into words.
+    """
     contrib = contributions(model, X)
     reference = model.metadata.reference
+    columns = np.asarray(contrib.columns, dtype=object)
+    values_of = X.reindex(columns=list(columns))
+    present = values_of.notna().to_numpy()
+    effect = contrib.to_numpy(dtype="float64")
+    records = X.to_dict("records")
     texts = []
-    for pid, row in contrib.iterrows():
-        values = X.loc[pid]
-        present = row[[c for c in row.index if _present(values.get(c))]]
-        up = present[present > 0.01].sort_values(ascending=False).head(n)
-        down = present[present < -0.01].sort_values().head(max(1, n - 1))
-        parts = [feat.describe_effect(c, values, reference.get(c), float(present[c]), landmark_days)
-                 for c in [*up.index, *down.index]]
+    for i in range(len(effect)):
+        mine = np.where(present[i], effect[i], np.nan)
+        ups = np.flatnonzero(mine > 0.01)
+        downs = np.flatnonzero(mine < -0.01)
+        ups = ups[np.argsort(-mine[ups], kind="stable")][:n]
+        downs = downs[np.argsort(mine[downs], kind="stable")][:max(1, n - 1)]
+        values = pd.Series(records[i]) if len(ups) or len(downs) else None
+        parts = [feat.describe_effect(columns[j], values, reference.get(columns[j]),
+                                      float(mine[j]), landmark_days) for j in (*ups, *downs)]
         texts.append(" | ".join(parts) if parts else "no single factor stands out")
     return texts
-
-
-def _present(value) -> bool:
-    return value is not None and not (not isinstance(value, str) and pd.isna(value))
 
 
 # --------------------------------------------------------------------------- persistence
