@@ -57,7 +57,7 @@ def _run(argv: list[str], env: dict[str, str], timeout: float) -> Run:
     return Run(seconds, usage.ru_maxrss / 1024, ok, "" if ok else err[-200:])
 
 
-NOT_IMPORTED = "not run: import does not stream yet (issue 16)"
+NOT_IMPORTED = "not run: storing streams, preparing a version does not yet (issue 16)"
 
 
 def bench(sizes: tuple[int, ...], timeout: float, sample_only: tuple[int, ...] = ()) -> str:
@@ -94,7 +94,7 @@ def bench(sizes: tuple[int, ...], timeout: float, sample_only: tuple[int, ...] =
     lines = [
         "## Foundation: synthetic cohort generation and import",
         "",
-        f"`paincycle sample --seed 1` then `paincycle import` (validation, storing a version and preparing its trajectory analyses), "
+        f"`paincycle sample --seed 1` then `paincycle import` (validation and storing a version, both in batches, then preparing its trajectory analyses and explained risks on the configured engine), "
         f"each as a child process; peak memory is the child's maximum RSS. "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, 1-minute load average "
         f"{load_before:.1f} at start and {os.getloadavg()[0]:.1f} at end (a shared machine "
