@@ -117,3 +117,24 @@ def test_a_patients_features_do_not_depend_on_who_else_is_in_the_table():
                        name=sample.name)
         one = feat.landmark_features(alone, 14, records_events=not sample.events.empty)
         pd.testing.assert_frame_equal(one, full.loc[[pid]], check_names=False)
+
+
+def test_a_stored_patients_slice_gives_that_patients_features(tmp_path):
+    """A patient sliced from a stored version (ids as categories of the whole cohort) gets
+    the features the plain cohort gives them (a pandas reindex between category code widths
+    once failed here, hiding the weekly risk)."""
+    from paincycle import config
+    from paincycle.cohort import read_cohort
+    from paincycle.store import CohortStore
+    from paincycle.trajectories import CohortTrajectories
+
+    store = CohortStore(tmp_path / "store")
+    version = store.save(read_cohort(config.SAMPLE_COHORT))
+    stored = store.load(version.id)
+    pid = str(stored.patients["patient_id"].iloc[41])
+    one = CohortTrajectories(stored).patient(pid)
+    assert isinstance(one.observations["patient_id"].dtype, pd.CategoricalDtype)
+    for day in (14, 90):
+        got = feat.landmark_features(one, day, records_events=True)
+        want = feat.landmark_features(read_cohort(config.SAMPLE_COHORT), day).loc[[pid]]
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)

@@ -239,14 +239,17 @@ def landmark_parts(cohort: Cohort, landmark_days: int = DEFAULT_LANDMARK_DAYS,
 
     weeks = diary_weeks(landmark_days)
     diary_rows = obs[obs["measure"].isin(DIARY_MEASURES) & (obs["day"] >= 0)]
-    active = pd.DataFrame({"patient_id": diary_rows["patient_id"],
+    # as text: a slice's categorical ids can hit a pandas bug reindexing between code widths
+    active = pd.DataFrame({"patient_id": diary_rows["patient_id"].astype(str),
                            "week": (diary_rows["day"] // 7).clip(upper=weeks - 1)}
                           ).drop_duplicates()
     half = weeks / 2
-    diary = pd.DataFrame({"n_weeks": active.groupby("patient_id").size()})
-    diary["early"] = active[active["week"] < half].groupby("patient_id").size()
-    diary["late"] = active[active["week"] >= half].groupby("patient_id").size()
-    diary = diary.fillna(0)
+    n_weeks = active.groupby("patient_id").size()
+    diary = pd.DataFrame({  # reindexed, not assigned: an empty group's index has no type
+        "n_weeks": n_weeks,
+        "early": active[active["week"] < half].groupby("patient_id").size().reindex(n_weeks.index),
+        "late": active[active["week"] >= half].groupby("patient_id").size().reindex(n_weeks.index),
+    }).fillna(0)
 
     asked = obs[~obs["measure"].isin(DIARY_MEASURES)]
     at_intake = asked[asked["day"] <= rules.BASELINE.hi][keys].drop_duplicates()
