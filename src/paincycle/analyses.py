@@ -59,7 +59,8 @@ def folder_of(cohorts: CohortStore, version_id: str) -> Path:
     return cohorts.path_of(version_id) / f"analyses-{fingerprint()}"
 
 
-def prepared(cohorts: CohortStore, version_id: str, cohort: Cohort | None = None) -> CohortTrajectories:
+def prepared(cohorts: CohortStore, version_id: str, cohort: Cohort | None = None,
+             engine: engines.Engine | None = None) -> CohortTrajectories:
     """The version's analyses: read back when kept, else computed and kept for next time."""
     cohort = cohorts.load(version_id) if cohort is None else cohort
     version = cohorts.find(version_id)
@@ -68,7 +69,7 @@ def prepared(cohorts: CohortStore, version_id: str, cohort: Cohort | None = None
     kept = _read(folder, cohort, tag)
     if kept is not None:
         return kept
-    computed = compute(cohorts, version_id, cohort)
+    computed = compute(cohorts, version_id, cohort, engine=engine)
     if folder.exists() and _read(folder, cohort, tag) is None:
         _set_aside(folder)  # still unreadable (not just landed from another server): replace it
     keep(computed, folder, tag)
@@ -76,11 +77,13 @@ def prepared(cohorts: CohortStore, version_id: str, cohort: Cohort | None = None
 
 
 def compute(cohorts: CohortStore, version_id: str, cohort: Cohort,
-            today: pd.Timestamp | None = None) -> CohortTrajectories:
-    """The version's analyses, the per-patient part run by the configured engine over the
-    version's Parquet (paincycle.engine: DuckDB by default, Spark by PAINCYCLE_ENGINE)."""
+            today: pd.Timestamp | None = None, engine: engines.Engine | None = None
+            ) -> CohortTrajectories:
+    """The version's analyses, the per-patient part run by ``engine`` (default: the configured
+    one, paincycle.engine: DuckDB unless PAINCYCLE_ENGINE says Spark) over its Parquet."""
     today = pd.Timestamp.today() if today is None else pd.Timestamp(today)
-    per_patient = queries.per_patient(engines.configured(), cohorts.path_of(version_id), today)
+    engine = engines.configured() if engine is None else engine
+    per_patient = queries.per_patient(engine, cohorts.path_of(version_id), today)
     return CohortTrajectories(cohort, today=today, computed=per_patient)
 
 

@@ -188,7 +188,8 @@ def prepare_version(store: CohortStore, version_id: str) -> None:
     from paincycle.engine import queries
 
     cohort = store.load(version_id)
-    analyses.prepared(store, version_id, cohort)
+    engine = engines.configured()  # one connection: the version's tables are read once
+    analyses.prepared(store, version_id, cohort, engine=engine)
     path = model_path(version_id)
     if path is None:
         return
@@ -202,7 +203,7 @@ def prepare_version(store: CohortStore, version_id: str) -> None:
 
     def scored() -> risk_model.Scores:
         # the features summed by the configured engine over the stored version's Parquet
-        engine, folder = engines.configured(), store.path_of(version_id)
+        folder = store.path_of(version_id)
         X = queries.landmark_features(engine, folder, trained.landmark_days,
                                       include_custom=trained.include_custom)
         first_day = queries.observation_days(engine, folder)["first_day"]

@@ -128,8 +128,14 @@ def _stream_table(file: Path | None, table: str, patients: pd.DataFrame, out: Pa
                   report: ValidationReport, progress: Progress) -> int:
     """Check and write ``table`` batch by batch; the rows written (0 once a problem is seen:
     the rest is still checked, so the report lists every problem in one go)."""
-    validate = {"observations": canonical.validate_observations,
-                "events": canonical.validate_events}[table]
+    if table == "observations":
+        intake_by_id = canonical.intake_of(patients)  # once, not once per batch
+
+        def validate(file_name: str, raw: pd.DataFrame, patients: pd.DataFrame,
+                     report: ValidationReport) -> pd.DataFrame:
+            return canonical.validate_observations(file_name, raw, patients, report, intake_by_id)
+    else:
+        validate = canonical.validate_events
     writer, rows = None, 0
     if file is not None:
         for i, raw in enumerate(_batches(file, report)):

@@ -125,7 +125,7 @@ def _coded(cohort: Cohort) -> _Coded:
     return coded
 
 
-def _per_measure(coded_measures: np.ndarray, attribute: str, default=np.nan) -> np.ndarray:
+def per_measure(coded_measures: np.ndarray, attribute: str, default=np.nan) -> np.ndarray:
     """A registry attribute for each coded measure (index = measure code)."""
     return np.array([getattr(measures.MEASURES[c], attribute) if c in measures.MEASURES
                      and getattr(measures.MEASURES[c], attribute) is not None else default
@@ -271,7 +271,7 @@ def responder_status(cohort: Cohort, at: rules.Window | None = None) -> pd.DataF
     latest_date[same_visit] = np.datetime64("NaT")
     usable = ~np.isnan(baseline) & ~np.isnan(latest)
     status = rules.verdicts(codes, baseline, latest)
-    domain = _per_measure(coded.measures, "domain", None)[measure_code]
+    domain = per_measure(coded.measures, "domain", None)[measure_code]
     out = pd.DataFrame({
         "patient_id": pd.array(ids, dtype="str"),
         "measure": pd.array(codes, dtype="str"),
@@ -281,7 +281,7 @@ def responder_status(cohort: Cohort, at: rules.Window | None = None) -> pd.DataF
         "improvement": np.where(usable, rules.improvement(codes, baseline, latest), np.nan),
         "status": pd.array(status.astype(str), dtype="str"),
         "baseline_date": baseline_date, "latest_date": latest_date,
-        "mcid": _per_measure(coded.measures, "mcid").astype("float64")[measure_code],
+        "mcid": per_measure(coded.measures, "mcid").astype("float64")[measure_code],
     })
     return out[columns]
 

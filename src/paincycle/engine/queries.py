@@ -182,9 +182,7 @@ def responder_statuses(engine: Engine, folder: str | Path,
         "patient_id": pd.array(picked["patient_id"].astype(str), dtype="str"),
         "measure": pd.array(picked["measure"].astype(str), dtype="str"),
         "domain": pd.array([measures.domain_of(c) for c in codes], dtype="str"),
-        "mcid": np.array([measures.MEASURES[c].mcid if c in measures.MEASURES
-                          and measures.MEASURES[c].mcid is not None else np.nan
-                          for c in codes], dtype="float64")})
+        "mcid": trajectories.per_measure(codes, "mcid").astype("float64")})
     baseline = picked["b"].to_numpy(dtype="float64")
     baseline_days = picked["b_days"].to_numpy(dtype="float64")
     out = {}
