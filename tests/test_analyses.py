@@ -15,8 +15,20 @@ TODAY = pd.Timestamp("2026-06-01")
 
 
 def same(left: pd.DataFrame, right: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(left.reset_index(drop=True), right.reset_index(drop=True),
+    pd.testing.assert_frame_equal(as_text(left).reset_index(drop=True),
+                                  as_text(right).reset_index(drop=True),
                                   check_dtype=False, check_index_type=False)
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as plain text (a loaded cohort holds ids as categories, a read slice not)."""
+    return frame.astype({c: object for c in frame.columns
+                         if isinstance(frame[c].dtype, pd.CategoricalDtype)})
+
+
+def read_back(folder, cohort: Cohort, today=None, cohort_tag=None) -> tr.CohortTrajectories:
+    return tr.CohortTrajectories.from_folder(folder, cohort.patients, tr.CohortRows(cohort),
+                                             cohort.name, today, cohort_tag)
 
 
 @pytest.fixture(params=["rows by patient", "rows scrambled"])
@@ -38,7 +50,7 @@ def test_kept_analyses_read_back_to_the_same_views(stored):
     computed = tr.CohortTrajectories(cohort, TODAY)
     folder = analyses.folder_of(store, version_id)
     assert analyses.keep(computed, folder)
-    read = tr.CohortTrajectories.from_folder(folder, cohort, TODAY)
+    read = read_back(folder, cohort, TODAY)
 
     ids = computed.matching()
     assert read.headline(ids) == computed.headline(ids)
@@ -65,7 +77,7 @@ def test_the_engine_computes_what_memory_computes(stored):
     """The version's analyses are computed by the configured engine (DuckDB here) over the
     stored Parquet; ties ("the first in the table") follow the stored rows' order."""
     store, version_id, cohort = stored
-    by_engine = analyses.compute(store, version_id, cohort, TODAY)
+    by_engine = analyses.compute(store, version_id, TODAY)
     in_memory = tr.CohortTrajectories(cohort, TODAY)
     ids = in_memory.matching()
     for name in ("patients", "treated", "status", "domain", "triad"):
@@ -73,6 +85,40 @@ def test_the_engine_computes_what_memory_computes(stored):
     same(by_engine.rates(ids), in_memory.rates(ids))
     same(by_engine.table(ids), in_memory.table(ids))
     assert by_engine.as_of == in_memory.as_of
+    assert by_engine.date_range == in_memory.date_range and by_engine.records_events
+    assert by_engine.sorted_ids == in_memory.sorted_ids and by_engine.primary == in_memory.primary
+    site = in_memory.filter_options()["sites"][0]
+    for chosen in (ids, in_memory.matching(sites=[site])):
+        for code, band in in_memory.bands(chosen).items():
+            same(by_engine.bands(chosen)[code], band)
+    for pid in ids.iloc[[0, 7, 23]]:
+        same(by_engine.percentiles(pid), in_memory.percentiles(pid))
+        for table in ("patients", "observations", "events"):
+            same(getattr(by_engine.patient(pid), table), getattr(in_memory.patient(pid), table))
+    several = list(ids.iloc[[5, 2, 9]])
+    for table in ("observations", "events"):
+        same(getattr(by_engine.patients_rows(several), table),
+             getattr(in_memory.patients_rows(several), table))
+
+
+def test_a_version_is_prepared_and_served_without_loading_its_observations(stored, monkeypatch):
+    """A server holds the analyses, not the cohort: a patient's rows are read when opened."""
+    store, version_id, cohort = stored
+
+    def must_not_load(*_args, **_kwargs):
+        raise AssertionError("the whole version was loaded")
+
+    monkeypatch.setattr(CohortStore, "load", must_not_load)
+    for _ in ("computed", "read back"):
+        analysis = analyses.prepared(store, version_id)
+        pid = analysis.sorted_ids[3]
+        mine = analysis.patient(pid)
+        expected = cohort.observations[cohort.observations["patient_id"] == pid]
+        assert len(mine.observations) == len(expected) > 0
+        assert mine.observations["date"].is_monotonic_increasing
+        assert not hasattr(analysis, "cohort")
+    nobody = analysis.patient("no-such-patient")
+    assert nobody.patients.empty and nobody.observations.empty and nobody.events.empty
 
 
 def test_age_bands_follow_today_not_the_day_they_were_kept(stored):
@@ -80,7 +126,7 @@ def test_age_bands_follow_today_not_the_day_they_were_kept(stored):
     folder = analyses.folder_of(store, version_id)
     analyses.keep(tr.CohortTrajectories(cohort, TODAY), folder)
     later = pd.Timestamp("2046-06-01")
-    read = tr.CohortTrajectories.from_folder(folder, cohort, later)
+    read = read_back(folder, cohort, later)
     expected = tr.age_bands(cohort.patients, later).tolist()
     assert read.patients["age_band"].tolist() == expected
     assert expected != tr.age_bands(cohort.patients, TODAY).tolist()
@@ -88,7 +134,7 @@ def test_age_bands_follow_today_not_the_day_they_were_kept(stored):
 
 def test_prepared_computes_once_then_reads_back(stored, monkeypatch):
     store, version_id, cohort = stored
-    first = analyses.prepared(store, version_id, cohort)
+    first = analyses.prepared(store, version_id)
     folder = analyses.folder_of(store, version_id)
     assert (folder / "arrays.npz").exists()
 
@@ -98,14 +144,14 @@ def test_prepared_computes_once_then_reads_back(stored, monkeypatch):
     monkeypatch.setattr(analyses, "CohortTrajectories", type(
         "ReadOnly", (), {"from_folder": staticmethod(tr.CohortTrajectories.from_folder),
                          "__init__": must_not_compute}))
-    again = analyses.prepared(store, version_id, cohort)
+    again = analyses.prepared(store, version_id)
     assert again.headline(again.matching()) == first.headline(first.matching())
 
 
 @pytest.mark.parametrize("damage", ["not an npz file", "truncated", "meta missing"])
 def test_damaged_analyses_are_recomputed_and_replaced(stored, damage):
     store, version_id, cohort = stored
-    analyses.prepared(store, version_id, cohort)
+    analyses.prepared(store, version_id)
     folder = analyses.folder_of(store, version_id)
     arrays = folder / "arrays.npz"
     if damage == "not an npz file":
@@ -114,9 +160,9 @@ def test_damaged_analyses_are_recomputed_and_replaced(stored, damage):
         arrays.write_bytes(arrays.read_bytes()[:300])
     else:
         (folder / "meta.json").unlink()
-    recomputed = analyses.prepared(store, version_id, cohort)
+    recomputed = analyses.prepared(store, version_id)
     assert recomputed.headline(recomputed.matching())["patients"] == 40
-    reread = tr.CohortTrajectories.from_folder(folder, cohort)
+    reread = read_back(folder, cohort)
     assert reread.headline(reread.matching())["patients"] == 40
 
 
@@ -126,7 +172,7 @@ def test_another_cohorts_analyses_are_not_used(stored, tmp_path):
     analyses.keep(tr.CohortTrajectories(cohort), folder)
     other = synth.generate(25, seed=3)
     with pytest.raises(ValueError, match="does not belong"):
-        tr.CohortTrajectories.from_folder(folder, other)
+        read_back(folder, other)
 
 
 def test_a_read_only_store_still_gets_its_analyses(stored, monkeypatch):
@@ -136,7 +182,7 @@ def test_a_read_only_store_still_gets_its_analyses(stored, monkeypatch):
         raise PermissionError("read-only data folder")
 
     monkeypatch.setattr(tr.CohortTrajectories, "to_folder", refuse)
-    result = analyses.prepared(store, version_id, cohort)
+    result = analyses.prepared(store, version_id)
     assert result.headline(result.matching())["patients"] == 40
     assert not analyses.folder_of(store, version_id).exists()
     assert not list(store.path_of(version_id).glob(".staging-*"))
@@ -145,7 +191,7 @@ def test_a_read_only_store_still_gets_its_analyses(stored, monkeypatch):
 def test_kept_analyses_do_not_change_the_version(stored):
     store, version_id, cohort = stored
     before = store.versions()
-    analyses.prepared(store, version_id, cohort)
+    analyses.prepared(store, version_id)
     assert store.versions() == before
     assert store.load(version_id).observations.shape == cohort.observations.shape
 
@@ -162,18 +208,18 @@ def test_a_copy_already_in_place_stays(stored):
     assert not list(folder.parent.glob(".staging-*"))
 
 
-def test_copies_for_other_data_or_scrambled_rows_are_refused(stored):
+def test_copies_for_other_data_or_reordered_patients_are_refused(stored):
     store, version_id, cohort = stored
     folder = analyses.folder_of(store, version_id)
     computed = tr.CohortTrajectories(cohort)
     analyses.keep(computed, folder, "hash-of-this-version")
     with pytest.raises(ValueError, match="another cohort version"):
-        tr.CohortTrajectories.from_folder(folder, cohort, cohort_tag="hash-of-another-version")
-    tr.CohortTrajectories.from_folder(folder, cohort, cohort_tag="hash-of-this-version")
-    reordered = Cohort(cohort.patients, cohort.observations.iloc[::-1].reset_index(drop=True),
+        read_back(folder, cohort, cohort_tag="hash-of-another-version")
+    read_back(folder, cohort, cohort_tag="hash-of-this-version")
+    reordered = Cohort(cohort.patients.iloc[::-1].reset_index(drop=True), cohort.observations,
                        cohort.events)
     with pytest.raises(ValueError, match="does not belong"):
-        tr.CohortTrajectories.from_folder(folder, reordered)
+        read_back(folder, reordered)
 
 
 def test_old_fingerprints_and_crash_leftovers_are_tidied_only_once_stale(stored):
@@ -190,7 +236,7 @@ def test_old_fingerprints_and_crash_leftovers_are_tidied_only_once_stale(stored)
     week_ago = time.time() - analyses.STALE_AFTER_S - 60
     os.utime(old_code, (week_ago, week_ago))
     os.utime(crashed, (week_ago, week_ago))
-    analyses.prepared(store, version_id, cohort)
+    analyses.prepared(store, version_id)
     assert not old_code.exists() and not crashed.exists()
     assert recent_code.exists()  # a server on other code may still be reading it
     assert analyses.folder_of(store, version_id).exists()

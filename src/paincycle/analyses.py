@@ -21,6 +21,8 @@ import shutil
 import time
 import uuid
 import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -59,32 +61,59 @@ def folder_of(cohorts: CohortStore, version_id: str) -> Path:
     return cohorts.path_of(version_id) / f"analyses-{fingerprint()}"
 
 
-def prepared(cohorts: CohortStore, version_id: str, cohort: Cohort | None = None,
+@dataclass(frozen=True)
+class StoredRows:
+    """Patients' rows read from a stored version's Parquet when a page asks for them."""
+
+    cohorts: CohortStore
+    version_id: str
+
+    def rows(self, patient_ids: Sequence[str]) -> Cohort:
+        return self.cohorts.patient_rows(self.version_id, patient_ids)
+
+
+def prepared(cohorts: CohortStore, version_id: str,
              engine: engines.Engine | None = None) -> CohortTrajectories:
-    """The version's analyses: read back when kept, else computed and kept for next time."""
-    cohort = cohorts.load(version_id) if cohort is None else cohort
+    """The version's analyses: read back when kept, else computed and kept for next time.
+
+    Neither way loads the version's observations: the engine reads its
+    Parquet, and a patient's rows are read when a page opens that patient.
+    """
     version = cohorts.find(version_id)
     tag = version.content_hash if version is not None else ""
+    patients = cohorts.load_patients(version_id)
     folder = folder_of(cohorts, version_id)
-    kept = _read(folder, cohort, tag)
+    kept = _read(folder, cohorts, version_id, patients, tag)
     if kept is not None:
         return kept
-    computed = compute(cohorts, version_id, cohort, engine=engine)
-    if folder.exists() and _read(folder, cohort, tag) is None:
+    computed = compute(cohorts, version_id, engine=engine, patients=patients)
+    if folder.exists() and _read(folder, cohorts, version_id, patients, tag) is None:
         _set_aside(folder)  # still unreadable (not just landed from another server): replace it
     keep(computed, folder, tag)
     return computed
 
 
-def compute(cohorts: CohortStore, version_id: str, cohort: Cohort,
-            today: pd.Timestamp | None = None, engine: engines.Engine | None = None
+def compute(cohorts: CohortStore, version_id: str, today: pd.Timestamp | None = None,
+            engine: engines.Engine | None = None, patients: pd.DataFrame | None = None
             ) -> CohortTrajectories:
-    """The version's analyses, the per-patient part run by ``engine`` (default: the configured
-    one, paincycle.engine: DuckDB unless PAINCYCLE_ENGINE says Spark) over its Parquet."""
+    """The version's analyses, run by ``engine`` (default: the configured one,
+    paincycle.engine: DuckDB unless PAINCYCLE_ENGINE says Spark) over its Parquet."""
     today = pd.Timestamp.today() if today is None else pd.Timestamp(today)
     engine = engines.configured() if engine is None else engine
-    per_patient = queries.per_patient(engine, cohorts.path_of(version_id), today)
-    return CohortTrajectories(cohort, today=today, computed=per_patient)
+    patients = cohorts.load_patients(version_id) if patients is None else patients
+    folder = cohorts.path_of(version_id)
+    per_patient = queries.per_patient(engine, folder, today)
+    weekly = queries.weekly_codes(engine, folder, patients["patient_id"].astype(str).to_numpy(
+        dtype=object))
+    return CohortTrajectories.from_parts(
+        patients, _name_of(cohorts, version_id), weekly, per_patient,
+        StoredRows(cohorts, version_id), queries.date_range(engine, folder),
+        queries.records_events(engine, folder), today)
+
+
+def _name_of(cohorts: CohortStore, version_id: str) -> str:
+    version = cohorts.find(version_id)
+    return version.name if version is not None else version_id
 
 
 def keep(analyses: CohortTrajectories, folder: Path, cohort_tag: str = "") -> bool:
@@ -109,11 +138,13 @@ def keep(analyses: CohortTrajectories, folder: Path, cohort_tag: str = "") -> bo
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _read(folder: Path, cohort: Cohort, tag: str) -> CohortTrajectories | None:
+def _read(folder: Path, cohorts: CohortStore, version_id: str, patients: pd.DataFrame,
+          tag: str) -> CohortTrajectories | None:
     if not folder.is_dir():
         return None
     try:
-        return CohortTrajectories.from_folder(folder, cohort, cohort_tag=tag)
+        return CohortTrajectories.from_folder(folder, patients, StoredRows(cohorts, version_id),
+                                              _name_of(cohorts, version_id), cohort_tag=tag)
     except UNREADABLE:
         return None
 

@@ -187,12 +187,12 @@ def prepare_version(store: CohortStore, version_id: str) -> None:
     from paincycle import model as risk_model
     from paincycle.engine import queries
 
-    cohort = store.load(version_id)
     engine = engines.configured()  # one connection: the version's tables are read once
-    analyses.prepared(store, version_id, cohort, engine=engine)
+    analyses.prepared(store, version_id, engine=engine)
     path = model_path(version_id)
     if path is None:
         return
+    cohort = store.load(version_id)  # the model's scoring still reads the version in memory
     trained = risk_model.load(path)
     version = store.find(version_id)
 

@@ -739,6 +739,76 @@ def _quartiles_by_week(week: np.ndarray, value: np.ndarray) -> pd.DataFrame:
                          "q1": quantile(0.25), "q3": quantile(0.75),
                          "n_patients": counts.astype("int64")})
 
+@dataclass
+class WeeklyCodes:
+    """Every patient's weekly means as integer codes, whoever computed them: from a cohort in
+    memory (:func:`weekly_codes`) or by an engine over a version's Parquet
+    (paincycle.engine.queries.weekly_codes). Patients are numbered in the order of ``ids``
+    (every patient id, sorted) and measures in the order of ``measures`` (sorted); rows are
+    sorted by patient, measure and week."""
+
+    ids: np.ndarray  # object
+    measures: np.ndarray  # object
+    pid: np.ndarray  # int32
+    measure: np.ndarray  # int16
+    week: np.ndarray  # int32
+    value: np.ndarray  # float64
+
+
+def weekly_codes(cohort: Cohort) -> WeeklyCodes:
+    """:class:`WeeklyCodes` of a cohort held in memory."""
+    coded = _coded(cohort)
+    arrays = _weekly_arrays(coded) if len(coded.pid) else (
+        np.zeros(0, "int32"), np.zeros(0, "int16"), np.zeros(0, "int32"), np.zeros(0))
+    return WeeklyCodes(coded.ids, coded.measures, *arrays)
+
+
+class CohortRows:
+    """Patients' rows sliced out of a cohort held in memory, by a sorted index (no full scan).
+
+    A stored version is read the same way from its Parquet instead
+    (paincycle.store.CohortStore.patient_rows): either can back a
+    :class:`CohortTrajectories`.
+    """
+
+    def __init__(self, cohort: Cohort):
+        self.cohort = cohort
+        self._sorted_ids = np.sort(cohort.patients["patient_id"].astype(str).to_numpy(dtype=object))
+        obs_pid = _patient_codes(self._sorted_ids, cohort.observations["patient_id"])
+        self._obs_order = None if np.all(obs_pid[1:] >= obs_pid[:-1]) else \
+            np.argsort(obs_pid, kind="stable").astype("int64")
+        self._obs_pid = obs_pid if self._obs_order is None else obs_pid[self._obs_order]
+        ev_pid = _patient_codes(self._sorted_ids, cohort.events["patient_id"])
+        self._event_order = np.argsort(ev_pid, kind="stable")
+        self._event_pid = ev_pid[self._event_order]
+
+    def rows(self, patient_ids: Sequence[str]) -> Cohort:
+        """These patients' rows, grouped by patient in the order asked, each by date."""
+        parts = [self._one(str(pid)) for pid in dict.fromkeys(patient_ids)]
+        if not parts:
+            return Cohort(*(getattr(self.cohort, t).iloc[:0] for t in
+                            ("patients", "observations", "events")), self.cohort.name)
+        return Cohort(*(pd.concat([getattr(c, t) for c in parts], ignore_index=True)
+                        for t in ("patients", "observations", "events")), self.cohort.name)
+
+    def _one(self, patient_id: str) -> Cohort:
+        c = self.cohort
+        code = int(np.searchsorted(self._sorted_ids, patient_id))
+        patients = c.patients[c.patients["patient_id"] == patient_id]
+        if code >= len(self._sorted_ids) or self._sorted_ids[code] != patient_id:
+            return Cohort(patients.reset_index(drop=True), c.observations.iloc[:0],
+                          c.events.iloc[:0], c.name)
+        # the needle takes the haystack's dtype: otherwise numpy converts all 35M codes per call
+        needle = np.int32(code)
+        lo, hi = (np.searchsorted(self._obs_pid, needle, side=s) for s in ("left", "right"))
+        rows = np.arange(lo, hi) if self._obs_order is None else self._obs_order[lo:hi]
+        obs = c.observations.iloc[rows].sort_values("date", kind="stable")
+        lo, hi = (np.searchsorted(self._event_pid, needle, side=s) for s in ("left", "right"))
+        events = c.events.iloc[self._event_order[lo:hi]].sort_values("date", kind="stable")
+        return Cohort(patients.reset_index(drop=True), obs.reset_index(drop=True),
+                      events.reset_index(drop=True), c.name)
+
+
 #: Patients shown in the overview table (sorted by who needs attention first).
 TABLE_ROWS = 500
 
@@ -748,26 +818,49 @@ class CohortTrajectories:
 
     The per-patient work (weekly series, responder status, triad) is done
     once; a filter change then only masks pre-sorted arrays and reads
-    quantiles off them, and a patient drill-down slices that patient's rows
-    instead of scanning the whole cohort. Results equal the plain functions
-    above (tests check it). Kept compact: integer codes, no text per row.
+    quantiles off them, and a patient drill-down reads that patient's rows
+    from ``rows`` instead of scanning the whole cohort. It holds no
+    observation rows of its own: a stored version's are read from its
+    Parquet when a patient is opened. Results equal the plain functions above
+    (tests check it). Kept compact: integer codes, no text per row.
     """
 
     def __init__(self, cohort: Cohort, today: date | pd.Timestamp | None = None,
                  computed: PerPatient | None = None):
-        """``computed``: the per-patient analyses from an engine (default: computed here)."""
-        self.cohort = cohort
-        self.today = pd.Timestamp(today) if today is not None else pd.Timestamp.today()
-        self.ids = pd.Index(cohort.patients["patient_id"].astype(str))
-        coded = _coded(cohort)
-        self._sorted_ids = coded.ids
-        self._index_observations(coded.pid)
-        self._index_events()
+        """The analyses of a cohort held in memory (a file opened without storing it)."""
+        today = pd.Timestamp(today) if today is not None else pd.Timestamp.today()
+        weekly = weekly_codes(cohort)
+        computed = per_patient(cohort, today) if computed is None else computed
+        self._build(cohort.patients, cohort.name, weekly, computed, CohortRows(cohort),
+                    cohort.date_range(), not cohort.events.empty, today)
+        _LAST_CODED[:] = [None, None]  # the codes are not needed once the views are built
 
-        pid, measure, week, value = _weekly_arrays(coded) if len(coded.pid) else (
-            np.zeros(0, "int32"), np.zeros(0, "int16"), np.zeros(0, "int32"), np.zeros(0))
-        self._measures = coded.measures
-        self.primary = primary_measures(coded.measures[np.unique(measure)])
+    @classmethod
+    def from_parts(cls, patients: pd.DataFrame, name: str, weekly: WeeklyCodes,
+                   computed: PerPatient, rows: CohortRows | object,
+                   date_range: tuple[pd.Timestamp, pd.Timestamp] | None, records_events: bool,
+                   today: date | pd.Timestamp | None = None) -> CohortTrajectories:
+        """The analyses from parts an engine computed over a stored version; ``rows`` reads
+        patients' rows when asked (anything with ``rows(patient_ids) -> Cohort``)."""
+        self = cls.__new__(cls)
+        self._build(patients, name, weekly, computed, rows, date_range, records_events,
+                    pd.Timestamp(today) if today is not None else pd.Timestamp.today())
+        return self
+
+    def _build(self, patients: pd.DataFrame, name: str, weekly: WeeklyCodes,
+               computed: PerPatient, rows, date_range, records_events: bool,
+               today: pd.Timestamp) -> None:
+        self.name = name
+        self.cohort_patients = patients
+        self.today = today
+        self.date_range = date_range
+        self.records_events = bool(records_events)
+        self._rows = rows
+        self.ids = pd.Index(patients["patient_id"].astype(str))
+        self._sorted_ids = weekly.ids
+        pid, measure, week, value = weekly.pid, weekly.measure, weekly.week, weekly.value
+        self._measures = weekly.measures
+        self.primary = primary_measures(weekly.measures[np.unique(measure)])
         self._band_index(pid, measure, week, value)
         self._percentile_index(measure, week, value)
         pain = self.primary.get("pain")
@@ -775,7 +868,6 @@ class CohortTrajectories:
         self._pain_pid, self._pain_value = pid[is_pain], value[is_pain]  # sorted by patient, week
         del pid, measure, week, value
 
-        computed = per_patient(cohort, self.today) if computed is None else computed
         self.status = computed.status
         self.domain = domain_status(self.status)
         self._rate_codes = {  # only the codes are kept: the frames are 50 MB each at 100k
@@ -783,14 +875,12 @@ class CohortTrajectories:
         self.triad = computed.triad
         self.as_of = computed.as_of
         self.patients, self.treated = computed.patients, computed.treated
-        del computed
         self._patient_code = np.searchsorted(self._sorted_ids,
                                              self.patients["patient_id"].to_numpy(dtype=object))
-        _LAST_CODED[:] = [None, None]  # the codes are not needed once the views are built
 
     # ----------------------------------------------------------------- kept on disk
     _ARRAYS = ("_band_key", "_band_value", "_band_pid", "_pct_key", "_pct_values",
-               "_pain_pid", "_pain_value", "_obs_pid")
+               "_pain_pid", "_pain_value")
     _FRAMES = ("status", "domain", "triad", "treated", "patients")
 
     def to_folder(self, folder: Path, cohort_tag: str = "") -> None:
@@ -802,8 +892,6 @@ class CohortTrajectories:
         folder.mkdir(parents=True)
         arrays = {name.lstrip("_"): getattr(self, name) for name in self._ARRAYS}
         arrays["measures"] = np.asarray(self._measures, dtype=str)  # fixed-width text, no pickle
-        if self._obs_order is not None:
-            arrays["obs_order"] = self._obs_order
         for month, (pid, domain, improved) in self._rate_codes.items():
             arrays.update({f"rate{month}_pid": pid, f"rate{month}_domain": domain,
                            f"rate{month}_improved": improved})
@@ -813,59 +901,54 @@ class CohortTrajectories:
             if name == "patients":
                 frame = frame.drop(columns="age_band")  # depends on today: recomputed on reading
             frame.to_parquet(folder / f"{name}.parquet", index=False)
+        span = None if self.date_range is None else [d.isoformat() for d in self.date_range]
         (folder / "meta.json").write_text(json.dumps({
             "cohort": cohort_tag, "primary": self.primary, "months": list(self._rate_codes),
-            "as_of": None if self.as_of is None or pd.isna(self.as_of) else self.as_of.isoformat()}))
+            "as_of": None if self.as_of is None or pd.isna(self.as_of) else self.as_of.isoformat(),
+            "date_range": span, "records_events": self.records_events}))
 
     @classmethod
-    def from_folder(cls, folder: Path, cohort: Cohort, today: date | pd.Timestamp | None = None,
+    def from_folder(cls, folder: Path, patients: pd.DataFrame, rows, name: str = "",
+                    today: date | pd.Timestamp | None = None,
                     cohort_tag: str | None = None) -> CohortTrajectories:
-        """Views written by :meth:`to_folder` for this ``cohort``.
+        """Views written by :meth:`to_folder` for the cohort of these ``patients``, whose
+        rows ``rows`` reads (a :class:`CohortRows` or a stored version's reader).
 
         Refused (ValueError) when they were written for another cohort: another
-        ``cohort_tag``, other patients, other row counts, or rows that do not
-        belong to the patients the index says. The age bands (they depend on
-        today) and the small events index are recomputed.
+        ``cohort_tag`` or other patients. The age bands (they depend on today)
+        are recomputed.
         """
         meta = json.loads((folder / "meta.json").read_text())
         if cohort_tag is not None and meta.get("cohort") != cohort_tag:
             raise ValueError(f"{folder.name} was written for another cohort version")
         self = cls.__new__(cls)
-        self.cohort = cohort
+        self.name = name
+        self.cohort_patients = patients
+        self._rows = rows
         self.today = pd.Timestamp(today) if today is not None else pd.Timestamp.today()
-        self.ids = pd.Index(cohort.patients["patient_id"].astype(str))
+        self.ids = pd.Index(patients["patient_id"].astype(str))
         self._sorted_ids = np.sort(self.ids.to_numpy(dtype=object))
         with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
-            for name in cls._ARRAYS:
-                setattr(self, name, arrays[name.lstrip("_")])
+            for array in cls._ARRAYS:
+                setattr(self, array, arrays[array.lstrip("_")])
             self._measures = arrays["measures"].astype(object)
-            self._obs_order = arrays["obs_order"] if "obs_order" in arrays else None
             self._rate_codes = {int(m): tuple(arrays[f"rate{m}_{part}"]
                                               for part in ("pid", "domain", "improved"))
                                 for m in meta["months"]}
-        for name in cls._FRAMES:
-            setattr(self, name, pd.read_parquet(folder / f"{name}.parquet"))
+        for frame in cls._FRAMES:
+            setattr(self, frame, pd.read_parquet(folder / f"{frame}.parquet"))
         self.primary = meta["primary"]
         self.as_of = pd.Timestamp(meta["as_of"]) if meta["as_of"] else None
+        self.date_range = tuple(pd.Timestamp(d) for d in meta["date_range"]) \
+            if meta["date_range"] else None
+        self.records_events = bool(meta["records_events"])
         kept_ids = self.patients["patient_id"].astype(str).to_numpy(dtype=object)
-        if len(kept_ids) != len(self.ids) or (kept_ids != self.ids.to_numpy(dtype=object)).any() \
-                or len(self._obs_pid) != len(cohort.observations) or not self._rows_match(cohort):
+        if len(kept_ids) != len(self.ids) or (kept_ids != self.ids.to_numpy(dtype=object)).any():
             raise ValueError(f"{folder.name} does not belong to this cohort")
-        self._index_events()
-        self.patients.insert(4, "age_band", age_bands(cohort.patients, self.today).to_numpy())
+        self.patients.insert(4, "age_band", age_bands(patients, self.today).to_numpy())
         self._patient_code = np.searchsorted(self._sorted_ids,
                                              self.patients["patient_id"].to_numpy(dtype=object))
         return self
-
-    def _rows_match(self, cohort: Cohort, checks: int = 1000) -> bool:
-        """Spot check: sampled index entries point at rows of the patient they name."""
-        if not len(self._obs_pid):
-            return True
-        where = np.linspace(0, len(self._obs_pid) - 1, min(checks, len(self._obs_pid))).astype("int64")
-        rows = where if self._obs_order is None else self._obs_order[where]
-        named = self._sorted_ids[self._obs_pid[where]]
-        actual = cohort.observations["patient_id"].iloc[rows].astype(str).to_numpy(dtype=object)
-        return bool((named == actual).all())
 
     def _judged_codes(self, status: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(patient code, domain index, improved) for the verdicts that could be judged."""
@@ -881,18 +964,6 @@ class CohortTrajectories:
 
     def _code_of(self, measure: str) -> int:
         return int(np.searchsorted(self._measures, measure))
-
-    def _index_observations(self, obs_pid: np.ndarray) -> None:
-        """Where each patient's observations sit, for slicing one patient out."""
-        self._obs_order = None if np.all(obs_pid[1:] >= obs_pid[:-1]) else \
-            np.argsort(obs_pid, kind="stable").astype("int64")
-        self._obs_pid = obs_pid if self._obs_order is None else obs_pid[self._obs_order]
-
-    def _index_events(self) -> None:
-        """Where each patient's events sit (a tenth of the observations: cheap to redo)."""
-        ev_pid = _patient_codes(self._sorted_ids, self.cohort.events["patient_id"])
-        self._event_order = np.argsort(ev_pid, kind="stable")
-        self._event_pid = ev_pid[self._event_order]
 
     # ----------------------------------------------------------------- per-patient table
     def filter_options(self) -> dict[str, list[str]]:
@@ -1019,21 +1090,12 @@ class CohortTrajectories:
 
     # ----------------------------------------------------------------- one patient
     def patient(self, patient_id: str) -> Cohort:
-        """The cohort restricted to one patient, sliced from sorted rows (no full scan)."""
-        code = int(np.searchsorted(self._sorted_ids, patient_id))
-        patients = self.cohort.patients[self.cohort.patients["patient_id"] == patient_id]
-        if code >= len(self._sorted_ids) or self._sorted_ids[code] != patient_id:
-            return Cohort(patients.reset_index(drop=True), self.cohort.observations.iloc[:0],
-                          self.cohort.events.iloc[:0], self.cohort.name)
-        # the needle takes the haystack's dtype: otherwise numpy converts all 35M codes per call
-        needle = np.int32(code)
-        lo, hi = (np.searchsorted(self._obs_pid, needle, side=s) for s in ("left", "right"))
-        rows = np.arange(lo, hi) if self._obs_order is None else self._obs_order[lo:hi]
-        obs = self.cohort.observations.iloc[rows].sort_values("date", kind="stable")
-        lo, hi = (np.searchsorted(self._event_pid, needle, side=s) for s in ("left", "right"))
-        events = self.cohort.events.iloc[self._event_order[lo:hi]].sort_values("date", kind="stable")
-        return Cohort(patients.reset_index(drop=True), obs.reset_index(drop=True),
-                      events.reset_index(drop=True), self.cohort.name)
+        """The cohort restricted to one patient (read by ``rows``: no scan of the cohort)."""
+        return self._rows.rows([patient_id])
+
+    def patients_rows(self, patient_ids: Sequence[str]) -> Cohort:
+        """The cohort restricted to some patients, in one read."""
+        return self._rows.rows(list(patient_ids))
 
     def _percentile_index(self, measure, week, value) -> None:
         key = measure.astype("int64") * 100_000 + week + 1_000

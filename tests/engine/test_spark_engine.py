@@ -106,14 +106,18 @@ def test_the_configured_engine_is_spark_when_chosen(spark, tmp_path, monkeypatch
 
     store = CohortStore(tmp_path / "store")
     version = store.save(read_cohort(DEMO))
-    cohort = store.load(version.id)
     today = pd.Timestamp("2026-12-03")
-    by_duckdb = analyses.compute(store, version.id, cohort, today)
+    by_duckdb = analyses.compute(store, version.id, today)
     monkeypatch.setenv("PAINCYCLE_ENGINE", "spark")
     assert engines.configured().name == "spark"
-    by_spark = analyses.compute(store, version.id, cohort, today)
+    by_spark = analyses.compute(store, version.id, today)
     for name in ("patients", "treated", "status", "domain", "triad"):
         pd.testing.assert_frame_equal(getattr(by_spark, name), getattr(by_duckdb, name),
                                       check_dtype=False)
     ids = by_duckdb.matching()
     pd.testing.assert_frame_equal(by_spark.rates(ids), by_duckdb.rates(ids))
+    for code, band in by_duckdb.bands(ids).items():  # the weekly means, coded on each engine
+        pd.testing.assert_frame_equal(by_spark.bands(ids)[code], band)
+    pid = ids.iloc[11]
+    pd.testing.assert_frame_equal(by_spark.percentiles(pid), by_duckdb.percentiles(pid))
+    assert by_spark.date_range == by_duckdb.date_range

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from paincycle import analyses, config, services
-from paincycle.cohort import read_cohort
+from paincycle.cohort import Cohort, read_cohort
 from paincycle.reports import summary as export
 from paincycle.store import CohortStore
 from paincycle.trajectories import CohortTrajectories
@@ -36,15 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "else the shipped demo model)")
 
 
-def load_analysis(path: str) -> tuple[CohortTrajectories, str | None]:
-    """The analysis of a cohort folder or .zip, else of a stored version (its kept analysis)."""
+def load_analysis(path: str) -> tuple[CohortTrajectories, str | None, Callable[[], Cohort]]:
+    """The analysis of a cohort folder or .zip, else of a stored version (its kept analysis),
+    with how to load the whole cohort (only the model section needs it)."""
     if Path(path).exists():
-        return CohortTrajectories(read_cohort(path)), None
+        cohort = read_cohort(path)
+        return CohortTrajectories(cohort), None, lambda: cohort
     store = CohortStore()
     version = store.find(path)
     if version is None:
         raise FileNotFoundError(f"{path}: no such cohort folder, .zip or stored version")
-    return analyses.prepared(store, version.id), version.id
+    return analyses.prepared(store, version.id), version.id, lambda: store.load(version.id)
 
 
 def _synthetic(path: str, version_id: str | None) -> bool | None:
@@ -74,15 +77,15 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
 def run(args: argparse.Namespace) -> int:
     fmt = export.format_of(args.out)
     filters = parse_filters(args.filter)
-    analysis, version_id = load_analysis(args.path)
+    analysis, version_id, whole_cohort = load_analysis(args.path)
     ids = analysis.matching(**filters)
     if len(ids) == 0:
         raise ValueError("no patients match these filters; nothing was written")
     who = services.cli_principal()
     # the model the app uses for this version (retrained on it, else the shipped one)
     path = args.model or services.model_path(version_id)
-    model = None if args.no_model else services.model_section(
-        analysis.cohort, path, principal=who, cohort_synthetic=_synthetic(args.path, version_id))
+    model = None if args.no_model or path is None else services.model_section(
+        whole_cohort(), path, principal=who, cohort_synthetic=_synthetic(args.path, version_id))
     described = "; ".join(args.filter)
     data = services.export_summary(analysis, fmt, ids, deidentify=args.deidentify, model=model,
                                    filters=described, cohort_version=version_id,

@@ -118,6 +118,47 @@ def weekly_series(engine: Engine, folder: str | Path) -> ibis.Table:
     return obs.group_by(["patient_id", "measure", "week"]).aggregate(value=obs.value.mean())
 
 
+def weekly_codes(engine: Engine, folder: str | Path,
+                 patient_ids: np.ndarray) -> trajectories.WeeklyCodes:
+    """trajectories.WeeklyCodes on the engine: every weekly mean with the patient and the
+    measure as integer codes (numbered in the sorted order of ``patient_ids`` and of the
+    version's measures), so only numbers come back: 18 bytes a weekly value, no text."""
+    tables = engine.tables(folder)
+    ids = np.sort(np.asarray(patient_ids, dtype=object))
+    found = tables["observations"].select("measure").distinct().to_pandas()["measure"]
+    codes = np.sort(found.astype(str).to_numpy(dtype=object))
+    weekly = weekly_series(engine, folder)
+    patient_code = ibis.memtable(pd.DataFrame({"patient_id": ids,
+                                               "pid": np.arange(len(ids), dtype="int32")}))
+    measure_code = ibis.memtable(pd.DataFrame({"measure": codes,
+                                               "mcode": np.arange(len(codes), dtype="int16")}))
+    coded = weekly.join(patient_code, "patient_id").join(measure_code, "measure")
+    out = coded.select("pid", "mcode", "week", "value").order_by(["pid", "mcode", "week"]) \
+        .to_pandas()
+    return trajectories.WeeklyCodes(
+        ids, codes, out["pid"].to_numpy(dtype="int32"), out["mcode"].to_numpy(dtype="int16"),
+        out["week"].to_numpy(dtype="int32"), out["value"].to_numpy(dtype="float64"))
+
+
+def date_range(engine: Engine, folder: str | Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """cohort.Cohort.date_range on the engine: the earliest and latest intake or observation."""
+    tables = engine.tables(folder)
+    p, o = tables["patients"], tables["observations"]
+    ends = [p.aggregate(lo=p.intake_date_ns.min(), hi=p.intake_date_ns.max()).to_pandas(),
+            o.aggregate(lo=o.date_ns.min(), hi=o.date_ns.max()).to_pandas()]
+    lo = pd.concat([e["lo"] for e in ends]).dropna()
+    hi = pd.concat([e["hi"] for e in ends]).dropna()
+    if not len(lo):
+        return None
+    return pd.Timestamp(int(lo.min()), unit="ns"), pd.Timestamp(int(hi.max()), unit="ns")
+
+
+def records_events(engine: Engine, folder: str | Path) -> bool:
+    """Whether the version keeps any appointment or treatment at all."""
+    events = engine.tables(folder).get("events")
+    return events is not None and int(events.count().to_pandas()) > 0
+
+
 def cohort_bands(engine: Engine, folder: str | Path) -> pd.DataFrame:
     """Per measure and week: median, quartiles (linear interpolation) and patients counted.
 

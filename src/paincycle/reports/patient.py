@@ -243,7 +243,7 @@ def patient_report_pdf(analysis: CohortTrajectories, patient_id: str, *,
     """
     report = build(analysis, patient_id, risk)
     title = f"Patient report: {report.header.patient_id}"
-    cohort_name = analysis.cohort.name or "cohort"
+    cohort_name = analysis.name or "cohort"
     dry = document.PdfReport(title)  # a dry run without the chart measures the text
     _draw(dry, report, cohort_name, None, model_note)
     room = dry.pdf.h - dry.pdf.b_margin - dry.pdf.y - CHART_HEADING_MM

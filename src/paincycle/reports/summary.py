@@ -206,7 +206,7 @@ def build_summary(analysis: CohortTrajectories, ids: pd.Series | None = None, *,
                      "the triad and safety signals only, and no patient is flagged by a model.")
 
     step(0.6, "Per-patient table")
-    per_patient = _per_patient(analysis.cohort.patients, patients, domains, worse, safety, agenda,
+    per_patient = _per_patient(analysis.cohort_patients, patients, domains, worse, safety, agenda,
                                model, ids_shown, deidentify)
     images: list[Chart] = []
     if charts:
@@ -219,7 +219,7 @@ def build_summary(analysis: CohortTrajectories, ids: pd.Series | None = None, *,
     step(1.0, "Done")
     return Summary(
         title="PainCycle cohort summary" + (" (de-identified)" if deidentify else ""),
-        cohort_name=analysis.cohort.name or "cohort", generated_at=clock.now(),
+        cohort_name=analysis.name or "cohort", generated_at=clock.now(),
         deidentified=deidentify, tables=tables, charts=images, notes=notes,
         per_patient=per_patient, filters=filters,
     )

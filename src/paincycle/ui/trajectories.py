@@ -69,7 +69,7 @@ class Overview:
 @st.cache_resource(show_spinner="Preparing this cohort version's trajectories (once per version)...",
                    max_entries=2)
 def _prepared(root: str, version_id: str) -> CohortTrajectories:
-    return analyses.prepared(data.store(), version_id, data.load_cohort(version_id))
+    return analyses.prepared(data.store(), version_id)
 
 
 def prepared(version_id: str) -> CohortTrajectories:
