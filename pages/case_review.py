@@ -13,9 +13,9 @@ from paincycle.ui.auth import current_principal
 
 principal = current_principal()
 st.title(":material/groups: Case review")
-cohort = data.current_cohort()
-version_id = data.current_version_id()
-if cohort is None or version_id is None:
+version = data.current_version()  # the agenda reads the version's analysis, not its rows
+version_id = version.id if version is not None else None
+if version is None or version_id is None:
     st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
     st.stop()
 if not principal.sees_identified_data:
@@ -99,5 +99,5 @@ st.subheader("Meeting record")
 st.caption(f"Every decision recorded for the meeting of {meeting_date:%Y-%m-%d}, with all "
            "revisions, the attendees and the sign-off. Times are local "
            f"({widgets.zone_name()}).")
-widgets.meeting_downloads(cohort.name or version_id, widgets.agenda(version_id, int(limit)),
+widgets.meeting_downloads(version.name or version_id, widgets.agenda(version_id, int(limit)),
                           meeting_date, principal, version_id)

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from paincycle.summary import cohort_headline, instruments_by_domain
-from paincycle.ui import data
+from paincycle.summary import instruments_by_domain, version_headline
+from paincycle.ui import data, trajectories
 from paincycle.ui.auth import APP_ICON, current_principal
 from paincycle.ui.text import plain
 
@@ -14,14 +14,15 @@ st.write(
     "worst often withdraw quietly. PainCycle shows the cycle in your clinic's own data."
 )
 
-cohort = data.current_cohort()
-if cohort is None:
+version = data.current_version()
+if version is None:
     st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
     st.stop()
 
-version = data.current_version()
-headline = cohort_headline(cohort)
-st.subheader(f"Cohort: {plain(version.name if version else cohort.name)}")
+# the version's kept analysis and manifest: the landing page never loads its observations
+headline = version_headline(trajectories.prepared(version.id),
+                            int(version.rows.get("observations", 0)))
+st.subheader(f"Cohort: {plain(version.name)}")
 cols = st.columns(4)
 cols[0].metric("Patients", f"{headline.patients:,}")
 cols[1].metric("Observations", f"{headline.observations:,}")

@@ -111,3 +111,48 @@ def test_staging_left_by_a_killed_import_is_removed_later_not_while_fresh(tmp_pa
     os.utime(old, (long_ago, long_ago))
     CohortStore(root)
     assert not old.exists() and fresh.exists()
+
+
+def test_patients_rows_are_read_from_the_parquet_in_the_order_a_slice_has(tmp_path):
+    """Grouped by patient in the order asked, each by date, same-day rows in stored order."""
+    import numpy as np
+    import pandas as pd
+
+    from paincycle import synth
+    from paincycle.cohort import Cohort
+
+    cohort = synth.generate(30, seed=4)
+    rng = np.random.default_rng(1)  # rows not stored in patient order
+    cohort = Cohort(cohort.patients, cohort.observations.iloc[rng.permutation(len(cohort.observations))],
+                    cohort.events.iloc[rng.permutation(len(cohort.events))])
+    store = CohortStore(tmp_path / "store")
+    version = store.save(cohort)
+    ids = list(cohort.patients["patient_id"].iloc[[4, 1, 17]])
+    read = store.patient_rows(version.id, [*ids, ids[0], "nobody"])
+    for table, by in (("observations", ["patient_id", "date"]), ("events", ["patient_id", "date"])):
+        frame = getattr(cohort, table)
+        expected = pd.concat([frame[frame["patient_id"] == pid].sort_values("date", kind="stable")
+                              for pid in ids], ignore_index=True)
+        pd.testing.assert_frame_equal(getattr(read, table), expected, check_dtype=False)
+        assert not getattr(read, table).empty, by
+    assert read.patients["patient_id"].tolist() == ids
+    assert read.observations["patient_id"].dtype == object  # plain text, not the whole id list
+
+    nobody = store.patient_rows(version.id, [])
+    assert nobody.patients.empty and nobody.observations.empty
+    assert list(nobody.observations.columns) == list(cohort.observations.columns)
+
+
+def test_a_patients_rows_are_not_read_from_an_edited_version(tiny_cohort_dir, tmp_path):
+    import pyarrow.parquet as pq
+
+    from paincycle.store import StoreIntegrityError
+
+    store = CohortStore(tmp_path / "store")
+    version = store.save(read_cohort(tiny_cohort_dir), name="tiny")
+    path = store.path_of(version.id) / "observations.parquet"
+    pq.write_table(pq.read_table(path).slice(1), path)
+    with pytest.raises(StoreIntegrityError):
+        CohortStore(tmp_path / "store").patient_rows(version.id, ["P001"])
+    with pytest.raises(KeyError):
+        store.patient_rows("no-such-version", ["P001"])

@@ -188,16 +188,22 @@ def prepare_version(store: CohortStore, version_id: str) -> None:
     from paincycle.engine import queries
 
     engine = engines.configured()  # one connection: the version's tables are read once
-    analyses.prepared(store, version_id, engine=engine)
+    analysis = analyses.prepared(store, version_id, engine=engine)
     path = model_path(version_id)
     if path is None:
         return
-    cohort = store.load(version_id)  # the model's scoring still reads the version in memory
     trained = risk_model.load(path)
     version = store.find(version_id)
+    # the scoring needs the patients and the version's latest record, not its observations
+    nobody = analysis.patients_rows([])  # the tables' columns, no rows
+    patients_only = Cohort(analysis.cohort_patients, nobody.observations, nobody.events,
+                           analysis.name)
 
     def origin() -> dict:
-        here = applicability.trained_here(trained, cohort, version_id)
+        # only a model trained on as many patients can be this version's: hash it then
+        same_size = trained.metadata.metrics.n_patients == len(analysis.cohort_patients)
+        here = applicability.trained_here(
+            trained, store.load(version_id) if same_size else patients_only, version_id)
         return applicability.provenance(trained, trained_here=here, cohort_synthetic=(
             version.synthetic if version else None)).to_dict()
 
@@ -207,7 +213,9 @@ def prepare_version(store: CohortStore, version_id: str) -> None:
         X = queries.landmark_features(engine, folder, trained.landmark_days,
                                       include_custom=trained.include_custom)
         first_day = queries.observation_days(engine, folder)["first_day"]
-        return risk_model.score(trained, cohort, explain=True, computed=(X, first_day))
+        as_of = analysis.date_range[1] if analysis.date_range else None
+        return risk_model.score(trained, patients_only, explain=True, as_of=as_of,
+                                computed=(X, first_day))
 
     # every patient's reasons too: Case review and the Risk page then never wait for the model
     kept_scores.scores(store, version_id, path, scored, origin)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from paincycle import measures
 from paincycle.cohort import Cohort
+
+if TYPE_CHECKING:
+    from paincycle.trajectories import CohortTrajectories
 
 
 @dataclass(frozen=True)
@@ -19,10 +25,21 @@ class Headline:
 
 def cohort_headline(cohort: Cohort) -> Headline:
     """Size and date span: the first thing a team checks after loading data."""
-    span = cohort.date_range()
+    return headline_of(cohort.n_patients, len(cohort.observations), cohort.date_range(),
+                       cohort.measures_present())
+
+
+def version_headline(analysis: CohortTrajectories, n_observations: int) -> Headline:
+    """:func:`cohort_headline` of a stored version, from its analysis and the observation
+    count its manifest keeps: the landing page then never loads the version's rows."""
+    return headline_of(len(analysis.cohort_patients), n_observations, analysis.date_range,
+                       analysis.measures_present)
+
+
+def headline_of(patients: int, observations: int,
+                span: tuple[pd.Timestamp, pd.Timestamp] | None, codes: list[str]) -> Headline:
     first, last = (f"{span[0]:%Y-%m-%d}", f"{span[1]:%Y-%m-%d}") if span else ("-", "-")
-    return Headline(cohort.n_patients, len(cohort.observations), first, last,
-                    cohort.measures_present())
+    return Headline(int(patients), int(observations), first, last, sorted(codes))
 
 
 def instruments_by_domain(codes: list[str]) -> list[tuple[str, list[str]]]:

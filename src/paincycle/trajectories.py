@@ -958,6 +958,11 @@ class CohortTrajectories:
         return pid, domain.astype("int64"), (judged["status"] == "improved").to_numpy()
 
     @property
+    def measures_present(self) -> list[str]:
+        """The measure codes the version records (sorted)."""
+        return [str(code) for code in self._measures]
+
+    @property
     def sorted_ids(self) -> list[str]:
         """Every patient id, sorted (for the patient picker)."""
         return self._sorted_ids.tolist()

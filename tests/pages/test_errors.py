@@ -15,7 +15,7 @@ def test_a_failing_page_shows_the_error_screen_and_logs_no_data(monkeypatch, cap
     def broken(*args, **kwargs):
         raise ValueError(SECRET)
 
-    monkeypatch.setattr("paincycle.summary.cohort_headline", broken)
+    monkeypatch.setattr("paincycle.summary.version_headline", broken)
     with caplog.at_level(logging.DEBUG):
         at = AppTest.from_file("../../app.py", default_timeout=60).run()
     assert not at.exception, "the boundary catches it: Streamlit shows no traceback"
