@@ -148,7 +148,8 @@ def test_prepared_computes_once_then_reads_back(stored, monkeypatch):
     assert again.headline(again.matching()) == first.headline(first.matching())
 
 
-@pytest.mark.parametrize("damage", ["not an npz file", "truncated", "meta missing"])
+@pytest.mark.parametrize("damage", ["not an npz file", "truncated", "meta missing",
+                                    "mapped array truncated", "mapped array missing"])
 def test_damaged_analyses_are_recomputed_and_replaced(stored, damage):
     store, version_id, cohort = stored
     analyses.prepared(store, version_id)
@@ -158,6 +159,11 @@ def test_damaged_analyses_are_recomputed_and_replaced(stored, damage):
         arrays.write_bytes(b"not an npz file")
     elif damage == "truncated":
         arrays.write_bytes(arrays.read_bytes()[:300])
+    elif damage == "mapped array truncated":
+        mapped = folder / "pct_values.npy"
+        mapped.write_bytes(mapped.read_bytes()[:200])
+    elif damage == "mapped array missing":
+        (folder / "pain_value.npy").unlink()
     else:
         (folder / "meta.json").unlink()
     recomputed = analyses.prepared(store, version_id)
@@ -186,6 +192,14 @@ def test_a_read_only_store_still_gets_its_analyses(stored, monkeypatch):
     assert result.headline(result.matching())["patients"] == 40
     assert not analyses.folder_of(store, version_id).exists()
     assert not list(store.path_of(version_id).glob(".staging-*"))
+
+
+def test_the_arrays_read_by_binary_search_are_memory_mapped_not_held(stored):
+    store, version_id, _cohort = stored
+    analyses.prepared(store, version_id)
+    read = analyses.prepared(store, version_id)
+    assert isinstance(read._pct_values, np.memmap) and isinstance(read._pain_pid, np.memmap)
+    assert not isinstance(read._band_value, np.memmap)  # a filter reads every value: held
 
 
 def test_kept_analyses_do_not_change_the_version(stored):

@@ -879,8 +879,11 @@ class CohortTrajectories:
                                              self.patients["patient_id"].to_numpy(dtype=object))
 
     # ----------------------------------------------------------------- kept on disk
-    _ARRAYS = ("_band_key", "_band_value", "_band_pid", "_pct_key", "_pct_values",
-               "_pain_pid", "_pain_value")
+    _ARRAYS = ("_band_key", "_band_value", "_band_pid")
+    #: Read by binary search only (a patient's percentiles, the table's pain trends): kept as
+    #: plain .npy files and memory-mapped on reading, so a server's memory holds only the
+    #: pages a lookup touches, not every weekly value of the cohort.
+    _MAPPED = ("_pct_key", "_pct_values", "_pain_pid", "_pain_value")
     _FRAMES = ("status", "domain", "triad", "treated", "patients")
 
     def to_folder(self, folder: Path, cohort_tag: str = "") -> None:
@@ -896,6 +899,8 @@ class CohortTrajectories:
             arrays.update({f"rate{month}_pid": pid, f"rate{month}_domain": domain,
                            f"rate{month}_improved": improved})
         np.savez(folder / "arrays.npz", **arrays)
+        for name in self._MAPPED:
+            np.save(folder / f"{name.lstrip('_')}.npy", np.ascontiguousarray(getattr(self, name)))
         for name in self._FRAMES:
             frame = getattr(self, name)
             if name == "patients":
@@ -931,6 +936,9 @@ class CohortTrajectories:
         with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
             for array in cls._ARRAYS:
                 setattr(self, array, arrays[array.lstrip("_")])
+            for array in cls._MAPPED:
+                setattr(self, array, np.load(folder / f"{array.lstrip('_')}.npy",
+                                             mmap_mode="r", allow_pickle=False))
             self._measures = arrays["measures"].astype(object)
             self._rate_codes = {int(m): tuple(arrays[f"rate{m}_{part}"]
                                               for part in ("pid", "domain", "improved"))
