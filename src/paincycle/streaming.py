@@ -135,7 +135,11 @@ def _stream_table(file: Path | None, table: str, patients: pd.DataFrame, out: Pa
                      report: ValidationReport) -> pd.DataFrame:
             return canonical.validate_observations(file_name, raw, patients, report, intake_by_id)
     else:
-        validate = canonical.validate_events
+        known_ids = canonical.intake_of(patients).index  # hashed once, not once per batch
+
+        def validate(file_name: str, raw: pd.DataFrame, patients: pd.DataFrame,
+                     report: ValidationReport) -> pd.DataFrame:
+            return canonical.validate_events(file_name, raw, patients, report, known_ids)
     writer, rows = None, 0
     if file is not None:
         for i, raw in enumerate(_batches(file, report)):
