@@ -133,3 +133,18 @@ def test_landmark_features_with_ties_and_custom_measures(tiny_cohort_dir, tmp_pa
     assert want.loc["P001", "isi_baseline"] == 20.0  # the first of two on the intake day
     assert want.loc["P002", "x_anxiety_baseline"] == 60.0  # equally far: the earlier
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("block_rows", [10**9, 50_000])
+def test_weekly_codes_equal_numpy_in_one_query_or_in_blocks_of_patients(cohort, block_rows,
+                                                                       monkeypatch) -> None:
+    """Blocks of patients (how 1,000,000 patients fit the engine's memory) change nothing."""
+    monkeypatch.setattr(queries, "WEEKLY_BLOCK_ROWS", block_rows)
+    ids = cohort.patients["patient_id"].astype(str).to_numpy(dtype=object)
+    got = queries.weekly_codes(connect("duckdb"), DEMO, ids)
+    want = trajectories.weekly_codes(cohort)
+    assert list(got.ids) == list(want.ids) and list(got.measures) == list(want.measures)
+    for name in ("pid", "measure", "week"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    np.testing.assert_allclose(got.value, want.value, rtol=1e-12)
+    assert len(cohort.observations) > 5 * block_rows or block_rows > 10**8  # several blocks
