@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.results import write_section
+from bench.results import page_timer, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000, 10_000, 100_000)
@@ -49,13 +49,7 @@ def _child_app(data_dir: str, first_only: bool = False) -> dict:
     app = str(ROOT / "app.py")
     out: dict = {}
 
-    def timed(name, step):
-        start = time.perf_counter()
-        at = step()
-        out[name] = time.perf_counter() - start
-        if at.exception:
-            raise RuntimeError(f"{name}: {at.exception[0].message}")
-        return at
+    timed = page_timer(out)
 
     first = AppTest.from_file(app, default_timeout=3600)
     timed("home_load", first.run)

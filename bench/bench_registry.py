@@ -35,7 +35,7 @@ from pathlib import Path
 from bench.bench_foundation import Run
 from bench.bench_foundation import _run as run_cli
 from bench.bench_pages import _run_child
-from bench.results import write_section
+from bench.results import page_timer, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (100_000, 1_000_000)
@@ -54,13 +54,7 @@ def _child_pages() -> dict:
     app = str(ROOT / "app.py")
     out: dict = {}
 
-    def timed(name, step):
-        start = time.perf_counter()
-        at = step()
-        out[name] = time.perf_counter() - start
-        if at.exception:
-            raise RuntimeError(f"{name}: {at.exception[0].message}")
-        return at
+    timed = page_timer(out)
 
     first = AppTest.from_file(app, default_timeout=7200)
     timed("home", first.run)
