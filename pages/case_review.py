@@ -14,10 +14,10 @@ from paincycle.ui.auth import current_principal
 principal = current_principal()
 st.title(":material/groups: Case review")
 version = data.current_version()  # the agenda reads the version's analysis, not its rows
-version_id = version.id if version is not None else None
-if version is None or version_id is None:
+if version is None:
     st.info("No cohort is loaded yet. Import your clinic's data on the **Data** page.")
     st.stop()
+version_id = version.id
 if not principal.sees_identified_data:
     refuse(principal, Permission.VIEW_IDENTIFIED, "case review")
     st.stop()

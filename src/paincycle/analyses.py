@@ -79,23 +79,23 @@ def prepared(cohorts: CohortStore, version_id: str,
     Neither way loads the version's observations: the engine reads its
     Parquet, and a patient's rows are read when a page opens that patient.
     """
-    version = cohorts.find(version_id)
-    tag = version.content_hash if version is not None else ""
+    version = cohorts.find(version_id)  # one read of the manifests for the tag and the name
+    tag, name = (version.content_hash, version.name) if version is not None else ("", version_id)
     patients = cohorts.load_patients(version_id)
     folder = folder_of(cohorts, version_id)
-    kept = _read(folder, cohorts, version_id, patients, tag)
+    kept = _read(folder, cohorts, version_id, name, patients, tag)
     if kept is not None:
         return kept
-    computed = compute(cohorts, version_id, engine=engine, patients=patients)
-    if folder.exists() and _read(folder, cohorts, version_id, patients, tag) is None:
+    computed = compute(cohorts, version_id, engine=engine, patients=patients, name=name)
+    if folder.exists() and _read(folder, cohorts, version_id, name, patients, tag) is None:
         _set_aside(folder)  # still unreadable (not just landed from another server): replace it
     keep(computed, folder, tag)
     return computed
 
 
 def compute(cohorts: CohortStore, version_id: str, today: pd.Timestamp | None = None,
-            engine: engines.Engine | None = None, patients: pd.DataFrame | None = None
-            ) -> CohortTrajectories:
+            engine: engines.Engine | None = None, patients: pd.DataFrame | None = None,
+            name: str | None = None) -> CohortTrajectories:
     """The version's analyses, run by ``engine`` (default: the configured one,
     paincycle.engine: DuckDB unless PAINCYCLE_ENGINE says Spark) over its Parquet."""
     today = pd.Timestamp.today() if today is None else pd.Timestamp(today)
@@ -105,15 +105,13 @@ def compute(cohorts: CohortStore, version_id: str, today: pd.Timestamp | None = 
     per_patient = queries.per_patient(engine, folder, today)
     weekly = queries.weekly_codes(engine, folder, patients["patient_id"].astype(str).to_numpy(
         dtype=object))
+    if name is None:
+        version = cohorts.find(version_id)
+        name = version.name if version is not None else version_id
     return CohortTrajectories.from_parts(
-        patients, _name_of(cohorts, version_id), weekly, per_patient,
+        patients, name, weekly, per_patient,
         StoredRows(cohorts, version_id), queries.date_range(engine, folder),
         queries.records_events(engine, folder), today)
-
-
-def _name_of(cohorts: CohortStore, version_id: str) -> str:
-    version = cohorts.find(version_id)
-    return version.name if version is not None else version_id
 
 
 def keep(analyses: CohortTrajectories, folder: Path, cohort_tag: str = "") -> bool:
@@ -138,13 +136,13 @@ def keep(analyses: CohortTrajectories, folder: Path, cohort_tag: str = "") -> bo
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _read(folder: Path, cohorts: CohortStore, version_id: str, patients: pd.DataFrame,
-          tag: str) -> CohortTrajectories | None:
+def _read(folder: Path, cohorts: CohortStore, version_id: str, name: str,
+          patients: pd.DataFrame, tag: str) -> CohortTrajectories | None:
     if not folder.is_dir():
         return None
     try:
         return CohortTrajectories.from_folder(folder, patients, StoredRows(cohorts, version_id),
-                                              _name_of(cohorts, version_id), cohort_tag=tag)
+                                              name, cohort_tag=tag)
     except UNREADABLE:
         return None
 

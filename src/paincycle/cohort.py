@@ -543,23 +543,19 @@ def intake_of(patients: pd.DataFrame) -> pd.Series:
     return patients.drop_duplicates("patient_id").set_index("patient_id")["intake_date"]
 
 
-def _known_ids(patients: pd.DataFrame) -> pd.Index:
-    return pd.Index(patients["patient_id"].unique())
-
-
 def validate_events(file: str, raw: pd.DataFrame, patients: pd.DataFrame,
                     report: ValidationReport, known_ids: pd.Index | None = None
                     ) -> pd.DataFrame:
-    """The events checked against the patients; ``known_ids`` (their unique ids) lets an
-    import checked in batches hash them once."""
+    """The events checked against the patients; ``known_ids`` (``intake_of(patients).index``)
+    lets an import checked in batches hash them once."""
     if raw.empty:
         return pd.DataFrame({"patient_id": pd.Series(dtype=str),
                              "date": pd.Series(dtype="datetime64[ns]"),
                              "event": pd.Series(dtype=str), "detail": pd.Series(dtype="string")})
     ids = _text(raw["patient_id"])
     blank_id = _blank(file, ids, "patient_id", report)
-    _patient_links(file, ids, _known_ids(patients) if known_ids is None else known_ids, report,
-                   blank_id)
+    _patient_links(file, ids, intake_of(patients).index if known_ids is None else known_ids,
+                   report, blank_id)
     blank_date = _blank(file, _text(raw["date"]), "date", report)
     dates = _dates(file, raw["date"], "date", report, blank_date)
     kinds = _text(raw["event"]).str.lower()
