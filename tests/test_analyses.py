@@ -149,7 +149,8 @@ def test_prepared_computes_once_then_reads_back(stored, monkeypatch):
 
 
 @pytest.mark.parametrize("damage", ["not an npz file", "truncated", "meta missing",
-                                    "mapped array truncated", "mapped array missing"])
+                                    "mapped array truncated", "mapped array missing",
+                                    "status missing"])
 def test_damaged_analyses_are_recomputed_and_replaced(stored, damage):
     store, version_id, cohort = stored
     analyses.prepared(store, version_id)
@@ -164,6 +165,8 @@ def test_damaged_analyses_are_recomputed_and_replaced(stored, damage):
         mapped.write_bytes(mapped.read_bytes()[:200])
     elif damage == "mapped array missing":
         (folder / "pain_value.npy").unlink()
+    elif damage == "status missing":
+        (folder / "status.parquet").unlink()
     else:
         (folder / "meta.json").unlink()
     recomputed = analyses.prepared(store, version_id)
@@ -200,6 +203,31 @@ def test_the_arrays_read_by_binary_search_are_memory_mapped_not_held(stored):
     read = analyses.prepared(store, version_id)
     assert isinstance(read._pct_values, np.memmap) and isinstance(read._pain_pid, np.memmap)
     assert not isinstance(read._band_value, np.memmap)  # a filter reads every value: held
+
+
+def test_the_responder_status_is_read_when_asked_not_held(stored):
+    store, version_id, cohort = stored
+    analyses.prepared(store, version_id)
+    read = analyses.prepared(store, version_id)
+    assert read._status is None  # 13 million rows at 1,000,000 patients: read per export
+    same(read.status, tr.responder_status(cohort))
+
+
+def test_latest_scores_are_the_later_score_else_the_baseline(stored):
+    store, version_id, cohort = stored
+    analyses.prepared(store, version_id)
+    read = analyses.prepared(store, version_id)
+    status = tr.responder_status(cohort)
+    ids = pd.Series(sorted(cohort.patients["patient_id"].astype(str)) + ["nobody"])
+    for code in ("pain_nrs", read.primary["function"]):
+        rows = status[status["measure"] == code]
+        want = dict(zip(rows["patient_id"].astype(str),
+                        np.where(rows["latest"].isna(), rows["baseline"], rows["latest"]),
+                        strict=True))
+        got = read.latest_scores(code, ids)
+        np.testing.assert_array_equal(got, [want.get(pid, np.nan) for pid in ids])
+        assert np.isnan(got[-1])
+    assert np.isnan(read.latest_scores("not_a_measure", ids)).all()
 
 
 def test_kept_analyses_do_not_change_the_version(stored):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
@@ -200,3 +201,27 @@ def test_cohort_without_events_round_trips_through_csv(tiny_cohort_dir, tmp_path
     assert cohort.events.empty
     write_cohort(cohort, tmp_path / "out", fmt="csv")
     assert read_cohort(tmp_path / "out").events.empty
+
+
+def test_a_later_batch_names_file_rows_for_typed_dates_ranges_and_unknown_patients():
+    """The batch checks of a streamed import (typed dates outside the accepted span, values
+    outside a measure's range, unknown patients) name the row in the file, not in the batch."""
+    from paincycle.cohort import intake_of, validate_observations, validate_patients
+    from paincycle.problems import ValidationReport
+
+    report = ValidationReport()
+    patients = validate_patients("patients.csv", pd.read_csv(
+        io.StringIO(PATIENTS), dtype=str, keep_default_na=False), report)
+    raw = pd.DataFrame({
+        "patient_id": ["P1", "P2", "P9", "P1"],
+        "date": pd.to_datetime(["2025-01-11", "1800-01-01", "2025-03-01", "2025-01-12"]),
+        "measure": ["phq9", "pain_nrs", "phq9", "phq9"], "value": [5.0, 4.0, 3.0, 99.0]},
+        index=pd.RangeIndex(5000, 5004))
+    checked = validate_observations("observations.parquet", raw, patients, report,
+                                    intake_of(patients))
+    found = [(p.file, p.row, p.column, p.message) for p in report.problems]
+    only(found, "observations.parquet", 5003, "date", "1800-01-01")
+    only(found, "observations.parquet", 5004, "patient_id", "'P9' is not in the patients table")
+    only(found, "observations.parquet", 5005, "value", "outside the range of phq9")
+    assert len(found) == 3
+    assert checked["measure"].tolist() == ["phq9", "pain_nrs", "phq9", "phq9"]

@@ -90,7 +90,9 @@ def prepared(cohorts: CohortStore, version_id: str,
     if folder.exists() and _read(folder, cohorts, version_id, name, patients, tag) is None:
         _set_aside(folder)  # still unreadable (not just landed from another server): replace it
     keep(computed, folder, tag)
-    return computed
+    # served from the kept copy: its weekly indexes are memory-mapped, not held by this process
+    kept = _read(folder, cohorts, version_id, name, patients, tag)
+    return kept if kept is not None else computed
 
 
 def compute(cohorts: CohortStore, version_id: str, today: pd.Timestamp | None = None,
@@ -103,7 +105,7 @@ def compute(cohorts: CohortStore, version_id: str, today: pd.Timestamp | None = 
     patients = cohorts.load_patients(version_id) if patients is None else patients
     folder = cohorts.path_of(version_id)
     per_patient = queries.per_patient(engine, folder, today)
-    weekly = queries.weekly_codes(engine, folder, patients["patient_id"].astype(str).to_numpy(
+    weekly = queries.weekly_indexes(engine, folder, patients["patient_id"].astype(str).to_numpy(
         dtype=object))
     if name is None:
         version = cohorts.find(version_id)

@@ -316,6 +316,12 @@ def domain_status(status: pd.DataFrame) -> pd.DataFrame:
     return rules.speaking_measures(status)
 
 
+def month_verdicts(status: pd.DataFrame) -> pd.DataFrame:
+    """The domain verdicts a responder rate counts (:func:`domain_status`'s patient, domain
+    and verdict): what is kept of each follow-up window's status."""
+    return domain_status(status)[["patient_id", "domain", "status"]]
+
+
 def responder_rates(cohort: Cohort, months: Sequence[int] = (3, 6, 12)) -> pd.DataFrame:
     """Share of patients with a clinically important improvement, per domain, at 3/6/12 months.
 
@@ -693,7 +699,7 @@ class PerPatient:
     version's Parquet. Both end in the same composition (:func:`patient_table`)."""
 
     status: pd.DataFrame  # responder_status, latest vs baseline
-    by_month: dict[int, pd.DataFrame]  # domain_status at each rules.FOLLOW_UPS window
+    by_month: dict[int, pd.DataFrame]  # month_verdicts at each rules.FOLLOW_UPS window
     triad: pd.DataFrame
     patients: pd.DataFrame  # patient_table
     treated: pd.DataFrame
@@ -704,7 +710,7 @@ def per_patient(cohort: Cohort, today: pd.Timestamp) -> PerPatient:
     """:class:`PerPatient` computed in memory (numpy), for a cohort not kept as Parquet."""
     status = responder_status(cohort)
     domain = domain_status(status)
-    by_month = {month: domain_status(responder_status(cohort, window))
+    by_month = {month: month_verdicts(responder_status(cohort, window))
                 for month, window in rules.FOLLOW_UPS.items()}
     triad = triad_flags(cohort)
     activity = _activity(cohort)
@@ -761,6 +767,56 @@ def weekly_codes(cohort: Cohort) -> WeeklyCodes:
     arrays = _weekly_arrays(coded) if len(coded.pid) else (
         np.zeros(0, "int32"), np.zeros(0, "int16"), np.zeros(0, "int32"), np.zeros(0))
     return WeeklyCodes(coded.ids, coded.measures, *arrays)
+
+
+#: How a (measure code, week) pair is one sortable integer key in the weekly indexes: the
+#: numpy build below and the engine's (paincycle.engine.queries.weekly_indexes) share it.
+KEY_MEASURE_STRIDE = 100_000
+KEY_WEEK_OFFSET = 1_000  # weeks before intake (negative) stay positive
+
+
+def week_key(measure_code, week):
+    """The key of each (measure code, week), for int64 numpy arrays or engine columns alike."""
+    return measure_code * KEY_MEASURE_STRIDE + week + KEY_WEEK_OFFSET
+
+
+@dataclass
+class WeeklyIndexes:
+    """The sorted arrays the overview's bands, the patient table's pain trends and a patient's
+    percentiles are read from by binary search; built from :class:`WeeklyCodes` in memory
+    (:func:`weekly_indexes`) or sorted by an engine over the version's Parquet
+    (paincycle.engine.queries.weekly_indexes), so the import never holds the weekly means
+    and their sort orders at once."""
+
+    ids: np.ndarray  # object: every patient id, sorted (the patient codes' order)
+    measures: np.ndarray  # object: the version's measure codes, sorted
+    primary: dict[str, str]  # primary_measures of the measures with weekly values
+    band_key: np.ndarray  # int64 week_key of the primary measures, sorted with the value
+    band_value: np.ndarray  # float64
+    band_pid: np.ndarray  # int32; equal (key, value): by patient code
+    pct_key: np.ndarray  # int32 week_key of every measure, sorted with the value
+    pct_values: np.ndarray  # float64
+    pain_pid: np.ndarray  # int32: the pain measure's weekly means by patient, then week
+    pain_value: np.ndarray  # float64
+
+
+def weekly_indexes(weekly: WeeklyCodes) -> WeeklyIndexes:
+    """:class:`WeeklyIndexes` sorted by numpy (a cohort held in memory)."""
+    pid, measure, week, value = weekly.pid, weekly.measure, weekly.week, weekly.value
+    primary = primary_measures(weekly.measures[np.unique(measure)])
+    chosen = [int(np.searchsorted(weekly.measures, code)) for code in primary.values()]
+    keep = np.isin(measure, chosen)
+    key = week_key(measure[keep].astype("int64"), week[keep].astype("int64"))
+    order = np.lexsort((value[keep], key))  # stable: equal (key, value) stay by patient
+    band = (key[order], value[keep][order], pid[keep][order])
+    key = week_key(measure.astype("int64"), week.astype("int64"))
+    order = np.lexsort((value, key))
+    pct = (key[order].astype("int32"), value[order])
+    pain = primary.get("pain")
+    is_pain = measure == int(np.searchsorted(weekly.measures, pain)) if pain \
+        else np.zeros(len(pid), bool)
+    return WeeklyIndexes(weekly.ids, weekly.measures, primary, *band, *pct,
+                         pid[is_pain], value[is_pain])  # already by patient, then week
 
 
 class CohortRows:
@@ -829,14 +885,14 @@ class CohortTrajectories:
                  computed: PerPatient | None = None):
         """The analyses of a cohort held in memory (a file opened without storing it)."""
         today = pd.Timestamp(today) if today is not None else pd.Timestamp.today()
-        weekly = weekly_codes(cohort)
+        weekly = weekly_indexes(weekly_codes(cohort))
         computed = per_patient(cohort, today) if computed is None else computed
         self._build(cohort.patients, cohort.name, weekly, computed, CohortRows(cohort),
                     cohort.date_range(), not cohort.events.empty, today)
         _LAST_CODED[:] = [None, None]  # the codes are not needed once the views are built
 
     @classmethod
-    def from_parts(cls, patients: pd.DataFrame, name: str, weekly: WeeklyCodes,
+    def from_parts(cls, patients: pd.DataFrame, name: str, weekly: WeeklyIndexes,
                    computed: PerPatient, rows: CohortRows | object,
                    date_range: tuple[pd.Timestamp, pd.Timestamp] | None, records_events: bool,
                    today: date | pd.Timestamp | None = None) -> CohortTrajectories:
@@ -847,7 +903,7 @@ class CohortTrajectories:
                     pd.Timestamp(today) if today is not None else pd.Timestamp.today())
         return self
 
-    def _build(self, patients: pd.DataFrame, name: str, weekly: WeeklyCodes,
+    def _build(self, patients: pd.DataFrame, name: str, weekly: WeeklyIndexes,
                computed: PerPatient, rows, date_range, records_events: bool,
                today: pd.Timestamp) -> None:
         self.name = name
@@ -858,18 +914,16 @@ class CohortTrajectories:
         self._rows = rows
         self.ids = pd.Index(patients["patient_id"].astype(str))
         self._sorted_ids = weekly.ids
-        pid, measure, week, value = weekly.pid, weekly.measure, weekly.week, weekly.value
         self._measures = weekly.measures
-        self.primary = primary_measures(weekly.measures[np.unique(measure)])
-        self._band_index(pid, measure, week, value)
-        self._percentile_index(measure, week, value)
-        pain = self.primary.get("pain")
-        is_pain = measure == self._code_of(pain) if pain else np.zeros(len(pid), bool)
-        self._pain_pid, self._pain_value = pid[is_pain], value[is_pain]  # sorted by patient, week
-        del pid, measure, week, value
+        self.primary = dict(weekly.primary)
+        self._band_key, self._band_value, self._band_pid = (
+            weekly.band_key, weekly.band_value, weekly.band_pid)
+        self._pct_key, self._pct_values = weekly.pct_key, weekly.pct_values
+        self._pain_pid, self._pain_value = weekly.pain_pid, weekly.pain_value
 
-        self.status = computed.status
-        self.domain = domain_status(self.status)
+        self._status, self._status_file = computed.status, None
+        self.domain = domain_status(computed.status)
+        self._latest = self._latest_of_primary(computed.status)
         self._rate_codes = {  # only the codes are kept: the frames are 50 MB each at 100k
             month: self._judged_codes(domain) for month, domain in computed.by_month.items()}
         self.triad = computed.triad
@@ -884,7 +938,10 @@ class CohortTrajectories:
     #: plain .npy files and memory-mapped on reading, so a server's memory holds only the
     #: pages a lookup touches, not every weekly value of the cohort.
     _MAPPED = ("_pct_key", "_pct_values", "_pain_pid", "_pain_value")
-    _FRAMES = ("status", "domain", "triad", "treated", "patients")
+    _FRAMES = ("domain", "triad", "treated", "patients")
+    #: Read from its file only when asked (the cohort summary): 13 million rows at 1,000,000
+    #: patients, over a gigabyte a server would otherwise hold for a rare export.
+    _STATUS_FILE = "status.parquet"
 
     def to_folder(self, folder: Path, cohort_tag: str = "") -> None:
         """Write the computed views (plain arrays and Parquet, nothing executable) into ``folder``.
@@ -898,9 +955,11 @@ class CohortTrajectories:
         for month, (pid, domain, improved) in self._rate_codes.items():
             arrays.update({f"rate{month}_pid": pid, f"rate{month}_domain": domain,
                            f"rate{month}_improved": improved})
+        arrays.update({f"latest_{code}": values for code, values in self._latest.items()})
         np.savez(folder / "arrays.npz", **arrays)
         for name in self._MAPPED:
             np.save(folder / f"{name.lstrip('_')}.npy", np.ascontiguousarray(getattr(self, name)))
+        self.status.to_parquet(folder / self._STATUS_FILE, index=False)
         for name in self._FRAMES:
             frame = getattr(self, name)
             if name == "patients":
@@ -943,6 +1002,10 @@ class CohortTrajectories:
             self._rate_codes = {int(m): tuple(arrays[f"rate{m}_{part}"]
                                               for part in ("pid", "domain", "improved"))
                                 for m in meta["months"]}
+            self._latest = {code: arrays[f"latest_{code}"] for code in meta["primary"].values()}
+        self._status, self._status_file = None, folder / cls._STATUS_FILE
+        if not self._status_file.is_file():
+            raise FileNotFoundError(f"{folder.name} has no responder status")
         for frame in cls._FRAMES:
             setattr(self, frame, pd.read_parquet(folder / f"{frame}.parquet"))
         self.primary = meta["primary"]
@@ -957,6 +1020,34 @@ class CohortTrajectories:
         self._patient_code = np.searchsorted(self._sorted_ids,
                                              self.patients["patient_id"].to_numpy(dtype=object))
         return self
+
+    @property
+    def status(self) -> pd.DataFrame:
+        """:func:`responder_status` of every patient (latest vs baseline); a kept version's is
+        read from its file on each call, not held."""
+        return self._status if self._status is not None else pd.read_parquet(self._status_file)
+
+    def _latest_of_primary(self, status: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per primary measure, each patient's most recent score (by patient code): the later
+        score, or the baseline when nothing came after it; NaN without one."""
+        out = {}
+        for code in self.primary.values():
+            rows = status[status["measure"] == code]
+            values = np.full(len(self._sorted_ids), np.nan)
+            values[_patient_codes(self._sorted_ids, rows["patient_id"])] = \
+                rows["latest"].fillna(rows["baseline"]).to_numpy(dtype="float64")
+            out[code] = values
+        return out
+
+    def latest_scores(self, measure: str, patient_ids: pd.Series) -> np.ndarray:
+        """Each patient's most recent score on ``measure``, a primary measure (the later
+        score, or the baseline when nothing came after it); NaN without one."""
+        values = self._latest.get(measure)
+        wanted = np.asarray(patient_ids, dtype=object)
+        if values is None or not len(self._sorted_ids):
+            return np.full(len(wanted), np.nan)
+        pos = np.minimum(np.searchsorted(self._sorted_ids, wanted), len(self._sorted_ids) - 1)
+        return np.where(self._sorted_ids[pos] == wanted, values[pos], np.nan)
 
     def _judged_codes(self, status: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(patient code, domain index, improved) for the verdicts that could be judged."""
@@ -1054,14 +1145,6 @@ class CohortTrajectories:
         mask[pos[self._sorted_ids[pos] == wanted]] = True
         return mask
 
-    def _band_index(self, pid, measure, week, value) -> None:
-        chosen = [self._code_of(code) for code in self.primary.values()]
-        keep = np.isin(measure, chosen)
-        key = measure[keep].astype("int64") * 100_000 + week[keep] + 1_000
-        order = np.lexsort((value[keep], key))
-        self._band_key, self._band_value = key[order], value[keep][order]
-        self._band_pid = pid[keep][order]
-
     def bands(self, ids: pd.Series, unit: str = "week") -> dict[str, pd.DataFrame]:
         """Per domain's headline measure, the cohort bands of the patients in ``ids``.
 
@@ -1076,18 +1159,19 @@ class CohortTrajectories:
         key, value = self._band_key[selected], self._band_value[selected]
         out = {}
         for code in self.primary.values():
-            lo = np.searchsorted(key, self._code_of(code) * 100_000, side="left")
-            hi = np.searchsorted(key, (self._code_of(code) + 1) * 100_000, side="left")
-            out[code] = _quartiles_by_week(key[lo:hi] - self._code_of(code) * 100_000 - 1_000,
+            first = week_key(self._code_of(code), -KEY_WEEK_OFFSET)
+            lo = np.searchsorted(key, first, side="left")
+            hi = np.searchsorted(key, first + KEY_MEASURE_STRIDE, side="left")
+            out[code] = _quartiles_by_week(key[lo:hi] - week_key(self._code_of(code), 0),
                                            value[lo:hi])
         return out
 
     def _weekly_of(self, ids: pd.Series, code: str) -> pd.DataFrame:
         selected = self._mask(ids)[self._band_pid]
         key = self._band_key[selected]
-        mine = (key // 100_000) == self._code_of(code)
+        mine = (key // KEY_MEASURE_STRIDE) == self._code_of(code)
         return pd.DataFrame({"patient_id": self._sorted_ids[self._band_pid[selected][mine]],
-                             "measure": code, "week": key[mine] % 100_000 - 1_000,
+                             "measure": code, "week": key[mine] % KEY_MEASURE_STRIDE - KEY_WEEK_OFFSET,
                              "value": self._band_value[selected][mine]})
 
     def table(self, ids: pd.Series, limit: int = TABLE_ROWS) -> pd.DataFrame:
@@ -1110,12 +1194,6 @@ class CohortTrajectories:
         """The cohort restricted to some patients, in one read."""
         return self._rows.rows(list(patient_ids))
 
-    def _percentile_index(self, measure, week, value) -> None:
-        key = measure.astype("int64") * 100_000 + week + 1_000
-        order = np.lexsort((value, key))
-        self._pct_key = key[order].astype("int32")
-        self._pct_values = value[order]
-
     def percentiles(self, patient_id: str) -> pd.DataFrame:
         """:func:`patient_percentiles` from a sorted index: searchsorted per (measure, week)."""
         mine = weekly_series(self.patient(patient_id))
@@ -1123,7 +1201,7 @@ class CohortTrajectories:
             return pd.DataFrame({c: pd.Series(dtype="float64") for c in PERCENTILE_COLUMNS})
         rows = []
         for measure_code, week, value in mine[["measure", "week", "value"]].itertuples(index=False):
-            key = np.int32(self._code_of(measure_code) * 100_000 + int(week) + 1_000)
+            key = np.int32(week_key(self._code_of(measure_code), int(week)))
             lo = np.searchsorted(self._pct_key, key, side="left")
             hi = np.searchsorted(self._pct_key, key, side="right")
             pool = self._pct_values[lo:hi]

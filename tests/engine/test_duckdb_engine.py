@@ -136,15 +136,18 @@ def test_landmark_features_with_ties_and_custom_measures(tiny_cohort_dir, tmp_pa
 
 
 @pytest.mark.parametrize("block_rows", [10**9, 50_000])
-def test_weekly_codes_equal_numpy_in_one_query_or_in_blocks_of_patients(cohort, block_rows,
+def test_weekly_indexes_equal_numpy_in_one_query_or_in_blocks_of_patients(cohort, block_rows,
                                                                        monkeypatch) -> None:
     """Blocks of patients (how 1,000,000 patients fit the engine's memory) change nothing."""
     monkeypatch.setattr(queries, "WEEKLY_BLOCK_ROWS", block_rows)
     ids = cohort.patients["patient_id"].astype(str).to_numpy(dtype=object)
-    got = queries.weekly_codes(connect("duckdb"), DEMO, ids)
-    want = trajectories.weekly_codes(cohort)
+    got = queries.weekly_indexes(connect("duckdb"), DEMO, ids)
+    want = trajectories.weekly_indexes(trajectories.weekly_codes(cohort))
     assert list(got.ids) == list(want.ids) and list(got.measures) == list(want.measures)
-    for name in ("pid", "measure", "week"):
+    assert got.primary == want.primary
+    for name in ("band_key", "band_pid", "pct_key", "pain_pid"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
-    np.testing.assert_allclose(got.value, want.value, rtol=1e-12)
+        assert getattr(got, name).dtype == getattr(want, name).dtype
+    for name in ("band_value", "pct_values", "pain_value"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-12)
     assert len(cohort.observations) > 5 * block_rows or block_rows > 10**8  # several blocks

@@ -85,19 +85,10 @@ def overview(version_id: str, filters: Filters) -> Overview:
     table = prep.table(ids)
     function = prep.primary.get("function")
     if function:
-        table["function"] = latest_scores(prep.status, function, table["patient_id"])
+        table["function"] = prep.latest_scores(function, table["patient_id"])
     kept = prep.rows_of(ids)  # by integer code: matching text ids was most of a first render
     return Overview(prep.headline(ids), prep.rates(ids), prep.bands(ids), table,
                     dict(prep.primary), followed_by_week(kept["weeks_followed"]))
-
-
-def latest_scores(status: pd.DataFrame, measure: str, patient_ids: pd.Series) -> np.ndarray:
-    """Each patient's most recent score on ``measure``, read off the responder status rows
-    (the later score, or the baseline when nothing came after it); NaN without one."""
-    rows = status[status["measure"] == measure]
-    latest = pd.Series(rows["latest"].fillna(rows["baseline"]).to_numpy(),
-                       index=rows["patient_id"].astype(str).to_numpy())
-    return patient_ids.astype(str).map(latest).to_numpy(dtype="float64")
 
 
 def followed_by_week(weeks_followed: pd.Series) -> pd.DataFrame:
