@@ -197,12 +197,32 @@ def test_a_read_only_store_still_gets_its_analyses(stored, monkeypatch):
     assert not list(store.path_of(version_id).glob(".staging-*"))
 
 
-def test_the_arrays_read_by_binary_search_are_memory_mapped_not_held(stored):
+def test_the_weekly_indexes_are_memory_mapped_not_held(stored):
     store, version_id, _cohort = stored
-    analyses.prepared(store, version_id)
+    first = analyses.prepared(store, version_id)  # computed, kept, then served from the copy
     read = analyses.prepared(store, version_id)
-    assert isinstance(read._pct_values, np.memmap) and isinstance(read._pain_pid, np.memmap)
-    assert not isinstance(read._band_value, np.memmap)  # a filter reads every value: held
+    for served in (first, read):
+        for name in tr.CohortTrajectories._MAPPED:
+            array = getattr(served, name)
+            assert isinstance(array, np.memmap), name
+            assert str(analyses.folder_of(store, version_id)) in str(array.filename)
+
+
+def test_the_engine_writes_the_weekly_indexes_as_files_equal_to_held_ones(stored, tmp_path):
+    from paincycle.engine import connect, queries
+
+    store, version_id, cohort = stored
+    ids = cohort.patients["patient_id"].astype(str).to_numpy(dtype=object)
+    engine = connect("duckdb")
+    held = queries.weekly_indexes(engine, store.path_of(version_id), ids)
+    mapped = queries.weekly_indexes(engine, store.path_of(version_id), ids, tmp_path)
+    for name in ("band_key", "band_value", "band_pid", "pct_key", "pct_values", "pain_pid",
+                 "pain_value"):
+        assert not isinstance(getattr(held, name), np.memmap)
+        assert isinstance(getattr(mapped, name), np.memmap)
+        np.testing.assert_array_equal(getattr(mapped, name), getattr(held, name))
+        assert getattr(mapped, name).dtype == getattr(held, name).dtype
+    assert len(list(tmp_path.glob("*.npy"))) == 7
 
 
 def test_the_responder_status_is_read_when_asked_not_held(stored):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 import time
 import uuid
 import zipfile
@@ -86,27 +87,33 @@ def prepared(cohorts: CohortStore, version_id: str,
     kept = _read(folder, cohorts, version_id, name, patients, tag)
     if kept is not None:
         return kept
-    computed = compute(cohorts, version_id, engine=engine, patients=patients, name=name)
-    if folder.exists() and _read(folder, cohorts, version_id, name, patients, tag) is None:
-        _set_aside(folder)  # still unreadable (not just landed from another server): replace it
-    keep(computed, folder, tag)
-    # served from the kept copy: its weekly indexes are memory-mapped, not held by this process
-    kept = _read(folder, cohorts, version_id, name, patients, tag)
-    return kept if kept is not None else computed
+    with tempfile.TemporaryDirectory(prefix="paincycle-analyses-") as workdir:
+        # the engine's weekly indexes are files there until kept (never in this process)
+        computed = compute(cohorts, version_id, engine=engine, patients=patients, name=name,
+                           workdir=Path(workdir))
+        if folder.exists() and _read(folder, cohorts, version_id, name, patients, tag) is None:
+            _set_aside(folder)  # still unreadable (not just landed from another server)
+        keep(computed, folder, tag)
+        # served from the kept copy: its weekly indexes are memory-mapped, not held here
+        kept = _read(folder, cohorts, version_id, name, patients, tag)
+        if kept is not None:
+            return kept
+        return _in_memory(computed)
 
 
 def compute(cohorts: CohortStore, version_id: str, today: pd.Timestamp | None = None,
             engine: engines.Engine | None = None, patients: pd.DataFrame | None = None,
-            name: str | None = None) -> CohortTrajectories:
+            name: str | None = None, workdir: Path | None = None) -> CohortTrajectories:
     """The version's analyses, run by ``engine`` (default: the configured one,
-    paincycle.engine: DuckDB unless PAINCYCLE_ENGINE says Spark) over its Parquet."""
+    paincycle.engine: DuckDB unless PAINCYCLE_ENGINE says Spark) over its Parquet; with
+    ``workdir``, the weekly indexes are memory-mapped files there (it must outlive them)."""
     today = pd.Timestamp.today() if today is None else pd.Timestamp(today)
     engine = engines.configured() if engine is None else engine
     patients = cohorts.load_patients(version_id) if patients is None else patients
     folder = cohorts.path_of(version_id)
     per_patient = queries.per_patient(engine, folder, today)
     weekly = queries.weekly_indexes(engine, folder, patients["patient_id"].astype(str).to_numpy(
-        dtype=object))
+        dtype=object), workdir)
     if name is None:
         version = cohorts.find(version_id)
         name = version.name if version is not None else version_id
@@ -114,6 +121,15 @@ def compute(cohorts: CohortStore, version_id: str, today: pd.Timestamp | None = 
         patients, name, weekly, per_patient,
         StoredRows(cohorts, version_id), queries.date_range(engine, folder),
         queries.records_events(engine, folder), today)
+
+
+def _in_memory(analyses: CohortTrajectories) -> CohortTrajectories:
+    """``analyses`` with any memory-mapped array read into memory (its files are temporary)."""
+    for name in CohortTrajectories._MAPPED:
+        array = getattr(analyses, name)
+        if isinstance(array, np.memmap):
+            setattr(analyses, name, np.array(array))
+    return analyses
 
 
 def keep(analyses: CohortTrajectories, folder: Path, cohort_tag: str = "") -> bool:

@@ -12,7 +12,9 @@ page, the explanations and the model card read it from here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -427,7 +429,7 @@ def _person_features(out: pd.DataFrame, patients: pd.DataFrame) -> None:
 # --------------------------------------------------------------------------- words
 
 
-def describe_value(name: str, row: pd.Series, landmark_days: int = DEFAULT_LANDMARK_DAYS) -> str:
+def describe_value(name: str, row: Mapping[str, Any], landmark_days: int = DEFAULT_LANDMARK_DAYS) -> str:
     """A feature's value for one patient in the words a clinician would use."""
     feature = feature_info(name)
     value = row.get(name)
@@ -470,7 +472,7 @@ def describe_value(name: str, row: pd.Series, landmark_days: int = DEFAULT_LANDM
     return f"{feature.label.lower()}: {_num(value)}"
 
 
-def describe_effect(name: str, row: pd.Series, reference: object, contribution: float,
+def describe_effect(name: str, row: Mapping[str, Any], reference: object, contribution: float,
                     landmark_days: int = DEFAULT_LANDMARK_DAYS) -> str:
     """One reason in the clinic's direction: what the patient has, then what it does to the risk.
 

@@ -602,6 +602,8 @@ def score(model: TrainedModel, cohort: Cohort, landmark_days: int | None = None,
 
 #: Patients explained per call to the model (see contributions).
 EXPLAIN_BLOCK = 1_000
+#: Patients whose feature values are held as records at once while their reasons are worded.
+RECORD_BLOCK = 10_000
 
 
 @single_threaded
@@ -648,15 +650,17 @@ def top_factors(model: TrainedModel, X: pd.DataFrame, landmark_days: int, n: int
     values_of = X.reindex(columns=list(columns))
     present = values_of.notna().to_numpy()
     effect = contrib.to_numpy(dtype="float64")
-    records = X.to_dict("records")
     texts = []
+    records: list[dict] = []
     for i in range(len(effect)):
+        if i % RECORD_BLOCK == 0:  # every patient's record at once: 4 GB at 1,000,000 patients
+            records = X.iloc[i:i + RECORD_BLOCK].to_dict("records")
         mine = np.where(present[i], effect[i], np.nan)
         ups = np.flatnonzero(mine > 0.01)
         downs = np.flatnonzero(mine < -0.01)
         ups = ups[np.argsort(-mine[ups], kind="stable")][:n]
         downs = downs[np.argsort(mine[downs], kind="stable")][:max(1, n - 1)]
-        values = pd.Series(records[i]) if len(ups) or len(downs) else None
+        values = records[i % RECORD_BLOCK]  # a plain dict: a Series per patient costs 40 µs
         parts = [feat.describe_effect(columns[j], values, reference.get(columns[j]),
                                       float(mine[j]), landmark_days) for j in (*ups, *downs)]
         texts.append(" | ".join(parts) if parts else "no single factor stands out")

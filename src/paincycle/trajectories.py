@@ -11,6 +11,8 @@ a version's computed views on disk (see paincycle.analyses).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -865,6 +867,16 @@ class CohortRows:
                       events.reset_index(drop=True), c.name)
 
 
+def _save_array(path: Path, array: np.ndarray) -> None:
+    """``array`` as a .npy file; one that is already a whole .npy file (memory-mapped) is
+    copied as a file, never read into this process."""
+    if isinstance(array, np.memmap) and array.filename and array.flags.c_contiguous and \
+            os.path.getsize(array.filename) == array.offset + array.nbytes:
+        shutil.copyfile(array.filename, path)
+    else:
+        np.save(path, np.ascontiguousarray(array))
+
+
 #: Patients shown in the overview table (sorted by who needs attention first).
 TABLE_ROWS = 500
 
@@ -933,11 +945,12 @@ class CohortTrajectories:
                                              self.patients["patient_id"].to_numpy(dtype=object))
 
     # ----------------------------------------------------------------- kept on disk
-    _ARRAYS = ("_band_key", "_band_value", "_band_pid")
-    #: Read by binary search only (a patient's percentiles, the table's pain trends): kept as
-    #: plain .npy files and memory-mapped on reading, so a server's memory holds only the
-    #: pages a lookup touches, not every weekly value of the cohort.
-    _MAPPED = ("_pct_key", "_pct_values", "_pain_pid", "_pain_value")
+    #: The weekly indexes, kept as plain .npy files and memory-mapped on reading: a lookup
+    #: (a patient's percentiles, the table's pain trends) brings in only the pages it
+    #: touches, and the pages a filter's bands read are the page cache's, shared by every
+    #: server process on the machine and reclaimable, not each process's own.
+    _MAPPED = ("_band_key", "_band_value", "_band_pid", "_pct_key", "_pct_values", "_pain_pid",
+               "_pain_value")
     _FRAMES = ("domain", "triad", "treated", "patients")
     #: Read from its file only when asked (the cohort summary): 13 million rows at 1,000,000
     #: patients, over a gigabyte a server would otherwise hold for a rare export.
@@ -950,7 +963,7 @@ class CohortTrajectories:
         :meth:`from_folder` can refuse views of another cohort.
         """
         folder.mkdir(parents=True)
-        arrays = {name.lstrip("_"): getattr(self, name) for name in self._ARRAYS}
+        arrays = {}
         arrays["measures"] = np.asarray(self._measures, dtype=str)  # fixed-width text, no pickle
         for month, (pid, domain, improved) in self._rate_codes.items():
             arrays.update({f"rate{month}_pid": pid, f"rate{month}_domain": domain,
@@ -958,7 +971,7 @@ class CohortTrajectories:
         arrays.update({f"latest_{code}": values for code, values in self._latest.items()})
         np.savez(folder / "arrays.npz", **arrays)
         for name in self._MAPPED:
-            np.save(folder / f"{name.lstrip('_')}.npy", np.ascontiguousarray(getattr(self, name)))
+            _save_array(folder / f"{name.lstrip('_')}.npy", getattr(self, name))
         self.status.to_parquet(folder / self._STATUS_FILE, index=False)
         for name in self._FRAMES:
             frame = getattr(self, name)
@@ -993,8 +1006,6 @@ class CohortTrajectories:
         self.ids = pd.Index(patients["patient_id"].astype(str))
         self._sorted_ids = np.sort(self.ids.to_numpy(dtype=object))
         with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
-            for array in cls._ARRAYS:
-                setattr(self, array, arrays[array.lstrip("_")])
             for array in cls._MAPPED:
                 setattr(self, array, np.load(folder / f"{array.lstrip('_')}.npy",
                                              mmap_mode="r", allow_pickle=False))
