@@ -187,8 +187,7 @@ def prepare_version(store: CohortStore, version_id: str) -> None:
     from paincycle import model as risk_model
     from paincycle.engine import queries
 
-    engine = engines.configured()  # one connection: the version's tables are read once
-    analysis = analyses.prepared(store, version_id, engine=engine)
+    analysis = analyses.prepared(store, version_id, engine=engines.configured())
     path = model_path(version_id)
     if path is None:
         return
@@ -198,10 +197,14 @@ def prepare_version(store: CohortStore, version_id: str) -> None:
     nobody = analysis.patients_rows([])  # the tables' columns, no rows
     patients_only = Cohort(analysis.cohort_patients, nobody.observations, nobody.events,
                            analysis.name)
+    as_of = analysis.date_range[1] if analysis.date_range else None
+    del analysis  # nor the analyses: at 1,000,000 patients their tables are a gigabyte
+    # a new connection: the analyses' one keeps its working memory (up to DuckDB's limit)
+    engine = engines.configured()
 
     def origin() -> dict:
         # only a model trained on as many patients can be this version's: hash it then
-        same_size = trained.metadata.metrics.n_patients == len(analysis.cohort_patients)
+        same_size = trained.metadata.metrics.n_patients == len(patients_only.patients)
         here = applicability.trained_here(
             trained, store.load(version_id) if same_size else patients_only, version_id)
         return applicability.provenance(trained, trained_here=here, cohort_synthetic=(
@@ -213,7 +216,6 @@ def prepare_version(store: CohortStore, version_id: str) -> None:
         X = queries.landmark_features(engine, folder, trained.landmark_days,
                                       include_custom=trained.include_custom)
         first_day = queries.observation_days(engine, folder)["first_day"]
-        as_of = analysis.date_range[1] if analysis.date_range else None
         return risk_model.score(trained, patients_only, explain=True, as_of=as_of,
                                 computed=(X, first_day))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from datetime import date
 
@@ -72,7 +73,9 @@ def patient_picker(ids: Sequence[str], key: str = "patient") -> str | None:
     if len(ids) > PICKER_LIMIT:
         typed = st.text_input("Search patient id", value=wanted or "", key=f"{key}_search",
                               placeholder="Type part of an id")
-        shown = [pid for pid in ids if typed.strip().lower() in pid.lower()][:PICKER_MATCHES]
+        needle = typed.strip().lower()  # the first matches only: no pass over a million ids
+        shown = list(itertools.islice((pid for pid in ids if needle in pid.lower()),
+                                      PICKER_MATCHES))
         if not shown:
             st.info("No patient id contains the text typed.")
             return None
