@@ -169,9 +169,9 @@ def _table(rows: list) -> str:
             f"| {_mb(server_mb, t('server_mb'))} | {_cell(floor, None)} |")
     lines += [
         "",
-        "The server holds the version's analyses (per-patient tables and the weekly indexes "
-        "the bands and percentiles are read from), never its observation rows: a patient's "
-        "rows are read from the version's Parquet when the patient is opened.",
+        "The server holds the version's per-patient tables, never its observation rows: a "
+        "patient's rows are read from the version's Parquet when the patient is opened, and "
+        "the weekly indexes the bands and percentiles are read from are memory-mapped files.",
     ]
     return "\n".join(lines)
 

@@ -302,3 +302,22 @@ def test_old_fingerprints_and_crash_leftovers_are_tidied_only_once_stale(stored)
     assert not old_code.exists() and not crashed.exists()
     assert recent_code.exists()  # a server on other code may still be reading it
     assert analyses.folder_of(store, version_id).exists()
+
+
+def test_a_patients_rows_are_read_once_for_the_pages_repeated_asks(stored, monkeypatch):
+    store, version_id, cohort = stored
+    analyses.prepared(store, version_id)
+    read = analyses.prepared(store, version_id)
+    reads = []
+    real = CohortStore.patient_rows
+    monkeypatch.setattr(CohortStore, "patient_rows",
+                        lambda self, vid, ids: reads.append(list(ids)) or real(self, vid, ids))
+    ids = read.sorted_ids
+    first = read.patient(ids[0])
+    assert read.patient(ids[0]) is first and len(reads) == 1
+    same(first.observations, cohort.observations[cohort.observations["patient_id"] == ids[0]]
+         .sort_values("date", kind="stable"))
+    for pid in ids[1:1 + tr.RECENT_PATIENTS]:  # older ones make way
+        read.patient(pid)
+    read.patient(ids[0])
+    assert len(reads) == 2 + tr.RECENT_PATIENTS

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -877,6 +878,10 @@ def _save_array(path: Path, array: np.ndarray) -> None:
         np.save(path, np.ascontiguousarray(array))
 
 
+#: Patients whose rows a CohortTrajectories keeps after reading them (see its ``patient``).
+RECENT_PATIENTS = 8
+_RECENT_LOCK = threading.Lock()
+
 #: Patients shown in the overview table (sorted by who needs attention first).
 TABLE_ROWS = 500
 
@@ -1198,8 +1203,21 @@ class CohortTrajectories:
 
     # ----------------------------------------------------------------- one patient
     def patient(self, patient_id: str) -> Cohort:
-        """The cohort restricted to one patient (read by ``rows``: no scan of the cohort)."""
-        return self._rows.rows([patient_id])
+        """The cohort restricted to one patient (read by ``rows``: no scan of the cohort).
+
+        The last few patients' rows are kept: a Patient page asks for them three times
+        (report, header, percentiles), each a read of the version's Parquet. Read-only."""
+        with _RECENT_LOCK:
+            recent = self.__dict__.setdefault("_recent", {})
+            kept = recent.get(patient_id)
+        if kept is not None:
+            return kept
+        rows = self._rows.rows([patient_id])
+        with _RECENT_LOCK:
+            recent[patient_id] = rows
+            while len(recent) > RECENT_PATIENTS:
+                recent.pop(next(iter(recent)))
+        return rows
 
     def patients_rows(self, patient_ids: Sequence[str]) -> Cohort:
         """The cohort restricted to some patients, in one read."""

@@ -49,8 +49,8 @@ def model_scores(version_id: str) -> pd.DataFrame | None:
 
 
 def scores_by_patient(version_id: str) -> pd.DataFrame | None:
-    """``model_scores`` indexed by patient id (as text), kept per version, model and team
-    threshold: a page that shows one patient's risk, or the risks of a table's rows, looks
+    """``model_scores``' risk and flag indexed by patient id (as text), kept per version,
+    model and team threshold: a page that shows one patient's risk, or the risks of a table's rows, looks
     them up instead of copying and re-keying every patient's score on each rerun. Read-only."""
     key = _model_key(version_id)
     return _scores_by_patient(version_id, key) if key else None
@@ -62,8 +62,12 @@ def _scores_by_patient(version_id: str, model_key: str) -> pd.DataFrame | None:
     if scores is None:
         return None
     ids = scores["patient_id"].astype(str)
-    return (scores.assign(patient_id=ids).drop_duplicates("patient_id", keep="last")
-            .set_index("patient_id"))
+    # the risk and the flag only: the reasons' text is a few hundred MB at 1,000,000 patients,
+    # and the pages that look a patient up here show the risk (reasons: risk.factors)
+    kept = [c for c in ("risk", "flagged") if c in scores]
+    return (pd.DataFrame({"patient_id": ids.to_numpy(dtype=object),
+                          **{c: scores[c].to_numpy() for c in kept}})
+            .drop_duplicates("patient_id", keep="last").set_index("patient_id"))
 
 
 def _model_key(version_id: str) -> str | None:
