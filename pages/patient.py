@@ -23,7 +23,8 @@ if not principal.sees_identified_data:  # one identified record: de-identified r
     st.stop()
 
 ids = trajectories.patient_ids(version_id)
-patient_id = filters.patient_picker(ids, key=f"patient_{version_id}")
+patient_id = filters.patient_picker(ids, key=f"patient_{version_id}",
+                                    known=trajectories.known_patient(version_id))
 if patient_id is None:
     if not ids:
         st.info("No patients in this cohort.")
@@ -31,7 +32,7 @@ if patient_id is None:
 audit_once(Action.VIEW_PATIENT, patient_id)
 view = trajectories.patient_view(version_id, patient_id)
 scores = review_ui.scores_by_patient(version_id)  # None where no model scores this cohort
-trajectories.show_header(trajectories.patient_header(version_id, patient_id, scores))
+trajectories.show_header(trajectories.patient_header(version_id, patient_id, scores, view))
 if scores is not None:
     risk_ui.provenance_notice(version_id)
 

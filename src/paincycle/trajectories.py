@@ -10,6 +10,7 @@ a version's computed views on disk (see paincycle.analyses).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -929,6 +930,7 @@ class CohortTrajectories:
         self.date_range = date_range
         self.records_events = bool(records_events)
         self._rows = rows
+        self._recent: dict[str, Cohort] = {}
         self.ids = pd.Index(patients["patient_id"].astype(str))
         self._sorted_ids = weekly.ids
         self._measures = weekly.measures
@@ -1007,6 +1009,7 @@ class CohortTrajectories:
         self.name = name
         self.cohort_patients = patients
         self._rows = rows
+        self._recent = {}
         self.today = pd.Timestamp(today) if today is not None else pd.Timestamp.today()
         self.ids = pd.Index(patients["patient_id"].astype(str))
         self._sorted_ids = np.sort(self.ids.to_numpy(dtype=object))
@@ -1077,9 +1080,9 @@ class CohortTrajectories:
         """The measure codes the version records (sorted)."""
         return [str(code) for code in self._measures]
 
-    @property
+    @functools.cached_property
     def sorted_ids(self) -> list[str]:
-        """Every patient id, sorted (for the patient picker)."""
+        """Every patient id, sorted (for the patient picker; listed once, read-only)."""
         return self._sorted_ids.tolist()
 
     def _code_of(self, measure: str) -> int:
@@ -1208,15 +1211,14 @@ class CohortTrajectories:
         The last few patients' rows are kept: a Patient page asks for them three times
         (report, header, percentiles), each a read of the version's Parquet. Read-only."""
         with _RECENT_LOCK:
-            recent = self.__dict__.setdefault("_recent", {})
-            kept = recent.get(patient_id)
+            kept = self._recent.get(patient_id)
         if kept is not None:
             return kept
         rows = self._rows.rows([patient_id])
         with _RECENT_LOCK:
-            recent[patient_id] = rows
-            while len(recent) > RECENT_PATIENTS:
-                recent.pop(next(iter(recent)))
+            self._recent[patient_id] = rows
+            while len(self._recent) > RECENT_PATIENTS:
+                self._recent.pop(next(iter(self._recent)))
         return rows
 
     def patients_rows(self, patient_ids: Sequence[str]) -> Cohort:

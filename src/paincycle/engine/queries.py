@@ -193,35 +193,32 @@ def _sorted_columns(engine: Engine, expr: ibis.Table, dtypes: dict[str, str],
     (``<into>_<column>.npy``) and memory-mapped: the file's pages sit in the page cache, not
     in this process (1,000,000 patients: 3 GB of weekly indexes an import never holds)."""
     n = int(expr.count().to_pandas())
-    if into is None:
-        out = {name: np.empty(n, dtype=dtype) for name, dtype in dtypes.items()}
+    paths = {name: Path(f"{into}_{name}.npy") for name in dtypes} if into is not None else {}
+    arrays = {} if into is not None else {name: np.empty(n, dtype) for name, dtype in dtypes.items()}
+    # plain file writes, not a writable memory map: its dirty pages would count as this
+    # process's until written back
+    files = {name: open(path, "wb") for name, path in paths.items()}  # noqa: SIM115
+    try:
+        for name, file in files.items():
+            np.lib.format.write_array_header_1_0(file, {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(dtypes[name])),
+                "fortran_order": False, "shape": (n,)})
         at = 0
         for batch in engine.batches(expr):
-            for name in dtypes:
-                out[name][at:at + len(batch)] = batch.column(name).to_numpy(zero_copy_only=False)
+            for name, dtype in dtypes.items():
+                values = batch.column(name).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+                if files:
+                    files[name].write(values.tobytes())
+                else:
+                    arrays[name][at:at + len(batch)] = values
             at += len(batch)
-    else:
-        paths = {name: Path(f"{into}_{name}.npy") for name in dtypes}
-        files = {name: open(path, "wb") for name, path in paths.items()}  # noqa: SIM115
-        try:
-            for name, file in files.items():
-                np.lib.format.write_array_header_1_0(file, {
-                    "descr": np.lib.format.dtype_to_descr(np.dtype(dtypes[name])),
-                    "fortran_order": False, "shape": (n,)})
-            at = 0
-            for batch in engine.batches(expr):
-                for name, file in files.items():
-                    file.write(batch.column(name).to_numpy(zero_copy_only=False)
-                               .astype(dtypes[name], copy=False).tobytes())
-                at += len(batch)
-        finally:
-            for file in files.values():
-                file.close()
-        out = {name: np.load(path, mmap_mode="r", allow_pickle=False)
-               for name, path in paths.items()} if at == n else {}
+    finally:
+        for file in files.values():
+            file.close()
     if at != n:
         raise ValueError(f"the engine returned {at:,} rows where it counted {n:,}")
-    return out
+    return arrays or {name: np.load(path, mmap_mode="r", allow_pickle=False)
+                      for name, path in paths.items()}
 
 
 def weekly_indexes(engine: Engine, folder: str | Path, patient_ids: np.ndarray,

@@ -9,6 +9,7 @@ is cached too. Only aggregated frames leave this module for the browser.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import urlencode
@@ -125,6 +126,11 @@ def patient_ids(version_id: str) -> list[str]:
     return prepared(version_id).sorted_ids
 
 
+def known_patient(version_id: str) -> Callable[[str], bool]:
+    """Whether an id is in the version (see has_patient), for the patient picker's link check."""
+    return lambda patient_id: has_patient(version_id, patient_id)
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _id_set(version_id: str) -> frozenset[str]:
     return frozenset(patient_ids(version_id))
@@ -167,12 +173,14 @@ def patient_view(version_id: str, patient_id: str) -> PatientView:
                        report)
 
 
-def patient_header(version_id: str, patient_id: str,
-                   risk: pd.DataFrame | None = None) -> patient_report.Header:
+def patient_header(version_id: str, patient_id: str, risk: pd.DataFrame | None = None,
+                   view: PatientView | None = None) -> patient_report.Header:
     """The report's header with the model's risk for this patient (``risk``: its scores, or
-    None; indexed by patient id as ``ui.review.scores_by_patient`` keeps them, or not)."""
+    None; indexed by patient id as ``ui.review.scores_by_patient`` keeps them, or not);
+    ``view``: the page's :func:`patient_view`, so it is not built twice per rerun."""
+    view = patient_view(version_id, patient_id) if view is None else view
     return patient_report.header(prepared(version_id), patient_id, own_score(risk, patient_id),
-                                 rows=patient_view(version_id, patient_id).cohort)
+                                 rows=view.cohort)
 
 
 def own_score(risk: pd.DataFrame | None, patient_id: str) -> pd.DataFrame | None:
